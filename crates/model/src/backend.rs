@@ -1,0 +1,142 @@
+//! The backend abstraction: the only operations the shared forward uses.
+//!
+//! The generator and discriminator in [`crate::generator`] and [`crate::discriminator`]
+//! are written once over this trait. The candle backend ([`crate::candle_backend`]) is the
+//! training backend and the CPU reference; the wgpu backend implements the same trait.
+//! Tensors are NCHW (`[N, C, H, W]`) or `[N, D]`, f32.
+
+use crate::Result;
+
+/// How parameters are initialised when a parameter source creates them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// Normal(0, std).
+    Normal(f32),
+    /// Uniform(-bound, bound).
+    Uniform(f32),
+    /// Every element equal to the value.
+    Const(f32),
+}
+
+/// Where parameters come from: created and initialised (training), read from a file
+/// (inference), or uploaded to a GPU. `name` is the full dotted path, e.g.
+/// `g.bucket2.block7.conv1.weight`.
+pub trait ParamSource<T> {
+    /// The parameter `name` of `shape`; `init` says how to create it if the source creates.
+    fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<T>;
+    /// A non-trained state tensor (BatchNorm running statistics).
+    fn state(&mut self, name: &str, shape: &[usize], init: Init) -> Result<T> {
+        self.param(name, shape, init)
+    }
+}
+
+/// The parameters of a BatchNorm layer.
+#[derive(Clone, Debug)]
+pub struct BatchNormParams<T> {
+    /// Scale gamma, `[C]`.
+    pub weight: T,
+    /// Shift beta, `[C]`.
+    pub bias: T,
+    /// Running mean, `[C]`.
+    pub running_mean: T,
+    /// Running variance, `[C]`.
+    pub running_var: T,
+}
+
+/// Epsilon of every BatchNorm.
+pub const BN_EPS: f64 = 1e-5;
+/// Momentum of the BatchNorm running statistics (PyTorch's convention).
+pub const BN_MOMENTUM: f64 = 0.1;
+
+/// Element-wise activations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// max(x, 0).
+    Relu,
+    /// x if x > 0 else slope * x.
+    LeakyRelu(f32),
+    /// tanh(x).
+    Tanh,
+}
+
+/// The operations of a backend.
+pub trait Backend {
+    /// The backend's tensor handle.
+    type Tensor: Clone;
+
+    /// The dimensions of `x`.
+    fn dims(&self, x: &Self::Tensor) -> Vec<usize>;
+    /// A tensor holding `data` with `shape` (row-major).
+    fn from_vec(&self, data: Vec<f32>, shape: &[usize]) -> Result<Self::Tensor>;
+    /// `x` reshaped (same number of elements).
+    fn reshape(&self, x: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
+    /// `x [1, ...]` repeated `n` times along dim 0.
+    fn repeat_batch(&self, x: &Self::Tensor, n: usize) -> Result<Self::Tensor>;
+    /// Rows `idx` of `x` along dim 0 (a gather; indices may repeat).
+    fn select_batch(&self, x: &Self::Tensor, idx: &[usize]) -> Result<Self::Tensor>;
+    /// `parts` concatenated along dim 0.
+    fn concat_batch(&self, parts: &[Self::Tensor]) -> Result<Self::Tensor>;
+
+    /// `x [N, I] @ w[O, I]^T + b[O]`.
+    fn linear(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+    ) -> Result<Self::Tensor>;
+    /// 2-D convolution, `w [O, I, K, K]`, square stride and padding.
+    fn conv2d(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self::Tensor>;
+    /// 2-D transposed convolution, `w [I, O, K, K]` (PyTorch layout).
+    fn conv_transpose2d(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self::Tensor>;
+    /// BatchNorm over (N, H, W) per channel: batch statistics in training mode (and the
+    /// running statistics updated), running statistics otherwise.
+    fn batch_norm(
+        &self,
+        x: &Self::Tensor,
+        p: &BatchNormParams<Self::Tensor>,
+    ) -> Result<Self::Tensor>;
+    /// An element-wise activation.
+    fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+    /// `a + b`, same shape.
+    fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Nearest-neighbour 2x up-sampling of `[N, C, H, W]`.
+    fn upsample2x(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+    /// 2x2 average pooling of `[N, C, H, W]` (odd sides lose their last row/column).
+    fn avg_pool2x(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Sum over H and W: `[N, C, H, W] -> [N, C]`.
+    fn sum_spatial(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+
+    /// Unit edit (GAN Dissection eq. 3/5) of `x [N, C, H, W]`:
+    /// `x'[n,u,p] = (1 - a_u m_p) x[n,u,p] + a_u m_p k_u` with `alpha`, `value` of length C
+    /// and `mask` of length H*W.
+    fn unit_edit(
+        &self,
+        x: &Self::Tensor,
+        alpha: &[f32],
+        value: &[f32],
+        mask: &[f32],
+    ) -> Result<Self::Tensor>;
+    /// Hybrid / concept exchange of `x [N, C, H, W]`: with `M = channels ⊗ mask`
+    /// (lengths C and H*W, entries in [0, 1]), `x'[n] = (1 - M) x[n] + M x[donor[n]]`.
+    fn mix(
+        &self,
+        x: &Self::Tensor,
+        donor: &[usize],
+        channels: &[f32],
+        mask: &[f32],
+    ) -> Result<Self::Tensor>;
+}

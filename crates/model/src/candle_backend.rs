@@ -1,0 +1,269 @@
+//! The candle implementation of [`Backend`]: the training backend (with autograd), the CPU
+//! reference for every test, and the CPU fallback in wasm.
+
+use crate::backend::Init;
+use crate::backend::{Activation, Backend, BatchNormParams, ParamSource, BN_EPS, BN_MOMENTUM};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor, Var, D};
+use std::collections::HashMap;
+
+/// candle on a device; `train` selects batch statistics in BatchNorm.
+#[derive(Clone, Debug)]
+pub struct CandleBackend {
+    /// Where tensors live.
+    pub device: Device,
+    /// Training mode: BatchNorm uses batch statistics and updates its running statistics.
+    pub train: bool,
+}
+
+impl CandleBackend {
+    /// Inference on the CPU.
+    pub fn cpu() -> Self {
+        CandleBackend {
+            device: Device::Cpu,
+            train: false,
+        }
+    }
+}
+
+fn channel_view(t: &Tensor) -> Result<Tensor> {
+    Ok(t.reshape((1, t.elem_count(), 1, 1))?) // [1, C, 1, 1]
+}
+
+impl Backend for CandleBackend {
+    type Tensor = Tensor;
+
+    fn dims(&self, x: &Tensor) -> Vec<usize> {
+        x.dims().to_vec()
+    }
+
+    fn from_vec(&self, data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+        Ok(Tensor::from_vec(data, shape, &self.device)?)
+    }
+
+    fn reshape(&self, x: &Tensor, shape: &[usize]) -> Result<Tensor> {
+        Ok(x.reshape(shape)?)
+    }
+
+    fn repeat_batch(&self, x: &Tensor, n: usize) -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        dims[0] = n;
+        Ok(x.broadcast_as(dims)?.contiguous()?)
+    }
+
+    fn select_batch(&self, x: &Tensor, idx: &[usize]) -> Result<Tensor> {
+        if idx.is_empty() {
+            return Err(Error::Shape("cannot select zero rows".into()));
+        }
+        let n = idx.len();
+        let idx: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+        let idx = Tensor::from_vec(idx, n, &self.device)?;
+        Ok(x.index_select(&idx, 0)?)
+    }
+
+    fn concat_batch(&self, parts: &[Tensor]) -> Result<Tensor> {
+        Ok(Tensor::cat(parts, 0)?)
+    }
+
+    fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+        let y = x.matmul(&w.t()?)?; // [N, O]
+        Ok(match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+
+    fn conv2d(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
+        let y = crate::conv::conv2d(x, w, stride, padding)?; // [N, O, H', W']
+        Ok(match b {
+            Some(b) => y.broadcast_add(&channel_view(b)?)?,
+            None => y,
+        })
+    }
+
+    fn conv_transpose2d(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Tensor> {
+        let y = crate::conv::conv_transpose2d(x, w, stride, padding)?; // [N, O, H', W']
+        Ok(match b {
+            Some(b) => y.broadcast_add(&channel_view(b)?)?,
+            None => y,
+        })
+    }
+
+    fn batch_norm(&self, x: &Tensor, p: &BatchNormParams<Tensor>) -> Result<Tensor> {
+        let (mean, var) = if self.train {
+            let (n, _, h, w) = x.dims4()?;
+            let mean = x.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?; // [1, C, 1, 1]
+            let centred = x.broadcast_sub(&mean)?;
+            let var = centred
+                .sqr()?
+                .mean_keepdim(0)?
+                .mean_keepdim(2)?
+                .mean_keepdim(3)?; // biased
+            let count = (n * h * w) as f64;
+            update_running(&p.running_mean, &mean.detach().flatten_all()?)?;
+            let unbiased = (var.detach().flatten_all()? * (count / (count - 1.0).max(1.0)))?;
+            update_running(&p.running_var, &unbiased)?;
+            (mean, var)
+        } else {
+            (
+                channel_view(&p.running_mean)?,
+                channel_view(&p.running_var)?,
+            )
+        };
+        let inv = (var + BN_EPS)?.sqrt()?.recip()?; // [1, C, 1, 1]
+        let scale = channel_view(&p.weight)?.broadcast_mul(&inv)?;
+        let y = x.broadcast_sub(&mean)?.broadcast_mul(&scale)?; // [N, C, H, W]
+        Ok(y.broadcast_add(&channel_view(&p.bias)?)?)
+    }
+
+    fn activation(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        Ok(match act {
+            Activation::Relu => x.relu()?,
+            Activation::LeakyRelu(s) => {
+                let neg = (x.minimum(0.0)? * s as f64)?;
+                (x.maximum(0.0)? + neg)?
+            }
+            Activation::Tanh => x.tanh()?,
+        })
+    }
+
+    fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        Ok((a + b)?)
+    }
+
+    fn upsample2x(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        Ok(x.upsample_nearest2d(2 * h, 2 * w)?)
+    }
+
+    fn avg_pool2x(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.avg_pool2d(2)?)
+    }
+
+    fn sum_spatial(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.sum(D::Minus1)?.sum(D::Minus1)?) // [N, C]
+    }
+
+    fn unit_edit(&self, x: &Tensor, alpha: &[f32], value: &[f32], mask: &[f32]) -> Result<Tensor> {
+        let (_, c, h, w) = x.dims4()?;
+        check_len("alpha", alpha.len(), c)?;
+        check_len("value", value.len(), c)?;
+        check_len("mask", mask.len(), h * w)?;
+        let a = Tensor::from_slice(alpha, (c, 1, 1), &self.device)?;
+        let m = Tensor::from_slice(mask, (1, h, w), &self.device)?;
+        let am = a.broadcast_mul(&m)?.unsqueeze(0)?; // [1, C, H, W]
+        let k = Tensor::from_slice(value, (1, c, 1, 1), &self.device)?;
+        let keep = am.affine(-1.0, 1.0)?; // 1 - a m
+        Ok(x.broadcast_mul(&keep)?
+            .broadcast_add(&am.broadcast_mul(&k)?)?) // [N, C, H, W]
+    }
+
+    fn mix(&self, x: &Tensor, donor: &[usize], channels: &[f32], mask: &[f32]) -> Result<Tensor> {
+        let (n, c, h, w) = x.dims4()?;
+        check_len("donor", donor.len(), n)?;
+        check_len("channels", channels.len(), c)?;
+        check_len("mask", mask.len(), h * w)?;
+        if let Some(&d) = donor.iter().find(|&&d| d >= n) {
+            return Err(Error::Shape(format!(
+                "donor index {d} is outside the batch of {n}"
+            )));
+        }
+        let other = self.select_batch(x, donor)?; // [N, C, H, W]
+        let cm = Tensor::from_slice(channels, (c, 1, 1), &self.device)?;
+        let m = cm
+            .broadcast_mul(&Tensor::from_slice(mask, (1, h, w), &self.device)?)?
+            .unsqueeze(0)?;
+        let keep = m.affine(-1.0, 1.0)?;
+        Ok((x.broadcast_mul(&keep)? + other.broadcast_mul(&m)?)?)
+    }
+}
+
+fn check_len(what: &str, got: usize, want: usize) -> Result<()> {
+    if got != want {
+        return Err(Error::Shape(format!(
+            "{what} has {got} entries; the site needs {want}"
+        )));
+    }
+    Ok(())
+}
+
+/// `running = (1 - momentum) running + momentum batch`, in place when `running` is a Var.
+fn update_running(running: &Tensor, batch: &Tensor) -> Result<()> {
+    if running.is_variable() {
+        let new = ((running.detach() * (1.0 - BN_MOMENTUM))? + (batch * BN_MOMENTUM)?)?;
+        Var::from_tensor(running)?.set(&new)?;
+    }
+    Ok(())
+}
+
+/// Parameters from named tensors already in memory (a loaded file); shapes are checked.
+pub struct TensorSource<'a> {
+    /// The tensors by name.
+    pub tensors: &'a HashMap<String, Tensor>,
+}
+
+impl ParamSource<Tensor> for TensorSource<'_> {
+    fn param(&mut self, name: &str, shape: &[usize], _init: Init) -> Result<Tensor> {
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| crate::FileError::MissingTensor(name.to_string()))?;
+        if t.dims() != shape {
+            return Err(crate::FileError::ShapeMismatch {
+                name: name.into(),
+                expected: shape.to_vec(),
+                found: t.dims().to_vec(),
+            }
+            .into());
+        }
+        Ok(t.to_dtype(DType::F32)?)
+    }
+}
+
+/// A model file loaded for the candle backend.
+#[derive(Debug)]
+pub struct CandleModel {
+    /// The metadata.
+    pub meta: crate::format::ModelMeta,
+    /// The generator.
+    pub generator: crate::generator::Generator<Tensor>,
+    /// The discriminator, when the file carries one.
+    pub discriminator: Option<crate::discriminator::Discriminator<Tensor>>,
+}
+
+/// Parses, checks and loads a model file's bytes onto `device`.
+pub fn load_candle(bytes: &[u8], device: &Device) -> Result<CandleModel> {
+    let file = crate::format::ModelFile::parse(bytes)?;
+    let mut tensors = HashMap::new();
+    for (name, raw) in &file.tensors {
+        tensors.insert(
+            name.clone(),
+            Tensor::from_vec(file.data(name)?, raw.shape.as_slice(), device)?,
+        );
+    }
+    let mut src = TensorSource { tensors: &tensors };
+    let generator = crate::generator::Generator::new(&file.meta.generator, &mut src)?;
+    let discriminator = match &file.meta.discriminator {
+        Some(d) => Some(crate::discriminator::Discriminator::new(d, &mut src)?),
+        None => None,
+    };
+    Ok(CandleModel {
+        meta: file.meta,
+        generator,
+        discriminator,
+    })
+}

@@ -1,0 +1,270 @@
+//! Architecture configs: plain serde data with documented defaults.
+//!
+//! A generator is a chain of *layers* (the input linear layer, up-sampling layers, the output
+//! layer). Consecutive layers are grouped into *buckets*; each bucket holds `blocks`
+//! independent copies of its layers. A standard GAN is the special case of one block per
+//! bucket and a noise input; an RPGAN (Random-Path GAN) has several blocks per bucket and a
+//! learned constant input Z, so a path (one block index per bucket) is its only latent.
+
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The backbone family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// linear -> [conv_transpose 4x4 s2 + BN + ReLU] x n -> conv_transpose -> tanh.
+    Dcgan,
+    /// linear -> residual up-blocks -> BN/ReLU -> conv 3x3 -> tanh (Miyato et al. 2018).
+    SnResnet,
+}
+
+impl Family {
+    /// The family's lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Dcgan => "dcgan",
+            Family::SnResnet => "snresnet",
+        }
+    }
+}
+
+/// One bucket: `layers` consecutive layers of the backbone, replicated `blocks` times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketConfig {
+    /// How many consecutive backbone layers the bucket holds.
+    pub layers: usize,
+    /// How many independent blocks (copies) the bucket holds.
+    pub blocks: usize,
+}
+
+/// The generator architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorConfig {
+    /// Backbone family.
+    pub family: Family,
+    /// Output height = width: 28, 32 or 64.
+    pub image_size: usize,
+    /// Output channels: 1 (grey) or 3 (RGB).
+    pub channels: usize,
+    /// Size of the input vector (noise z, or the learned constant Z).
+    pub latent_dim: usize,
+    /// `true` for an RPGAN: the input is one learned constant Z, paths are the latent.
+    pub constant_input: bool,
+    /// Output channels of every layer but the last (the last outputs the image).
+    pub widths: Vec<usize>,
+    /// Grouping of the layers into buckets, first to last.
+    pub buckets: Vec<BucketConfig>,
+}
+
+/// Limits that keep a config (possibly from an untrusted file) within reason.
+const MAX_WIDTH: usize = 4096;
+const MAX_BLOCKS: usize = 4096;
+const MAX_LATENT: usize = 65536;
+
+/// Number of backbone layers and the side of the first feature map for a family and size.
+pub fn layer_count(family: Family, image_size: usize) -> Result<(usize, usize)> {
+    let start = match image_size {
+        28 => 7,
+        32 | 64 => 4,
+        s => {
+            return Err(Error::InvalidConfig(format!(
+                "image size {s} is not supported (use 28, 32 or 64)"
+            )))
+        }
+    };
+    let ups = (image_size / start).trailing_zeros() as usize;
+    // dcgan: input + (ups - 1) hidden up-convs + output up-conv; snresnet: input + ups res-blocks + output conv
+    Ok(match family {
+        Family::Dcgan => (ups + 1, start),
+        Family::SnResnet => (ups + 2, start),
+    })
+}
+
+/// Groups `n` layers into `buckets` contiguous buckets as evenly as possible (later buckets
+/// get the extra layers).
+pub fn group_layers(n: usize, buckets: usize, blocks: usize) -> Result<Vec<BucketConfig>> {
+    if buckets == 0 || buckets > n {
+        return Err(Error::InvalidConfig(format!(
+            "this backbone has {n} layers, so the number of buckets must be 1..={n} (got {buckets})"
+        )));
+    }
+    Ok((0..buckets)
+        .map(|i| BucketConfig {
+            layers: n / buckets + usize::from(i >= buckets - n % buckets),
+            blocks,
+        })
+        .collect())
+}
+
+impl GeneratorConfig {
+    /// The default generator for a family and image: `width` sets the channel count
+    /// (dcgan: widths 4w, 2w, w, ...; snresnet: w everywhere); one bucket per layer.
+    pub fn new(
+        family: Family,
+        image_size: usize,
+        channels: usize,
+        width: usize,
+        rpgan: Option<(usize, usize)>,
+    ) -> Result<Self> {
+        let (n, _) = layer_count(family, image_size)?;
+        let widths = (0..n - 1)
+            .map(|i| match family {
+                Family::Dcgan => width << (n - 2 - i),
+                Family::SnResnet => width,
+            })
+            .collect();
+        let (buckets, blocks, constant_input) = match rpgan {
+            Some((b, m)) => (b, m, true),
+            None => (n, 1, false),
+        };
+        let cfg = GeneratorConfig {
+            family,
+            image_size,
+            channels,
+            latent_dim: 128,
+            constant_input,
+            widths,
+            buckets: group_layers(n, buckets, blocks)?,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every field; a config from a file goes through this before anything is built.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        let (n, _) = layer_count(self.family, self.image_size)?;
+        if !matches!(self.channels, 1 | 3) {
+            return bad(format!("channels must be 1 or 3, not {}", self.channels));
+        }
+        if self.latent_dim == 0 || self.latent_dim > MAX_LATENT {
+            return bad(format!(
+                "latent_dim {} is outside 1..={MAX_LATENT}",
+                self.latent_dim
+            ));
+        }
+        if self.widths.len() != n - 1 {
+            return bad(format!(
+                "a {} generator at {}x{} has {n} layers and needs {} widths, not {}",
+                self.family.name(),
+                self.image_size,
+                self.image_size,
+                n - 1,
+                self.widths.len()
+            ));
+        }
+        if let Some(w) = self.widths.iter().find(|&&w| w == 0 || w > MAX_WIDTH) {
+            return bad(format!("width {w} is outside 1..={MAX_WIDTH}"));
+        }
+        if self.family == Family::SnResnet && self.widths.windows(2).any(|p| p[0] != p[1]) {
+            return bad("snresnet widths must all be equal".into());
+        }
+        let total: usize = self.buckets.iter().map(|b| b.layers).sum();
+        if total != n || self.buckets.iter().any(|b| b.layers == 0) {
+            return bad(format!(
+                "the buckets must cover the {n} layers exactly, each at least one (they cover {total})"
+            ));
+        }
+        if let Some(b) = self
+            .buckets
+            .iter()
+            .find(|b| b.blocks == 0 || b.blocks > MAX_BLOCKS)
+        {
+            return bad(format!(
+                "{} blocks in a bucket is outside 1..={MAX_BLOCKS}",
+                b.blocks
+            ));
+        }
+        Ok(())
+    }
+
+    /// Blocks per bucket.
+    pub fn blocks(&self) -> Vec<usize> {
+        self.buckets.iter().map(|b| b.blocks).collect()
+    }
+
+    /// `true` when some bucket has more than one block (random paths exist).
+    pub fn is_rpgan(&self) -> bool {
+        self.buckets.iter().any(|b| b.blocks > 1) || self.constant_input
+    }
+
+    /// The output shape `[C, H, W]` of every layer, first to last.
+    pub fn layer_shapes(&self) -> Vec<[usize; 3]> {
+        let (n, start) = layer_count(self.family, self.image_size).unwrap_or((0, 1));
+        let mut side = start;
+        (0..n)
+            .map(|i| {
+                let up = match self.family {
+                    Family::Dcgan => i > 0,
+                    Family::SnResnet => i > 0 && i + 1 < n,
+                };
+                if up {
+                    side *= 2;
+                }
+                let c = if i + 1 == n {
+                    self.channels
+                } else {
+                    self.widths[i]
+                };
+                [c, side, side]
+            })
+            .collect()
+    }
+}
+
+/// The discriminator architecture (always a standard network, spectral norm in training).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiscriminatorConfig {
+    /// Backbone family.
+    pub family: Family,
+    /// Input height = width.
+    pub image_size: usize,
+    /// Input channels.
+    pub channels: usize,
+    /// dcgan: output channels of each stride-2 conv; snresnet: channels of each res-block.
+    pub widths: Vec<usize>,
+}
+
+impl DiscriminatorConfig {
+    /// The default discriminator matching a generator: dcgan widths w, 2w, 4w, ...;
+    /// snresnet four res-blocks of width w.
+    pub fn new(family: Family, image_size: usize, channels: usize, width: usize) -> Result<Self> {
+        let (n, _) = layer_count(family, image_size)?;
+        let widths = match family {
+            Family::Dcgan => (0..n - 1).map(|i| width << i).collect(),
+            Family::SnResnet => vec![width; 4],
+        };
+        let cfg = DiscriminatorConfig {
+            family,
+            image_size,
+            channels,
+            widths,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        layer_count(self.family, self.image_size)?;
+        if !matches!(self.channels, 1 | 3) {
+            return Err(Error::InvalidConfig("channels must be 1 or 3".into()));
+        }
+        if self.widths.is_empty()
+            || self.widths.len() > 8
+            || self.widths.iter().any(|&w| w == 0 || w > MAX_WIDTH)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "discriminator widths {:?} must be 1..=8 values in 1..={MAX_WIDTH}",
+                self.widths
+            )));
+        }
+        if self.family == Family::SnResnet && self.widths.len() < 2 {
+            return Err(Error::InvalidConfig(
+                "an snresnet discriminator needs at least 2 blocks".into(),
+            ));
+        }
+        Ok(())
+    }
+}

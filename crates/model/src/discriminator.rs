@@ -1,0 +1,156 @@
+//! The discriminator, written once over [`Backend`]. It is always a standard network; during
+//! training every weight reaches it spectrally normalised (the training crate's parameter
+//! source divides by sigma), and exported files hold the normalised weights, so inference
+//! needs no power iteration.
+
+use crate::backend::{Activation, Backend, ParamSource};
+use crate::config::{DiscriminatorConfig, Family};
+use crate::layers::{Conv, ConvSpec, Linear, WeightInit};
+use crate::Result;
+
+/// Slope of the dcgan discriminator's LeakyReLU.
+pub const LRELU_SLOPE: f32 = 0.1;
+
+/// One SN-ResNet discriminator block.
+#[derive(Clone, Debug)]
+pub struct ResDown<T> {
+    conv1: Conv<T>,
+    conv2: Conv<T>,
+    shortcut: Option<Conv<T>>,
+    down: bool,
+    first: bool,
+}
+
+/// The discriminator's layers.
+#[derive(Clone, Debug)]
+pub enum Body<T> {
+    /// Stride-2 4x4 convs with LeakyReLU.
+    Dcgan(Vec<Conv<T>>),
+    /// Residual down-blocks.
+    SnResnet(Vec<ResDown<T>>),
+}
+
+/// A discriminator with its parameters in backend tensors.
+#[derive(Clone, Debug)]
+pub struct Discriminator<T> {
+    /// The architecture.
+    pub config: DiscriminatorConfig,
+    body: Body<T>,
+    head: Linear<T>,
+}
+
+impl<T: Clone> Discriminator<T> {
+    /// Builds the discriminator, taking every parameter (`d.*`) from `src`.
+    pub fn new(cfg: &DiscriminatorConfig, src: &mut dyn ParamSource<T>) -> Result<Self> {
+        cfg.validate()?;
+        let wi = WeightInit::Glorot;
+        let (body, feat) = match cfg.family {
+            Family::Dcgan => {
+                let mut cin = cfg.channels;
+                let mut side = cfg.image_size;
+                let mut convs = Vec::new();
+                for (i, &w) in cfg.widths.iter().enumerate() {
+                    convs.push(Conv::new(
+                        src,
+                        &format!("d.conv{}", i + 1),
+                        ConvSpec::down4(cin, w),
+                        wi,
+                    )?);
+                    cin = w;
+                    side /= 2;
+                }
+                (Body::Dcgan(convs), cin * side * side)
+            }
+            Family::SnResnet => {
+                let n_down = if cfg.image_size == 64 { 3 } else { 2 };
+                let mut cin = cfg.channels;
+                let mut blocks = Vec::new();
+                for (i, &w) in cfg.widths.iter().enumerate() {
+                    let p = format!("d.block{}", i + 1);
+                    let down = i < n_down;
+                    blocks.push(ResDown {
+                        conv1: Conv::new(
+                            src,
+                            &format!("{p}.conv1"),
+                            ConvSpec::same(cin, w, 3),
+                            wi,
+                        )?,
+                        conv2: Conv::new(src, &format!("{p}.conv2"), ConvSpec::same(w, w, 3), wi)?,
+                        shortcut: if down || cin != w {
+                            Some(Conv::new(
+                                src,
+                                &format!("{p}.shortcut"),
+                                ConvSpec::same(cin, w, 1),
+                                wi,
+                            )?)
+                        } else {
+                            None
+                        },
+                        down,
+                        first: i == 0,
+                    });
+                    cin = w;
+                }
+                (Body::SnResnet(blocks), cin)
+            }
+        };
+        let head = Linear::new(src, "d.linear", feat, 1, wi)?;
+        Ok(Discriminator {
+            config: cfg.clone(),
+            body,
+            head,
+        })
+    }
+
+    /// `x [N, C, S, S]` -> (logits `[N, 1]`, penultimate features `[N, F]`).
+    pub fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<(T, T)> {
+        let feats = match &self.body {
+            Body::Dcgan(convs) => {
+                let mut h = x.clone();
+                for c in convs {
+                    h = c.forward(b, &h)?; // [N, W, S/2, S/2]
+                    h = b.activation(&h, Activation::LeakyRelu(LRELU_SLOPE))?;
+                }
+                let d = b.dims(&h);
+                b.reshape(&h, &[d[0], d[1] * d[2] * d[3]])? // [N, F]
+            }
+            Body::SnResnet(blocks) => {
+                let mut h = x.clone();
+                for blk in blocks {
+                    h = blk.forward(b, &h)?; // [N, W, S', S']
+                }
+                let h = b.activation(&h, Activation::Relu)?;
+                b.sum_spatial(&h)? // [N, W]
+            }
+        };
+        let logits = self.head.forward(b, &feats)?; // [N, 1]
+        Ok((logits, feats))
+    }
+}
+
+impl<T: Clone> ResDown<T> {
+    fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<T> {
+        let h = if self.first {
+            x.clone()
+        } else {
+            b.activation(x, Activation::Relu)?
+        };
+        let h = self.conv1.forward(b, &h)?; // [N, W, H, W]
+        let h = b.activation(&h, Activation::Relu)?;
+        let mut h = self.conv2.forward(b, &h)?; // [N, W, H, W]
+        let mut s = x.clone();
+        if self.down {
+            h = b.avg_pool2x(&h)?; // [N, W, H/2, W/2]
+        }
+        if self.first {
+            s = b.avg_pool2x(&s)?; // pool first, then 1x1 conv (Miyato's optimized block)
+        }
+        if let Some(sc) = &self.shortcut {
+            s = sc.forward(b, &s)?; // [N, W, ., .]
+        }
+        if self.down && !self.first {
+            s = b.avg_pool2x(&s)?;
+        }
+        b.add(&h, &s)
+    }
+}

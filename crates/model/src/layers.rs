@@ -1,0 +1,177 @@
+//! Backend-generic layers: parameters plus a forward over [`Backend`].
+
+use crate::backend::{Activation, Backend, BatchNormParams, Init, ParamSource};
+use crate::Result;
+
+/// Weight init of a layer: DCGAN's N(0, 0.02) or Glorot-uniform for SN-ResNet.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WeightInit {
+    /// Normal(0, 0.02) (Radford et al.).
+    Dcgan,
+    /// Uniform(+-sqrt(6 / (fan_in + fan_out))) (Glorot; Miyato et al.).
+    Glorot,
+}
+
+impl WeightInit {
+    fn init(self, fan_in: usize, fan_out: usize) -> Init {
+        match self {
+            WeightInit::Dcgan => Init::Normal(0.02),
+            WeightInit::Glorot => Init::Uniform((6.0 / (fan_in + fan_out) as f32).sqrt()),
+        }
+    }
+}
+
+/// A fully connected layer: weight `[out, in]`, bias `[out]`.
+#[derive(Clone, Debug)]
+pub struct Linear<T> {
+    /// `[out, in]`.
+    pub weight: T,
+    /// `[out]`.
+    pub bias: T,
+}
+
+impl<T> Linear<T> {
+    /// Creates or loads `{name}.weight` and `{name}.bias`.
+    pub fn new(
+        src: &mut dyn ParamSource<T>,
+        name: &str,
+        inp: usize,
+        out: usize,
+        wi: WeightInit,
+    ) -> Result<Self> {
+        Ok(Linear {
+            weight: src.param(&format!("{name}.weight"), &[out, inp], wi.init(inp, out))?,
+            bias: src.param(&format!("{name}.bias"), &[out], Init::Const(0.0))?,
+        })
+    }
+
+    /// `x [N, in] -> [N, out]`.
+    pub fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<T> {
+        b.linear(x, &self.weight, Some(&self.bias))
+    }
+}
+
+/// A convolution or transposed convolution with square kernel, stride and padding.
+#[derive(Clone, Debug)]
+pub struct Conv<T> {
+    /// `[O, I, K, K]` for a convolution, `[I, O, K, K]` for a transposed one.
+    pub weight: T,
+    /// `[O]`.
+    pub bias: T,
+    /// Stride.
+    pub stride: usize,
+    /// Padding.
+    pub padding: usize,
+    /// Transposed convolution (up-sampling by `stride`).
+    pub transposed: bool,
+}
+
+/// Shape of a convolution: channels in/out, kernel, stride, padding, transposed.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvSpec {
+    /// Input channels.
+    pub inp: usize,
+    /// Output channels.
+    pub out: usize,
+    /// Kernel side.
+    pub k: usize,
+    /// Stride.
+    pub stride: usize,
+    /// Padding.
+    pub padding: usize,
+    /// Transposed.
+    pub transposed: bool,
+}
+
+impl ConvSpec {
+    /// A `k`x`k` convolution, stride 1, "same" padding.
+    pub fn same(inp: usize, out: usize, k: usize) -> Self {
+        ConvSpec {
+            inp,
+            out,
+            k,
+            stride: 1,
+            padding: k / 2,
+            transposed: false,
+        }
+    }
+    /// A 4x4 stride-2 padding-1 convolution (halves the side).
+    pub fn down4(inp: usize, out: usize) -> Self {
+        ConvSpec {
+            inp,
+            out,
+            k: 4,
+            stride: 2,
+            padding: 1,
+            transposed: false,
+        }
+    }
+    /// A 4x4 stride-2 padding-1 transposed convolution (doubles the side).
+    pub fn up4(inp: usize, out: usize) -> Self {
+        ConvSpec {
+            inp,
+            out,
+            k: 4,
+            stride: 2,
+            padding: 1,
+            transposed: true,
+        }
+    }
+}
+
+impl<T> Conv<T> {
+    /// Creates or loads `{name}.weight` and `{name}.bias`.
+    pub fn new(
+        src: &mut dyn ParamSource<T>,
+        name: &str,
+        s: ConvSpec,
+        wi: WeightInit,
+    ) -> Result<Self> {
+        let shape = if s.transposed {
+            [s.inp, s.out, s.k, s.k]
+        } else {
+            [s.out, s.inp, s.k, s.k]
+        };
+        let init = wi.init(s.inp * s.k * s.k, s.out * s.k * s.k);
+        Ok(Conv {
+            weight: src.param(&format!("{name}.weight"), &shape, init)?,
+            bias: src.param(&format!("{name}.bias"), &[s.out], Init::Const(0.0))?,
+            stride: s.stride,
+            padding: s.padding,
+            transposed: s.transposed,
+        })
+    }
+
+    /// `x [N, I, H, W] -> [N, O, H', W']`.
+    pub fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<T> {
+        if self.transposed {
+            b.conv_transpose2d(x, &self.weight, Some(&self.bias), self.stride, self.padding)
+        } else {
+            b.conv2d(x, &self.weight, Some(&self.bias), self.stride, self.padding)
+        }
+    }
+}
+
+/// Creates or loads a BatchNorm: `{name}.weight`, `.bias`, `.running_mean`, `.running_var`.
+pub fn batch_norm<T>(
+    src: &mut dyn ParamSource<T>,
+    name: &str,
+    c: usize,
+) -> Result<BatchNormParams<T>> {
+    Ok(BatchNormParams {
+        weight: src.param(&format!("{name}.weight"), &[c], Init::Const(1.0))?,
+        bias: src.param(&format!("{name}.bias"), &[c], Init::Const(0.0))?,
+        running_mean: src.state(&format!("{name}.running_mean"), &[c], Init::Const(0.0))?,
+        running_var: src.state(&format!("{name}.running_var"), &[c], Init::Const(1.0))?,
+    })
+}
+
+/// BatchNorm then ReLU.
+pub fn bn_relu<B: Backend>(
+    b: &B,
+    x: &B::Tensor,
+    bn: &BatchNormParams<B::Tensor>,
+) -> Result<B::Tensor> {
+    let x = b.batch_norm(x, bn)?; // [N, C, H, W]
+    b.activation(&x, Activation::Relu)
+}

@@ -1,0 +1,24 @@
+//! ganscope-model: the one model definition shared by every ganscope backend.
+//!
+//! - [`config`]: architectures as serde data (DCGAN-like, SN-ResNet; buckets of blocks for
+//!   Random-Path GANs);
+//! - [`backend`]: the operations a forward needs; [`generator`] and [`discriminator`] are
+//!   written once over it;
+//! - [`intervention`]: paths, unit edits and hybrids as serde data, applied at named sites;
+//! - [`sample`]: seeded latents and paths and the one render function;
+//! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
+//! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback).
+
+pub mod backend;
+pub mod candle_backend;
+pub mod config;
+pub mod conv;
+pub mod discriminator;
+mod error;
+pub mod format;
+pub mod generator;
+pub mod intervention;
+pub mod layers;
+pub mod sample;
+
+pub use error::{Error, FileError, Result};

@@ -1,0 +1,122 @@
+//! Deterministic sampling: seeded latents and paths, hybrid donors, and the one render
+//! function every backend and front end calls.
+
+use crate::backend::Backend;
+use crate::config::GeneratorConfig;
+use crate::generator::Generator;
+use crate::intervention::{Interventions, Resolved};
+use crate::{Error, Result};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Largest batch a single render accepts.
+pub const MAX_BATCH: usize = 4096;
+
+/// `n` standard-normal vectors of `dim` from `seed` (Box-Muller over a seeded ChaCha
+/// stream): sample i of a seed is the same whatever n is.
+pub fn latents(seed: u64, n: usize, dim: usize) -> Vec<f32> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n * dim);
+    while out.len() < n * dim {
+        let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+        let u2: f64 = rng.random();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let t = std::f64::consts::TAU * u2;
+        out.push((r * t.cos()) as f32);
+        out.push((r * t.sin()) as f32);
+    }
+    out.truncate(n * dim);
+    out
+}
+
+/// `n` uniformly random paths from `seed` (the path stream is independent of the latents).
+pub fn random_paths(seed: u64, n: usize, blocks: &[usize]) -> Vec<Vec<usize>> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
+    (0..n)
+        .map(|_| blocks.iter().map(|&m| rng.random_range(0..m)).collect())
+        .collect()
+}
+
+/// What one render computes: latents, paths and hybrid donors for every batch row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// `[rows, latent_dim]` row-major, or `None` for a constant-input RPGAN.
+    pub z: Option<Vec<f32>>,
+    /// One path per row.
+    pub paths: Vec<Vec<usize>>,
+    /// The row each row takes hybrid channels from (itself when no hybrid).
+    pub donors: Vec<usize>,
+    /// Rows returned (the first `n`; donors follow them).
+    pub n: usize,
+}
+
+impl Batch {
+    /// The batch for `n` samples of `seed` under `iv`: row i is sample i; with a hybrid,
+    /// rows n..2n are the donors (seed `donor_seed`, default seed + 1).
+    pub fn new(cfg: &GeneratorConfig, seed: u64, n: usize, iv: &Interventions) -> Result<Self> {
+        if n == 0 || n > MAX_BATCH {
+            return Err(Error::Shape(format!(
+                "batch of {n} is outside 1..={MAX_BATCH}"
+            )));
+        }
+        let blocks = cfg.blocks();
+        let paths_for = |s: u64, fixed: &Option<Vec<usize>>| match fixed {
+            Some(p) => vec![p.clone(); n],
+            None => random_paths(s, n, &blocks),
+        };
+        let z_for = |s: u64| (!cfg.constant_input).then(|| latents(s, n, cfg.latent_dim));
+        let mut b = Batch {
+            z: z_for(seed),
+            paths: paths_for(seed, &iv.path),
+            donors: (0..n).collect(),
+            n,
+        };
+        if let Some(h) = &iv.hybrid {
+            let ds = h.donor_seed.unwrap_or(seed.wrapping_add(1));
+            b.paths.extend(paths_for(ds, &h.donor_path));
+            if let (Some(z), Some(dz)) = (&mut b.z, z_for(ds)) {
+                z.extend(dz);
+            }
+            b.donors = (n..2 * n).chain(n..2 * n).collect();
+        }
+        Ok(b)
+    }
+
+    /// Rows in the batch (samples and donors).
+    pub fn rows(&self) -> usize {
+        self.paths.len()
+    }
+}
+
+/// Renders a batch: `[n, C, S, S]` images in [-1, 1]. `observe(site, x)` sees every site's
+/// activation after the interventions (all rows, donors included).
+pub fn render<B: Backend>(
+    g: &Generator<B::Tensor>,
+    b: &B,
+    batch: &Batch,
+    resolved: &Resolved,
+    observe: &mut dyn FnMut(usize, &B::Tensor) -> Result<()>,
+) -> Result<B::Tensor> {
+    let z = match &batch.z {
+        Some(z) => Some(b.from_vec(z.clone(), &[batch.rows(), g.config.latent_dim])?), // [R, D]
+        None => None,
+    };
+    let mut hook = |site: usize, x: B::Tensor| {
+        let x = resolved.apply(b, site, x, &batch.donors)?;
+        observe(site, &x)?;
+        Ok(x)
+    };
+    let y = g.forward(b, z.as_ref(), &batch.paths, &mut hook)?; // [R, C, S, S]
+    if batch.rows() == batch.n {
+        Ok(y)
+    } else {
+        b.select_batch(&y, &(0..batch.n).collect::<Vec<_>>()) // [n, C, S, S]
+    }
+}
+
+/// Converts `[N, C, H, W]` values in [-1, 1] to 8-bit, same layout.
+pub fn to_u8(data: &[f32]) -> Vec<u8> {
+    data.iter()
+        .map(|&v| (((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round()) as u8)
+        .collect()
+}

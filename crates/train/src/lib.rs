@@ -1,0 +1,60 @@
+//! ganscope-train: native training of ganscope generators with candle (CPU, or CUDA with
+//! the `cuda` feature), checkpoints, export to one model file, and the `ganscope` CLI.
+//!
+//! The networks come from `ganscope-model`; this crate adds what only training needs:
+//! seeded variables ([`store`]), spectral normalisation ([`spectral`]), the RPGAN diversity
+//! loss ([`diversity`]), Adam with checkpointable state ([`adam`]), the step
+//! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`].
+
+pub mod adam;
+pub mod checkpoint;
+pub mod diversity;
+pub mod export;
+pub mod images;
+pub mod options;
+pub mod run;
+pub mod spectral;
+pub mod store;
+pub mod trainer;
+
+/// Everything training, export and sampling can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Options that cannot work together.
+    #[error("{0}")]
+    Options(String),
+    /// The dataset could not be loaded.
+    #[error(transparent)]
+    Data(#[from] ganscope_data::DataError),
+    /// The model crate refused something.
+    #[error(transparent)]
+    Model(#[from] ganscope_model::Error),
+    /// A tensor operation failed.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+    /// A checkpoint that cannot be read or written.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A loss became NaN or infinite; the last good checkpoint is kept.
+    #[error("the {what} became NaN or infinite at step {step}; training stopped and the last good checkpoint is kept")]
+    NonFinite {
+        /// The step that failed.
+        step: u64,
+        /// Which loss.
+        what: &'static str,
+    },
+    /// A file or folder could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Image encoding failed.
+    #[error("image: {0}")]
+    Image(#[from] image::ImageError),
+}
+
+/// This crate's result type.
+pub type Result<T> = std::result::Result<T, TrainError>;

@@ -1,0 +1,444 @@
+//! `ganscope`: train, export, sample and inspect GAN generators.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ganscope_model::candle_backend::load_candle;
+use ganscope_model::config::Family;
+use ganscope_model::intervention::{Interventions, Resolved};
+use ganscope_model::sample::{render, Batch};
+use ganscope_train::export::{export, ExportOptions};
+use ganscope_train::images::{grid, save_png};
+use ganscope_train::options::{Loss, TrainOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "ganscope",
+    version,
+    about = "Train GAN and Random-Path GAN generators and look inside them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Train a generator (standard GAN or RPGAN) and its discriminator.
+    Train(TrainArgs),
+    /// Write a run's generator (and discriminator) as one .safetensors model file.
+    Export {
+        /// The run folder (`train --out`).
+        run: PathBuf,
+        /// The model file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Store tensors as f16 (half the download).
+        #[arg(long)]
+        f16: bool,
+        /// Export the raw generator weights even when the run kept an EMA.
+        #[arg(long)]
+        no_ema: bool,
+        /// Leave the discriminator out.
+        #[arg(long)]
+        no_disc: bool,
+    },
+    /// Render a grid of samples, with paths and interventions.
+    Sample {
+        /// The model file.
+        model: PathBuf,
+        /// How many samples.
+        #[arg(long, default_value_t = 64)]
+        n: usize,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed of latents and random paths.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// RPGAN path: one block index per bucket, e.g. 3,0,7,1 (every sample takes it).
+        #[arg(long, value_delimiter = ',')]
+        path: Option<Vec<usize>>,
+        /// A JSON file of interventions: {"path": [...], "edits": [...], "hybrid": {...}}.
+        #[arg(long)]
+        interventions: Option<PathBuf>,
+        /// Images per grid row.
+        #[arg(long, default_value_t = 8)]
+        nrow: usize,
+    },
+    /// Print a model file's architecture, sites, parameters and training summary.
+    Info {
+        /// The model file.
+        model: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Training data: mnist:DIR, cifar10:DIR (the extracted JPEG folder) or folder:DIR.
+    /// Default: the MNIST files bundled in data/mnist.
+    #[arg(long)]
+    data: Option<String>,
+    /// Colored MNIST: each digit in a random colour (RPGAN paper).
+    #[arg(long)]
+    colored: bool,
+    /// Use only the first N training images.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Backbone.
+    #[arg(long, value_parser = ["dcgan", "snresnet"], default_value = "dcgan")]
+    arch: String,
+    /// Image side: 28, 32 or 64 (MNIST is padded to 32 by default).
+    #[arg(long, default_value_t = 32)]
+    image_size: usize,
+    /// Generator width (dcgan: layers 4w, 2w, w; snresnet: w). Default dcgan 32, snresnet 64.
+    #[arg(long)]
+    width: Option<usize>,
+    /// Discriminator width (dcgan: w, 2w, 4w; snresnet: w). Default as --width.
+    #[arg(long)]
+    d_width: Option<usize>,
+    /// Latent size (noise z, or the RPGAN constant Z).
+    #[arg(long, default_value_t = 128)]
+    latent_dim: usize,
+    /// Random-Path GAN: buckets of independent blocks, a learned constant input.
+    #[arg(long)]
+    rpgan: bool,
+    /// RPGAN buckets (default: one per layer).
+    #[arg(long)]
+    buckets: Option<usize>,
+    /// RPGAN blocks per bucket.
+    #[arg(long, default_value_t = 8)]
+    blocks: usize,
+    /// Adversarial loss.
+    #[arg(long, value_enum, default_value_t = Loss::Hinge)]
+    loss: Loss,
+    /// Generator steps.
+    #[arg(long, default_value_t = 2000)]
+    steps: u64,
+    /// Batch size.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Discriminator steps per generator step.
+    #[arg(long, default_value_t = 1)]
+    d_steps: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 2.5e-4)]
+    lr: f64,
+    /// Adam beta1.
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f64,
+    /// Adam beta2.
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f64,
+    /// Keep an EMA of the generator weights with this decay (e.g. 0.999); export uses it.
+    #[arg(long)]
+    ema: Option<f64>,
+    /// Scale of the RPGAN block-diversity term.
+    #[arg(long, default_value_t = 1.0)]
+    diversity: f64,
+    /// WGAN-GP penalty weight.
+    #[arg(long, default_value_t = 10.0)]
+    gp_weight: f64,
+    /// Seed of everything random.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: u64,
+    /// Steps between sample grids.
+    #[arg(long, default_value_t = 200)]
+    sample_every: u64,
+    /// Steps between metrics lines.
+    #[arg(long, default_value_t = 10)]
+    log_every: u64,
+    /// cpu, or cuda (needs a build with --features cuda).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// The run folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue the run in --out from its checkpoint (--steps may raise the target).
+    #[arg(long)]
+    resume: bool,
+}
+
+/// The bundled MNIST: ./data/mnist, or the repository's copy next to this crate.
+fn default_data() -> String {
+    let local = Path::new("data/mnist");
+    let dir = if local.exists() {
+        local.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
+    };
+    format!("mnist:{}", dir.display())
+}
+
+fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
+    let arch = if a.arch == "snresnet" {
+        Family::SnResnet
+    } else {
+        Family::Dcgan
+    };
+    let data = a.data.clone().unwrap_or_else(default_data);
+    let grey = data.starts_with("mnist:") && !a.colored;
+    let width = a
+        .width
+        .unwrap_or(if arch == Family::Dcgan { 32 } else { 64 });
+    let rpgan = if a.rpgan {
+        let layers = ganscope_model::config::layer_count(arch, a.image_size)?.0;
+        Some((a.buckets.unwrap_or(layers), a.blocks))
+    } else {
+        if a.buckets.is_some() {
+            bail!("--buckets needs --rpgan");
+        }
+        None
+    };
+    if a.batch == 0 || a.d_steps == 0 {
+        bail!("--batch and --d-steps must be at least 1");
+    }
+    Ok(TrainOptions {
+        data,
+        colored: a.colored,
+        limit: a.limit,
+        arch,
+        image_size: a.image_size,
+        channels: if grey { 1 } else { 3 },
+        width,
+        d_width: a.d_width.unwrap_or(width),
+        latent_dim: a.latent_dim,
+        rpgan,
+        loss: a.loss,
+        steps: a.steps,
+        batch: a.batch,
+        d_steps: a.d_steps,
+        lr: a.lr,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        ema: a.ema,
+        diversity: a.diversity,
+        gp_weight: a.gp_weight,
+        seed: a.seed,
+        checkpoint_every: a.checkpoint_every,
+        sample_every: a.sample_every,
+        log_every: a.log_every,
+        device: a.device.clone(),
+    })
+}
+
+fn cmd_train(a: &TrainArgs) -> Result<()> {
+    let opts = train_options(a)?;
+    opts.generator()?;
+    let mut tr = ganscope_train::run::open(opts, &a.out, a.resume, a.resume.then_some(a.steps))?;
+    eprintln!(
+        "training {} ({} images) on {}: {} steps from step {}, {} generator / {} discriminator parameters",
+        tr.data.name,
+        tr.data.len(),
+        tr.opts.device,
+        tr.opts.steps,
+        tr.step,
+        count(&tr, "g."),
+        count(&tr, "d."),
+    );
+    let bar = ProgressBar::new(tr.opts.steps).with_position(tr.step);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec} {msg}",
+    )?);
+    ganscope_train::run::train(&mut tr, &a.out, &mut |s| {
+        bar.set_position(s.step);
+        bar.set_message(format!(
+            "D {:.3} G {:.3} div {:.3}",
+            s.d_loss, s.g_loss, s.diversity
+        ));
+    })?;
+    bar.finish();
+    eprintln!(
+        "done: {} steps in {:.0} s; run folder {}",
+        tr.step,
+        tr.elapsed,
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn count(tr: &ganscope_train::trainer::Trainer, prefix: &str) -> usize {
+    tr.store
+        .trainable_with(prefix)
+        .iter()
+        .map(|(_, v)| v.elem_count())
+        .sum()
+}
+
+fn cmd_sample(
+    model: &Path,
+    n: usize,
+    out: &Path,
+    seed: u64,
+    path: Option<Vec<usize>>,
+    iv: Option<&Path>,
+    nrow: usize,
+) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let m = load_candle(&bytes, &candle_core::Device::Cpu)
+        .with_context(|| format!("loading {}", model.display()))?;
+    let mut ivs = match iv {
+        Some(p) => Interventions::from_json(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
+        None => Interventions::default(),
+    };
+    if path.is_some() {
+        ivs.path = path;
+    }
+    let cfg = &m.generator.config;
+    let batch = Batch::new(cfg, seed, n, &ivs)?;
+    let resolved = Resolved::new(cfg, &ivs)?;
+    let be = ganscope_model::candle_backend::CandleBackend::cpu();
+    let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
+    let img = grid(
+        &y.flatten_all()?.to_vec1::<f32>()?,
+        n,
+        cfg.channels,
+        cfg.image_size,
+        nrow,
+    );
+    save_png(&img, out)?;
+    eprintln!("wrote {} ({n} samples, seed {seed})", out.display());
+    Ok(())
+}
+
+fn cmd_info(model: &Path) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let file = ganscope_model::format::ModelFile::parse(&bytes)
+        .with_context(|| format!("checking {}", model.display()))?;
+    let meta = &file.meta;
+    let g = &meta.generator;
+    let count = |p: &str| -> usize {
+        file.tensors
+            .iter()
+            .filter(|(n, _)| n.starts_with(p))
+            .map(|(_, t)| t.shape.iter().product::<usize>())
+            .sum()
+    };
+    println!(
+        "model:      {} (format {}, {} bytes)",
+        model.display(),
+        meta.format_version,
+        bytes.len()
+    );
+    println!(
+        "family:     {}{}",
+        g.family.name(),
+        if g.is_rpgan() { " RPGAN" } else { "" }
+    );
+    println!(
+        "image:      {}x{}x{}",
+        g.image_size, g.image_size, g.channels
+    );
+    println!(
+        "input:      {} of size {}",
+        if g.constant_input {
+            "learned constant Z"
+        } else {
+            "noise z"
+        },
+        g.latent_dim
+    );
+    println!("buckets:    {}", g.buckets.len());
+    for (i, b) in g.buckets.iter().enumerate() {
+        println!(
+            "  bucket {}: {} blocks of {} layer(s)",
+            i + 1,
+            b.blocks,
+            b.layers
+        );
+    }
+    println!("sites:");
+    for s in &meta.sites {
+        println!(
+            "  {:<4} [{}, {}, {}] {}",
+            s.name, s.shape[0], s.shape[1], s.shape[2], s.kind
+        );
+    }
+    println!(
+        "parameters: generator {}, discriminator {}",
+        count("g."),
+        count("d.")
+    );
+    if let Some(d) = &meta.dataset {
+        println!("dataset:    {} ({} images)", d.name, d.images);
+    }
+    if let Some(t) = &meta.training {
+        println!(
+            "training:   {} steps, {} loss, D {:.4} G {:.4}, {:.0} s on {}{}, {} (ganscope {})",
+            t.steps,
+            t.loss,
+            t.d_loss,
+            t.g_loss,
+            t.seconds,
+            t.device,
+            if t.ema { ", EMA weights" } else { "" },
+            t.date,
+            t.tool_version
+        );
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match &cli.cmd {
+        Cmd::Train(a) => cmd_train(a),
+        Cmd::Export {
+            run,
+            out,
+            f16,
+            no_ema,
+            no_disc,
+        } => {
+            let meta = export(
+                run,
+                out,
+                ExportOptions {
+                    f16: *f16,
+                    ema: !no_ema,
+                    discriminator: !no_disc,
+                },
+            )?;
+            eprintln!(
+                "wrote {} ({} buckets, {} sites)",
+                out.display(),
+                meta.generator.buckets.len(),
+                meta.sites.len()
+            );
+            Ok(())
+        }
+        Cmd::Sample {
+            model,
+            n,
+            out,
+            seed,
+            path,
+            interventions,
+            nrow,
+        } => cmd_sample(
+            model,
+            *n,
+            out,
+            *seed,
+            path.clone(),
+            interventions.as_deref(),
+            *nrow,
+        ),
+        Cmd::Info { model } => cmd_info(model),
+    }
+}

@@ -1,0 +1,103 @@
+//! Training options: what `ganscope train` was asked to do, stored in every checkpoint.
+
+use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig};
+use serde::{Deserialize, Serialize};
+
+/// The adversarial loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    /// Hinge loss (Lim & Ye; Miyato et al.): the default.
+    Hinge,
+    /// Non-saturating loss (Goodfellow et al.).
+    Ns,
+    /// Wasserstein loss with gradient penalty (Gulrajani et al.).
+    WganGp,
+}
+
+impl Loss {
+    /// The loss's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Hinge => "hinge",
+            Loss::Ns => "ns",
+            Loss::WganGp => "wgan-gp",
+        }
+    }
+}
+
+/// Every option of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// `mnist:DIR`, `cifar10:DIR` or `folder:DIR`.
+    pub data: String,
+    /// Colored MNIST (random colour per digit).
+    pub colored: bool,
+    /// Use only the first N training images.
+    pub limit: Option<usize>,
+    /// Backbone.
+    pub arch: Family,
+    /// Image side.
+    pub image_size: usize,
+    /// Image channels.
+    pub channels: usize,
+    /// Generator width (see `GeneratorConfig::new`).
+    pub width: usize,
+    /// Discriminator width.
+    pub d_width: usize,
+    /// Latent size.
+    pub latent_dim: usize,
+    /// RPGAN `(buckets, blocks per bucket)`; `None` for a standard GAN.
+    pub rpgan: Option<(usize, usize)>,
+    /// Adversarial loss.
+    pub loss: Loss,
+    /// Generator steps in all.
+    pub steps: u64,
+    /// Batch size.
+    pub batch: usize,
+    /// Discriminator steps per generator step.
+    pub d_steps: usize,
+    /// Adam learning rate (both networks).
+    pub lr: f64,
+    /// Adam beta1.
+    pub beta1: f64,
+    /// Adam beta2.
+    pub beta2: f64,
+    /// Decay of an exponential moving average of the generator weights (e.g. 0.999).
+    pub ema: Option<f64>,
+    /// Scale of the RPGAN diversity term (0 turns it off).
+    pub diversity: f64,
+    /// Weight of the WGAN-GP gradient penalty.
+    pub gp_weight: f64,
+    /// Seed of everything random (init, data order, latents, paths).
+    pub seed: u64,
+    /// Steps between checkpoints.
+    pub checkpoint_every: u64,
+    /// Steps between sample grids.
+    pub sample_every: u64,
+    /// Steps between metrics lines.
+    pub log_every: u64,
+    /// `cpu` or `cuda`.
+    pub device: String,
+}
+
+impl TrainOptions {
+    /// The generator architecture these options describe.
+    pub fn generator(&self) -> ganscope_model::Result<GeneratorConfig> {
+        let mut g = GeneratorConfig::new(
+            self.arch,
+            self.image_size,
+            self.channels,
+            self.width,
+            self.rpgan,
+        )?;
+        g.latent_dim = self.latent_dim;
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// The discriminator architecture.
+    pub fn discriminator(&self) -> ganscope_model::Result<DiscriminatorConfig> {
+        DiscriminatorConfig::new(self.arch, self.image_size, self.channels, self.d_width)
+    }
+}

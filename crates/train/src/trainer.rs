@@ -1,0 +1,376 @@
+//! The training loop's state and one step: `d_steps` discriminator updates, then one
+//! generator update (with the RPGAN diversity term), Adam on both, optional EMA.
+//!
+//! Everything random derives from `(seed, step)`, so a resumed run draws the same data
+//! order, latents and paths as an uninterrupted one.
+
+use crate::adam::Adam;
+use crate::diversity::pair_term;
+use crate::options::{Loss, TrainOptions};
+use crate::spectral::SpectralSource;
+use crate::store::ParamStore;
+use crate::{Result, TrainError};
+use candle_core::{Device, Tensor, Var, D};
+use ganscope_data::Dataset;
+use ganscope_model::candle_backend::CandleBackend;
+use ganscope_model::config::{DiscriminatorConfig, GeneratorConfig};
+use ganscope_model::discriminator::Discriminator;
+use ganscope_model::generator::Generator;
+use ganscope_model::sample::{latents, random_paths};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Losses and timing of one step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StepStats {
+    /// Generator steps done after this one.
+    pub step: u64,
+    /// Discriminator loss (last D step).
+    pub d_loss: f32,
+    /// Generator adversarial loss.
+    pub g_loss: f32,
+    /// RPGAN diversity term (subtracted, scaled, from the generator loss).
+    pub diversity: f32,
+    /// WGAN-GP gradient penalty (before weighting).
+    pub gp: f32,
+    /// Wall-clock seconds of training so far.
+    pub seconds: f64,
+}
+
+/// Step used for finite differences in the gradient penalty (see [`Trainer::gp_surrogate`]).
+const GP_H: f64 = 1e-2;
+
+/// A training run in memory.
+pub struct Trainer {
+    /// The options.
+    pub opts: TrainOptions,
+    /// Generator architecture.
+    pub gcfg: GeneratorConfig,
+    /// Discriminator architecture.
+    pub dcfg: DiscriminatorConfig,
+    /// Device of every tensor.
+    pub device: Device,
+    /// Every variable.
+    pub store: ParamStore,
+    /// The generator (its tensors are the store's variables).
+    pub g: Generator<Tensor>,
+    /// Generator optimiser.
+    pub adam_g: Adam,
+    /// Discriminator optimiser.
+    pub adam_d: Adam,
+    /// EMA of the generator's trainable weights.
+    pub ema: Option<BTreeMap<String, Tensor>>,
+    /// Training images.
+    pub data: Dataset,
+    /// Generator steps done.
+    pub step: u64,
+    /// Seconds of training before this process.
+    pub elapsed: f64,
+    /// The last step's numbers.
+    pub last: StepStats,
+    perm: Option<(u64, Vec<usize>)>,
+}
+
+/// A seed for draw `k` of step `step`.
+pub fn step_seed(seed: u64, step: u64, k: u64) -> u64 {
+    crate::store::name_hash(&format!("{seed}/{step}/{k}"))
+}
+
+/// The device named by `--device`.
+pub fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" if cfg!(feature = "cuda") => Ok(Device::new_cuda(0)?),
+        "cuda" => Err(TrainError::Options(
+            "this build has no CUDA support; rebuild with `--features cuda`".into(),
+        )),
+        other => Err(TrainError::Options(format!(
+            "unknown device `{other}` (use cpu or cuda)"
+        ))),
+    }
+}
+
+fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
+    // log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)
+    x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?
+}
+
+impl Trainer {
+    /// A fresh run: variables initialised from the seed.
+    pub fn new(opts: TrainOptions, data: Dataset) -> Result<Self> {
+        let gcfg = opts.generator()?;
+        let dcfg = opts.discriminator()?;
+        if data.channels != gcfg.channels || data.size != gcfg.image_size {
+            return Err(TrainError::Options(format!(
+                "the data is {}x{}x{} but the model makes {}x{}x{}",
+                data.channels,
+                data.size,
+                data.size,
+                gcfg.channels,
+                gcfg.image_size,
+                gcfg.image_size
+            )));
+        }
+        let device = device(&opts.device)?;
+        let mut store = ParamStore::new(opts.seed, &device);
+        let g = Generator::new(&gcfg, &mut store)?;
+        Discriminator::new(
+            &dcfg,
+            &mut SpectralSource {
+                store: &mut store,
+                update: false,
+            },
+        )?;
+        let adam_g = Adam::new(store.trainable_with("g."), opts.lr, opts.beta1, opts.beta2)?;
+        let adam_d = Adam::new(store.trainable_with("d."), opts.lr, opts.beta1, opts.beta2)?;
+        let ema = match opts.ema {
+            Some(_) => Some(
+                store
+                    .trainable_with("g.")
+                    .into_iter()
+                    .map(|(n, v)| Ok((n, v.as_tensor().copy()?)))
+                    .collect::<candle_core::Result<_>>()?,
+            ),
+            None => None,
+        };
+        Ok(Trainer {
+            opts,
+            gcfg,
+            dcfg,
+            device,
+            store,
+            g,
+            adam_g,
+            adam_d,
+            ema,
+            data,
+            step: 0,
+            elapsed: 0.0,
+            last: StepStats::default(),
+            perm: None,
+        })
+    }
+
+    /// Real images for draw `k` (a running index over epochs): `[B, C, S, S]`.
+    fn real_batch(&mut self, k: u64) -> Result<Tensor> {
+        let n = self.data.len() as u64;
+        let b = self.opts.batch as u64;
+        let mut idx = Vec::with_capacity(self.opts.batch);
+        for i in k * b..(k + 1) * b {
+            let epoch = i / n;
+            if self.perm.as_ref().map(|p| p.0) != Some(epoch) {
+                let mut p: Vec<usize> = (0..n as usize).collect();
+                p.shuffle(&mut StdRng::seed_from_u64(step_seed(
+                    self.opts.seed,
+                    epoch,
+                    u64::MAX,
+                )));
+                self.perm = Some((epoch, p));
+            }
+            if let Some((_, p)) = &self.perm {
+                idx.push(p[(i % n) as usize]);
+            }
+        }
+        let s = self.gcfg.image_size;
+        Ok(Tensor::from_vec(
+            self.data.batch(&idx),
+            (idx.len(), self.gcfg.channels, s, s),
+            &self.device,
+        )?)
+    }
+
+    /// Generated images for a seed, in training mode: `[B, C, S, S]`.
+    pub fn fake(&self, seed: u64, n: usize, train: bool) -> Result<Tensor> {
+        let be = CandleBackend {
+            device: self.device.clone(),
+            train,
+        };
+        let paths = random_paths(seed, n, &self.gcfg.blocks());
+        let z = (!self.gcfg.constant_input)
+            .then(|| {
+                Tensor::from_vec(
+                    latents(seed, n, self.gcfg.latent_dim),
+                    (n, self.gcfg.latent_dim),
+                    &self.device,
+                )
+            })
+            .transpose()?;
+        Ok(self.g.forward(&be, z.as_ref(), &paths, &mut |_, x| Ok(x))?)
+    }
+
+    fn d_losses(&self, dr: &Tensor, df: &Tensor) -> candle_core::Result<Tensor> {
+        match self.opts.loss {
+            Loss::Hinge => {
+                dr.affine(-1.0, 1.0)?.relu()?.mean_all()?
+                    + df.affine(1.0, 1.0)?.relu()?.mean_all()?
+            }
+            Loss::Ns => softplus(&dr.neg()?)?.mean_all()? + softplus(df)?.mean_all()?,
+            Loss::WganGp => df.mean_all()? - dr.mean_all()?,
+        }
+    }
+
+    /// The gradient penalty `mean_i (|grad_x D(x_i)| - 1)^2` at interpolates `x_i`, as a
+    /// surrogate whose parameter gradient equals the penalty's: candle 0.11 has no
+    /// second-order autograd, so `d|g_i|/dθ = d/dθ [v_i · grad_x D(x_i)]` (v_i = g_i/|g_i|
+    /// held constant) is taken as the central difference
+    /// `d/dθ [(D(x_i + h v_i) - D(x_i - h v_i)) / 2h]` (error O(h^2)).
+    /// Returns (surrogate, penalty value).
+    pub fn gp_surrogate(
+        &self,
+        d: &Discriminator<Tensor>,
+        real: &Tensor,
+        fake: &Tensor,
+        seed: u64,
+    ) -> Result<(Tensor, f32)> {
+        let be = CandleBackend {
+            device: self.device.clone(),
+            train: true,
+        };
+        let n = real.dim(0)?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let eps: Vec<f32> = (0..n).map(|_| rng.random()).collect();
+        let eps = Tensor::from_vec(eps, (n, 1, 1, 1), &self.device)?;
+        let xhat =
+            (real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?.detach();
+        let xv = Var::from_tensor(&xhat)?;
+        let (dh, _) = d.forward(&be, xv.as_tensor())?; // [N, 1]
+        let grads = dh.sum_all()?.backward()?;
+        let g = grads
+            .get(xv.as_tensor())
+            .ok_or_else(|| {
+                TrainError::Options("no input gradient for the gradient penalty".into())
+            })?
+            .detach(); // [N, C, S, S]
+        let norms = g.sqr()?.flatten_from(1)?.sum(D::Minus1)?.sqrt()?; // [N]
+        let gp = (norms.affine(1.0, -1.0)?.sqr()?.mean_all()?).to_scalar::<f32>()?;
+        let v = g.broadcast_div(&(norms.clone() + 1e-12)?.reshape((n, 1, 1, 1))?)?;
+        let c = norms.affine(2.0, -2.0)?; // d(|g|-1)^2/d|g|, [N]
+        let (dp, _) = d.forward(&be, &(&xhat + (&v * GP_H)?)?)?;
+        let (dm, _) = d.forward(&be, &(&xhat - (&v * GP_H)?)?)?;
+        let dirder = ((dp - dm)? / (2.0 * GP_H))?.flatten_all()?; // [N]
+        Ok(((dirder * c)?.mean_all()?, gp))
+    }
+
+    /// The diversity term for one random pair of blocks per bucket (see [`crate::diversity`]).
+    pub fn diversity_term(&self, seed: u64) -> Result<Option<Tensor>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut buckets = Vec::new();
+        for (bi, bc) in self.gcfg.buckets.iter().enumerate() {
+            if bc.blocks < 2 {
+                continue;
+            }
+            let i = rng.random_range(0..bc.blocks);
+            let j = (i + rng.random_range(1..bc.blocks)) % bc.blocks;
+            let (pi, pj) = (
+                format!("g.bucket{}.block{i}.", bi + 1),
+                format!("g.bucket{}.block{j}.", bi + 1),
+            );
+            let mut terms = Vec::new();
+            for name in self
+                .store
+                .trainable
+                .iter()
+                .filter(|n| n.starts_with(&pi) && !n.contains(".bn"))
+            {
+                let other = name.replacen(&pi, &pj, 1);
+                if let (Some(a), Some(b)) = (self.store.vars.get(name), self.store.vars.get(&other))
+                {
+                    terms.push(pair_term(a.as_tensor(), b.as_tensor())?);
+                }
+            }
+            if !terms.is_empty() {
+                buckets.push(Tensor::stack(&terms, 0)?.mean_all()?);
+            }
+        }
+        Ok(if buckets.is_empty() {
+            None
+        } else {
+            Some(Tensor::stack(&buckets, 0)?.mean_all()?)
+        })
+    }
+
+    /// One generator step (after `d_steps` discriminator steps).
+    pub fn train_step(&mut self) -> Result<StepStats> {
+        let t0 = std::time::Instant::now();
+        let be = CandleBackend {
+            device: self.device.clone(),
+            train: true,
+        };
+        let (seed, step, b) = (self.opts.seed, self.step, self.opts.batch);
+        let mut stats = StepStats {
+            step: step + 1,
+            ..StepStats::default()
+        };
+        for k in 0..self.opts.d_steps as u64 {
+            let real = self.real_batch(step * self.opts.d_steps as u64 + k)?; // [B, C, S, S]
+            let fake = self.fake(step_seed(seed, step, k), b, true)?.detach(); // [B, C, S, S]
+            let d = Discriminator::new(
+                &self.dcfg,
+                &mut SpectralSource {
+                    store: &mut self.store,
+                    update: true,
+                },
+            )?;
+            let (logits, _) = d.forward(&be, &Tensor::cat(&[&real, &fake], 0)?)?; // [2B, 1]
+            let mut loss = self.d_losses(&logits.narrow(0, 0, b)?, &logits.narrow(0, b, b)?)?;
+            stats.d_loss = loss.to_scalar::<f32>()?;
+            if self.opts.loss == Loss::WganGp {
+                let (sur, gp) =
+                    self.gp_surrogate(&d, &real, &fake, step_seed(seed, step, 100 + k))?;
+                loss = (loss + (sur * self.opts.gp_weight)?)?;
+                stats.gp = gp;
+                stats.d_loss += self.opts.gp_weight as f32 * gp;
+            }
+            if !stats.d_loss.is_finite() {
+                return Err(TrainError::NonFinite {
+                    step: step + 1,
+                    what: "discriminator loss",
+                });
+            }
+            self.adam_d.step(&loss.backward()?)?;
+        }
+        let fake = self.fake(step_seed(seed, step, 1000), b, true)?; // [B, C, S, S]
+        let d = Discriminator::new(
+            &self.dcfg,
+            &mut SpectralSource {
+                store: &mut self.store,
+                update: false,
+            },
+        )?;
+        let (df, _) = d.forward(&be, &fake)?; // [B, 1]
+        let adv = match self.opts.loss {
+            Loss::Hinge | Loss::WganGp => df.mean_all()?.neg()?,
+            Loss::Ns => softplus(&df.neg()?)?.mean_all()?,
+        };
+        stats.g_loss = adv.to_scalar::<f32>()?;
+        let mut loss = adv;
+        if self.opts.diversity > 0.0 {
+            if let Some(div) = self.diversity_term(step_seed(seed, step, 2000))? {
+                stats.diversity = div.to_scalar::<f32>()?;
+                loss = (loss - (div * self.opts.diversity)?)?;
+            }
+        }
+        if !stats.g_loss.is_finite() || !stats.diversity.is_finite() {
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                what: "generator loss",
+            });
+        }
+        self.adam_g.step(&loss.backward()?)?;
+        if let (Some(ema), Some(decay)) = (&mut self.ema, self.opts.ema) {
+            for (name, var) in self.store.trainable_with("g.") {
+                if let Some(e) = ema.get_mut(&name) {
+                    *e = ((&*e * decay)? + (var.as_tensor() * (1.0 - decay))?)?;
+                }
+            }
+        }
+        self.step += 1;
+        self.elapsed += t0.elapsed().as_secs_f64();
+        stats.seconds = self.elapsed;
+        self.last = stats;
+        Ok(stats)
+    }
+}
