@@ -1,1 +1,1 @@
-//! Cross-crate tests live in tests/tests/.
+//! Cross-crate tests (in `tests/`): what training writes is what every reader sees.

@@ -20,9 +20,11 @@ fn var(shape: &[usize]) -> candle_core::Result<Var> {
     Var::from_tensor(&Tensor::randn(0f32, 1., shape, &Device::Cpu)?)
 }
 
+/// (label, transposed, input shape, weight shape, stride, padding)
+type Case = (&'static str, bool, [usize; 4], [usize; 4], usize, usize);
+
 fn main() -> candle_core::Result<()> {
-    // (label, transposed, input shape, weight shape, stride, padding)
-    let cases: [(&str, bool, [usize; 4], [usize; 4], usize, usize); 3] = [
+    let cases: [Case; 3] = [
         (
             "convT 128->64 4->8, N64",
             true,

@@ -67,7 +67,7 @@ pub trait Backend {
     /// The dimensions of `x`.
     fn dims(&self, x: &Self::Tensor) -> Vec<usize>;
     /// A tensor holding `data` with `shape` (row-major).
-    fn from_vec(&self, data: Vec<f32>, shape: &[usize]) -> Result<Self::Tensor>;
+    fn tensor(&self, data: Vec<f32>, shape: &[usize]) -> Result<Self::Tensor>;
     /// `x` reshaped (same number of elements).
     fn reshape(&self, x: &Self::Tensor, shape: &[usize]) -> Result<Self::Tensor>;
     /// `x [1, ...]` repeated `n` times along dim 0.

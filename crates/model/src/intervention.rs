@@ -124,13 +124,33 @@ impl Interventions {
     }
 }
 
+/// A unit edit resolved against its site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditVectors {
+    /// Strength per channel, `[C]` (0 for units not edited).
+    pub alpha: Vec<f32>,
+    /// Value per channel, `[C]`.
+    pub value: Vec<f32>,
+    /// Region, `[H*W]`.
+    pub mask: Vec<f32>,
+}
+
+/// A hybrid resolved against its site.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MixVectors {
+    /// 1 for the swapped channels, `[C]`.
+    pub channels: Vec<f32>,
+    /// Region, `[H*W]`.
+    pub mask: Vec<f32>,
+}
+
 /// Edits and hybrid resolved to per-site vectors for one model.
 #[derive(Clone, Debug, Default)]
 pub struct Resolved {
-    /// Per site: `(alpha [C], value [C], mask [H*W])` for each edit.
-    pub edits: Vec<Vec<(Vec<f32>, Vec<f32>, Vec<f32>)>>,
-    /// Per site: `(channels [C], mask [H*W])` of the hybrid.
-    pub mix: Vec<Option<(Vec<f32>, Vec<f32>)>>,
+    /// Per site, the edits in order.
+    pub edits: Vec<Vec<EditVectors>>,
+    /// Per site, the hybrid.
+    pub mix: Vec<Option<MixVectors>>,
 }
 
 fn site_index(cfg: &GeneratorConfig, name: &str) -> Result<(usize, [usize; 3])> {
@@ -255,7 +275,8 @@ impl Resolved {
                 alpha[u] = a[i];
                 value[u] = k[i];
             }
-            r.edits[si].push((alpha, value, region_mask(e.region.as_ref(), h, w)?));
+            let mask = region_mask(e.region.as_ref(), h, w)?;
+            r.edits[si].push(EditVectors { alpha, value, mask });
         }
         if let Some(hy) = &iv.hybrid {
             let (si, [c, h, w]) = site_index(cfg, &hy.site)?;
@@ -264,7 +285,10 @@ impl Resolved {
             for &u in &hy.channels {
                 ch[u] = 1.0;
             }
-            r.mix[si] = Some((ch, region_mask(hy.region.as_ref(), h, w)?));
+            r.mix[si] = Some(MixVectors {
+                channels: ch,
+                mask: region_mask(hy.region.as_ref(), h, w)?,
+            });
         }
         Ok(r)
     }
@@ -279,11 +303,11 @@ impl Resolved {
         donor: &[usize],
     ) -> Result<B::Tensor> {
         let mut x = x;
-        for (a, k, m) in &self.edits[site] {
-            x = b.unit_edit(&x, a, k, m)?; // [N, C, H, W]
+        for e in &self.edits[site] {
+            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [N, C, H, W]
         }
-        if let Some((ch, m)) = &self.mix[site] {
-            x = b.mix(&x, donor, ch, m)?; // [N, C, H, W]
+        if let Some(m) = &self.mix[site] {
+            x = b.mix(&x, donor, &m.channels, &m.mask)?; // [N, C, H, W]
         }
         Ok(x)
     }

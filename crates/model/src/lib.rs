@@ -17,6 +17,7 @@ pub mod discriminator;
 mod error;
 pub mod format;
 pub mod generator;
+pub mod im2col;
 pub mod intervention;
 pub mod layers;
 pub mod sample;

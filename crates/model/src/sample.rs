@@ -98,7 +98,7 @@ pub fn render<B: Backend>(
     observe: &mut dyn FnMut(usize, &B::Tensor) -> Result<()>,
 ) -> Result<B::Tensor> {
     let z = match &batch.z {
-        Some(z) => Some(b.from_vec(z.clone(), &[batch.rows(), g.config.latent_dim])?), // [R, D]
+        Some(z) => Some(b.tensor(z.clone(), &[batch.rows(), g.config.latent_dim])?), // [R, D]
         None => None,
     };
     let mut hook = |site: usize, x: B::Tensor| {

@@ -4,7 +4,8 @@
 //! subtracts the mean over i != j of MSE(w(i), w(j)) / s_w (s_w the std of all instances)
 //! from the generator loss. [`pair_term`] is the authors' cheap variant used in training:
 //! each step one random pair per bucket, standardised by the pair's joint mean/std, a pair
-//! term above the margin (1.5) not counted. [`full_term`] is the paper's formula.
+//! term above the margin (1.5) not counted. [`full_term`] is the paper's formula. Gradients
+//! flow through s too: both terms are the exact derivative of what they compute.
 
 use candle_core::{Result, Tensor};
 
@@ -21,15 +22,15 @@ fn joint_std(parts: &[&Tensor]) -> Result<Tensor> {
     )?;
     let mean = all.mean_all()?;
     let var = all.broadcast_sub(&mean)?.sqr()?.mean_all()?;
-    Ok((var + 1e-8)?.sqrt()?.detach())
+    (var + 1e-8)?.sqrt()
 }
 
-/// `MSE(a, b) / s^2` with s the joint std of a and b (held constant); 0 when above
-/// [`MARGIN`].
+/// `MSE(a, b) / s^2` with s the joint std of a and b (the MSE of the jointly standardised
+/// pair, so the term is scale-invariant); 0 when above [`MARGIN`].
 pub fn pair_term(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let s = joint_std(&[a, b])?;
     let mse = (a - b)?.sqr()?.mean_all()?.broadcast_div(&s.sqr()?)?;
-    if mse.to_scalar::<f32>()? as f64 > MARGIN {
+    if mse.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()? > MARGIN {
         return mse.zeros_like();
     }
     Ok(mse)

@@ -107,8 +107,9 @@ fn trim_metrics(path: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
-/// Trains until `opts.steps`, logging, sampling and checkpointing on the way. A non-finite
-/// loss stops the run; the last good checkpoint stays on disk.
+/// Trains until `opts.steps`, logging, sampling and checkpointing on the way (a fresh run
+/// writes its step-0 checkpoint first). A non-finite loss stops the run; the last good
+/// checkpoint stays on disk.
 pub fn train(tr: &mut Trainer, dir: &Path, on_step: &mut dyn FnMut(&StepStats)) -> Result<()> {
     let metrics = dir.join("metrics.jsonl");
     trim_metrics(&metrics, tr.step)?;
@@ -122,6 +123,9 @@ pub fn train(tr: &mut Trainer, dir: &Path, on_step: &mut dyn FnMut(&StepStats)) 
         .open(&metrics)
         .map_err(io)?;
     let o = tr.opts.clone();
+    if !checkpoint::path(dir).exists() {
+        checkpoint::save(tr, dir)?; // a run always has a checkpoint, from step 0 on
+    }
     while tr.step < o.steps {
         let s = tr.train_step()?;
         on_step(&s);

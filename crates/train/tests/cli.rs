@@ -1,0 +1,209 @@
+//! The `ganscope` binary end to end, as the README uses it: train (RPGAN, 4 buckets of 8
+//! blocks) -> export -> info -> sample with paths and interventions; bad input exits with a
+//! one-line error.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ganscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganscope"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = ganscope(args);
+    assert!(
+        out.status.success(),
+        "ganscope {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn fails(args: &[&str], want: &str) {
+    let out = ganscope(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "ganscope {args:?} should fail");
+    assert!(
+        err.starts_with("error: ") && err.contains(want),
+        "ganscope {args:?}: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn train_export_info_sample() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (run, model, half) = (
+        tmp.path().join("r"),
+        tmp.path().join("m.safetensors"),
+        tmp.path().join("h.safetensors"),
+    );
+    let data = format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR"));
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--limit",
+        "256",
+        "--arch",
+        "dcgan",
+        "--rpgan",
+        "--buckets",
+        "4",
+        "--blocks",
+        "8",
+        "--width",
+        "4",
+        "--steps",
+        "3",
+        "--batch",
+        "16",
+        "--out",
+        s(&run),
+    ]);
+    ok(&["export", s(&run), "--out", s(&model)]);
+    ok(&["export", s(&run), "--out", s(&half), "--f16"]);
+    let size = |p: &Path| std::fs::metadata(p).expect("meta").len();
+    assert!(size(&half) < size(&model) * 6 / 10, "f16 is about half");
+    let info = ok(&["info", s(&model)]);
+    assert!(info.contains("buckets:    4"), "{info}");
+    assert_eq!(info.matches("8 blocks").count(), 4, "{info}");
+    assert!(
+        info.contains("b1   [16, 4, 4]") && info.contains("3 steps, hinge loss"),
+        "{info}"
+    );
+
+    let png = |name: &str| tmp.path().join(name);
+    ok(&[
+        "sample",
+        s(&model),
+        "--n",
+        "4",
+        "--out",
+        s(&png("a.png")),
+        "--path",
+        "3,0,7,1",
+    ]);
+    ok(&[
+        "sample",
+        s(&model),
+        "--n",
+        "4",
+        "--out",
+        s(&png("b.png")),
+        "--path",
+        "3,0,7,1",
+    ]);
+    ok(&[
+        "sample",
+        s(&model),
+        "--n",
+        "4",
+        "--out",
+        s(&png("c.png")),
+        "--path",
+        "3,0,7,2",
+    ]);
+    let read = |name: &str| image::open(png(name)).expect("png").to_luma8().into_raw();
+    assert_eq!(read("a.png"), read("b.png"), "same path, same image");
+    assert_ne!(read("a.png"), read("c.png"), "another path, another image");
+
+    let edits = tmp.path().join("edits.json");
+    std::fs::write(&edits, r#"{"path":[3,0,7,1],"edits":[{"site":"b2","units":[0,1,2,3,4,5,6,7],"region":{"kind":"rect","top":0,"left":0,"bottom":0.5,"right":0.5}}],"hybrid":{"site":"b1","channels":[0,1],"donor_seed":9}}"#).expect("write");
+    ok(&[
+        "sample",
+        s(&model),
+        "--n",
+        "4",
+        "--out",
+        s(&png("d.png")),
+        "--interventions",
+        s(&edits),
+    ]);
+    assert_ne!(
+        read("a.png"),
+        read("d.png"),
+        "interventions change the image"
+    );
+
+    fails(
+        &[
+            "sample",
+            s(&model),
+            "--out",
+            s(&png("e.png")),
+            "--path",
+            "9,0,0,0",
+        ],
+        "block 9 does not exist in bucket 1",
+    );
+    std::fs::write(&edits, r#"{"edits":[{"site":"b9","units":[0]}]}"#).expect("write");
+    fails(
+        &[
+            "sample",
+            s(&model),
+            "--out",
+            s(&png("e.png")),
+            "--interventions",
+            s(&edits),
+        ],
+        "unknown site `b9`",
+    );
+    std::fs::write(
+        tmp.path().join("junk.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{}",
+    )
+    .expect("write");
+    fails(
+        &["info", s(&tmp.path().join("junk.safetensors"))],
+        "the header declares 16 bytes",
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            "mnist:/nonexistent",
+            "--steps",
+            "1",
+            "--out",
+            s(&tmp.path().join("x")),
+        ],
+        "/nonexistent",
+    );
+    fails(
+        &[
+            "train",
+            "--data",
+            "cifar10:/nonexistent",
+            "--colored",
+            "--steps",
+            "1",
+            "--out",
+            s(&tmp.path().join("y")),
+        ],
+        "colored",
+    );
+    fails(
+        &[
+            "train",
+            "--buckets",
+            "9",
+            "--rpgan",
+            "--steps",
+            "1",
+            "--out",
+            s(&tmp.path().join("z")),
+        ],
+        "buckets must be 1..=4",
+    );
+}

@@ -1,0 +1,230 @@
+//! Training runs on real MNIST (a few hundred images, tiny widths): resume equals an
+//! uninterrupted run bit for bit, every loss trains, faults stop cleanly.
+
+use candle_core::Device;
+use ganscope_model::config::Family;
+use ganscope_train::checkpoint;
+use ganscope_train::export::{export_bytes, ExportOptions};
+use ganscope_train::options::{Loss, TrainOptions};
+use ganscope_train::run::{open, train};
+use ganscope_train::TrainError;
+use std::path::Path;
+
+fn opts(steps: u64) -> TrainOptions {
+    TrainOptions {
+        data: format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR")),
+        colored: false,
+        limit: Some(256),
+        arch: Family::Dcgan,
+        image_size: 32,
+        channels: 1,
+        width: 4,
+        d_width: 4,
+        latent_dim: 16,
+        rpgan: Some((4, 3)),
+        loss: Loss::Hinge,
+        steps,
+        batch: 8,
+        d_steps: 2,
+        lr: 2.5e-4,
+        beta1: 0.5,
+        beta2: 0.999,
+        ema: None,
+        diversity: 1.0,
+        gp_weight: 10.0,
+        seed: 5,
+        checkpoint_every: 3,
+        sample_every: 3,
+        log_every: 1,
+        device: "cpu".into(),
+    }
+}
+
+fn run(o: TrainOptions, dir: &Path, resume: bool) -> ganscope_train::Result<()> {
+    let steps = o.steps;
+    let mut tr = open(o, dir, resume, Some(steps))?;
+    train(&mut tr, dir, &mut |_| {})
+}
+
+fn tensors(dir: &Path) -> Vec<(String, Vec<u32>)> {
+    let (_, t) = checkpoint::load(dir, &Device::Cpu).expect("checkpoint");
+    t.into_iter()
+        .map(|(n, v)| {
+            (
+                n,
+                v.flatten_all()
+                    .and_then(|v| v.to_vec1::<f32>())
+                    .expect("values")
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run_bit_for_bit() {
+    for (rpgan, ema) in [(Some((4, 3)), None), (None, Some(0.9))] {
+        let (a, b) = (
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+        );
+        let mut o = opts(6);
+        o.rpgan = rpgan;
+        o.ema = ema;
+        run(o.clone(), a.path(), false).expect("straight run");
+        run(
+            TrainOptions {
+                steps: 3,
+                ..o.clone()
+            },
+            b.path(),
+            false,
+        )
+        .expect("first half");
+        run(o, b.path(), true).expect("resumed half");
+        let (ta, tb) = (tensors(a.path()), tensors(b.path()));
+        assert_eq!(ta.len(), tb.len());
+        for ((na, va), (nb, vb)) in ta.iter().zip(&tb) {
+            assert_eq!(na, nb);
+            assert!(va == vb, "{na} differs after resume");
+        }
+        let log = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).expect("metrics");
+        assert_eq!(log(a.path()).lines().count(), 6);
+        let strip = |s: String| {
+            s.lines()
+                .map(|l| l.split("\"seconds\"").next().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(log(a.path())),
+            strip(log(b.path())),
+            "same losses step by step"
+        );
+        assert!(
+            b.path().join("samples/step_0000003.png").exists()
+                && b.path().join("samples.png").exists()
+        );
+    }
+}
+
+#[test]
+fn every_loss_trains_with_finite_numbers() {
+    for (loss, family) in [
+        (Loss::Hinge, Family::SnResnet),
+        (Loss::Ns, Family::Dcgan),
+        (Loss::WganGp, Family::Dcgan),
+    ] {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut o = opts(2);
+        o.loss = loss;
+        o.arch = family;
+        o.rpgan = None;
+        let mut tr = open(o, dir.path(), false, None).expect("open");
+        let s = tr.train_step().expect("step");
+        assert!(s.d_loss.is_finite() && s.g_loss.is_finite(), "{loss:?}");
+        if loss == Loss::WganGp {
+            assert!(s.gp > 0.0, "gradient penalty measured");
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut o = opts(40);
+    o.lr = 1e25;
+    o.checkpoint_every = 1;
+    let err = run(o, dir.path(), false).expect_err("diverges");
+    let TrainError::NonFinite { step, .. } = err else {
+        panic!("expected NonFinite, got {err}")
+    };
+    assert!(err.to_string().contains("last good checkpoint is kept"));
+    let (meta, _) = checkpoint::load(dir.path(), &Device::Cpu).expect("checkpoint still readable");
+    assert_eq!(
+        meta.step,
+        step - 1,
+        "the checkpoint is the last finished step"
+    );
+    // the kept checkpoint may hold huge weights but it is whole: export either succeeds or
+    // refuses non-finite values with a typed error
+    match export_bytes(
+        dir.path(),
+        ExportOptions {
+            f16: false,
+            ema: true,
+            discriminator: true,
+        },
+    ) {
+        Ok(_) => {}
+        Err(TrainError::Model(ganscope_model::Error::InvalidFile(e))) => {
+            assert!(e.to_string().contains("NaN or infinite"))
+        }
+        Err(e) => panic!("unexpected export error {e}"),
+    }
+}
+
+#[test]
+fn unusable_run_folders_fail_before_training() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    let err = open(opts(1), &file.join("run"), false, None)
+        .err()
+        .expect("under a file");
+    assert!(
+        matches!(err, TrainError::Io { .. }) && err.to_string().contains("a-file"),
+        "{err}"
+    );
+    let err = open(opts(1), dir.path(), true, None)
+        .err()
+        .expect("nothing to resume");
+    assert!(err.to_string().contains("no checkpoint to resume"), "{err}");
+    run(opts(1), dir.path(), false).expect("one step");
+    let err = open(opts(1), dir.path(), false, None)
+        .err()
+        .expect("already a run");
+    assert!(err.to_string().contains("--resume"), "{err}");
+    let mut bad = opts(1);
+    bad.data = "mnist:/nonexistent/mnist".into();
+    let err = open(bad, &dir.path().join("other"), false, None)
+        .err()
+        .expect("no data");
+    assert!(err.to_string().contains("/nonexistent/mnist"), "{err}");
+}
+
+#[test]
+fn export_uses_the_ema_and_folds_spectral_norm() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut o = opts(3);
+    o.ema = Some(0.5);
+    run(o, dir.path(), false).expect("run");
+    let eo = ExportOptions {
+        f16: false,
+        ema: true,
+        discriminator: true,
+    };
+    let (meta, ema) = export_bytes(dir.path(), eo).expect("export");
+    let (_, raw) = export_bytes(dir.path(), ExportOptions { ema: false, ..eo }).expect("export");
+    assert!(meta
+        .training
+        .as_ref()
+        .is_some_and(|t| t.ema && t.steps == 3));
+    assert_ne!(ema, raw, "the EMA weights differ from the raw ones");
+    let file = ganscope_model::format::ModelFile::parse(&ema).expect("parse");
+    assert!(!file
+        .tensors
+        .keys()
+        .any(|k| k.ends_with("_u") || k.starts_with("adam") || k.starts_with("ema")));
+    let (_, no_d) = export_bytes(
+        dir.path(),
+        ExportOptions {
+            discriminator: false,
+            ..eo
+        },
+    )
+    .expect("export");
+    let file = ganscope_model::format::ModelFile::parse(&no_d).expect("parse");
+    assert!(file.meta.discriminator.is_none() && !file.tensors.keys().any(|k| k.starts_with("d.")));
+}
