@@ -34,6 +34,7 @@ fn exported_file_renders_like_the_trainer() {
             batch: 8,
             d_steps: 1,
             lr: 2.5e-4,
+            lr_d: None,
             beta1: 0.5,
             beta2: 0.999,
             ema: None,

@@ -1,6 +1,7 @@
 //! Times the candle backend's convolutions (ganscope's im2col/col2im GEMM versions in
 //! `ganscope_model::conv`) against candle's own CPU ops, at the MNIST generator's shapes.
-//! `cargo run --release -p ganscope-model --example opbench`
+//! `cargo run -p ganscope-model --example opbench` (the dev profile builds candle and this crate
+//! at opt-level 3)
 use candle_core::{Device, Tensor, Var};
 use ganscope_model::conv;
 use std::time::Instant;

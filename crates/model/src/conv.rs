@@ -2,7 +2,7 @@
 //! batched matmul, `conv_transpose2d` by a batched matmul then col2im ([`crate::im2col`]).
 //! Forward and backward are then matmuls plus plain copy loops. candle 0.11's own CPU
 //! transposed convolution, which its conv2d backward also uses, is several times slower
-//! (`cargo run --release -p ganscope-model --example opbench`). Other devices use candle's
+//! (`cargo run -p ganscope-model --example opbench`). Other devices use candle's
 //! own ops.
 
 use crate::im2col::{Col2Im, Geometry, Im2Col};

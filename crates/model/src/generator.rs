@@ -286,17 +286,6 @@ impl<T: Clone> Generator<T> {
         }
         Ok(x)
     }
-
-    /// Runs the layers of one block on `x` (no hook): the unit a grid varies.
-    pub fn run_block<B: Backend<Tensor = T>>(
-        &self,
-        b: &B,
-        bucket: usize,
-        block: usize,
-        x: &T,
-    ) -> Result<T> {
-        run_block(b, &self.buckets[bucket][block], x)
-    }
 }
 
 fn run_block<B: Backend>(b: &B, block: &[Layer<B::Tensor>], x: &B::Tensor) -> Result<B::Tensor> {

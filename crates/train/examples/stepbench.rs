@@ -1,5 +1,5 @@
 //! Times the phases of one training step on the CPU (MNIST-sized DCGAN, batch 64):
-//! `cargo run --release -p ganscope-train --example stepbench`.
+//! `cargo run -p ganscope-train --example stepbench [-- --rpgan]`.
 use candle_core::{Device, Tensor};
 use ganscope_data::Dataset;
 use ganscope_model::candle_backend::CandleBackend;
@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         batch: 64,
         d_steps: 1,
         lr: 2.5e-4,
+        lr_d: None,
         beta1: 0.5,
         beta2: 0.999,
         ema: None,

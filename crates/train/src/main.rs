@@ -122,9 +122,12 @@ struct TrainArgs {
     /// Discriminator steps per generator step.
     #[arg(long, default_value_t = 1)]
     d_steps: usize,
-    /// Adam learning rate.
+    /// Adam learning rate (generator; discriminator too unless --lr-d is given).
     #[arg(long, default_value_t = 2.5e-4)]
     lr: f64,
+    /// Discriminator learning rate, for two time-scale training (e.g. --lr 1e-4 --lr-d 4e-4).
+    #[arg(long)]
+    lr_d: Option<f64>,
     /// Adam beta1.
     #[arg(long, default_value_t = 0.5)]
     beta1: f64,
@@ -213,6 +216,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         batch: a.batch,
         d_steps: a.d_steps,
         lr: a.lr,
+        lr_d: a.lr_d,
         beta1: a.beta1,
         beta2: a.beta2,
         ema: a.ema,

@@ -57,8 +57,11 @@ pub struct TrainOptions {
     pub batch: usize,
     /// Discriminator steps per generator step.
     pub d_steps: usize,
-    /// Adam learning rate (both networks).
+    /// Adam learning rate (the generator's, and the discriminator's unless `lr_d` is set).
     pub lr: f64,
+    /// Discriminator learning rate (two time-scale training); `None`: `lr`.
+    #[serde(default)]
+    pub lr_d: Option<f64>,
     /// Adam beta1.
     pub beta1: f64,
     /// Adam beta2.

@@ -125,7 +125,8 @@ impl Trainer {
             },
         )?;
         let adam_g = Adam::new(store.trainable_with("g."), opts.lr, opts.beta1, opts.beta2)?;
-        let adam_d = Adam::new(store.trainable_with("d."), opts.lr, opts.beta1, opts.beta2)?;
+        let lr_d = opts.lr_d.unwrap_or(opts.lr);
+        let adam_d = Adam::new(store.trainable_with("d."), lr_d, opts.beta1, opts.beta2)?;
         let ema = match opts.ema {
             Some(_) => Some(
                 store

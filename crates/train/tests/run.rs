@@ -27,6 +27,7 @@ fn opts(steps: u64) -> TrainOptions {
         batch: 8,
         d_steps: 2,
         lr: 2.5e-4,
+        lr_d: None,
         beta1: 0.5,
         beta2: 0.999,
         ema: None,
