@@ -222,7 +222,8 @@ pub struct DiscriminatorConfig {
     pub image_size: usize,
     /// Input channels.
     pub channels: usize,
-    /// dcgan: output channels of each stride-2 conv; snresnet: channels of each res-block.
+    /// dcgan: channels of each (3x3, 4x4 stride-2) conv pair, a last 3x3 conv doubling the
+    /// last; snresnet: channels of each res-block.
     pub widths: Vec<usize>,
 }
 

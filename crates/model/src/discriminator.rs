@@ -24,7 +24,8 @@ pub struct ResDown<T> {
 /// The discriminator's layers.
 #[derive(Clone, Debug)]
 pub enum Body<T> {
-    /// Stride-2 4x4 convs with LeakyReLU.
+    /// SN-GAN's standard CNN: per width a 3x3 conv and a 4x4 stride-2 conv, then a 3x3
+    /// conv to twice the last width; LeakyReLU after each.
     Dcgan(Vec<Conv<T>>),
     /// Residual down-blocks.
     SnResnet(Vec<ResDown<T>>),

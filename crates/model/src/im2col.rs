@@ -81,11 +81,15 @@ impl Geometry {
     }
 }
 
-fn input<'a>(s: &'a CpuStorage, l: &Layout, per: usize) -> Result<(&'a [f32], usize)> {
+fn input<'a, T: candle_core::WithDType>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    per: usize,
+) -> Result<(&'a [T], usize)> {
     let Some((a, b)) = l.contiguous_offsets() else {
         candle_core::bail!("im2col/col2im need a contiguous input");
     };
-    let data = &s.as_slice::<f32>()?[a..b];
+    let data = &s.as_slice::<T>()?[a..b];
     if per == 0 || data.len() % per != 0 {
         candle_core::bail!(
             "im2col/col2im: {} values do not split into samples of {per}",
@@ -93,6 +97,32 @@ fn input<'a>(s: &'a CpuStorage, l: &Layout, per: usize) -> Result<(&'a [f32], us
         );
     }
     Ok((data, data.len() / per))
+}
+
+fn im2col<T: candle_core::WithDType>(
+    g: Geometry,
+    s: &CpuStorage,
+    l: &Layout,
+) -> Result<(Vec<T>, usize)> {
+    let (x, n) = input::<T>(s, l, g.image_len())?;
+    let mut out = vec![T::zero(); n * g.cols_len()];
+    for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
+        g.for_each(i, n, |col, img| out[col] = xi[img]);
+    }
+    Ok((out, n))
+}
+
+fn col2im<T: candle_core::WithDType>(
+    g: Geometry,
+    s: &CpuStorage,
+    l: &Layout,
+) -> Result<(Vec<T>, usize)> {
+    let (cols, n) = input::<T>(s, l, g.cols_len())?;
+    let mut out = vec![T::zero(); n * g.image_len()];
+    for (i, oi) in out.chunks_exact_mut(g.image_len()).enumerate() {
+        g.for_each(i, n, |col, img| oi[img] += cols[col]);
+    }
+    Ok((out, n))
 }
 
 /// `[N, C, H, W]` -> `[C*K*K, N*gh*gw]` (the batch folded into the columns, so a
@@ -108,15 +138,12 @@ impl CustomOp1 for Im2Col {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let (x, n) = input(s, l, g.image_len())?;
-        let mut out = vec![0f32; n * g.cols_len()];
-        for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
-            g.for_each(i, n, |col, img| out[col] = xi[img]);
-        }
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((g.c * g.k * g.k, n * g.gh * g.gw)),
-        ))
+        let (out, n) = match s {
+            CpuStorage::F32(_) => im2col::<f32>(g, s, l).map(|(v, n)| (CpuStorage::F32(v), n))?,
+            CpuStorage::F64(_) => im2col::<f64>(g, s, l).map(|(v, n)| (CpuStorage::F64(v), n))?,
+            _ => candle_core::bail!("im2col supports f32 and f64"),
+        };
+        Ok((out, Shape::from((g.c * g.k * g.k, n * g.gh * g.gw))))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
@@ -131,12 +158,12 @@ impl CustomOp1 for Col2Im {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let g = self.0;
-        let (cols, n) = input(s, l, g.cols_len())?;
-        let mut out = vec![0f32; n * g.image_len()];
-        for (i, oi) in out.chunks_exact_mut(g.image_len()).enumerate() {
-            g.for_each(i, n, |col, img| oi[img] += cols[col]);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((n, g.c, g.h, g.w))))
+        let (out, n) = match s {
+            CpuStorage::F32(_) => col2im::<f32>(g, s, l).map(|(v, n)| (CpuStorage::F32(v), n))?,
+            CpuStorage::F64(_) => col2im::<f64>(g, s, l).map(|(v, n)| (CpuStorage::F64(v), n))?,
+            _ => candle_core::bail!("col2im supports f32 and f64"),
+        };
+        Ok((out, Shape::from((n, g.c, g.h, g.w))))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {

@@ -40,8 +40,56 @@ pub struct StepStats {
     pub seconds: f64,
 }
 
-/// Step used for finite differences in the gradient penalty (see [`Trainer::gp_surrogate`]).
-const GP_H: f64 = 1e-2;
+/// Step of the finite difference in the gradient penalty (see [`gp_surrogate`]): small
+/// enough that a step rarely crosses an activation kink of the piecewise-linear
+/// discriminator, large enough for f32 (round-off about 1e-4 relative).
+pub const GP_H: f64 = 1e-3;
+
+/// The gradient penalty `mean_i (|grad_x D(x_i)| - 1)^2` at random interpolates `x_i` of
+/// `real` and `fake`, as a surrogate whose parameter gradient equals the penalty's: candle
+/// 0.11 has no second-order autograd, so `d|g_i|/dθ = d/dθ [v_i · grad_x D(x_i)]` (v_i =
+/// g_i/|g_i| held constant) is taken as the central difference
+/// `d/dθ [(D(x_i + h v_i) - D(x_i - h v_i)) / 2h]`. The discriminator is piecewise linear,
+/// so this is exact when no activation changes sign within `h`; a unit crossing its kink
+/// contributes a local error (tested in f64 with a tiny `h` in `tests/gradients.rs`).
+/// Returns (surrogate, penalty value).
+pub fn gp_surrogate(
+    d: &Discriminator<Tensor>,
+    real: &Tensor,
+    fake: &Tensor,
+    seed: u64,
+    h: f64,
+) -> Result<(Tensor, f64)> {
+    let be = CandleBackend {
+        device: real.device().clone(),
+        train: true,
+    };
+    let n = real.dim(0)?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let eps: Vec<f32> = (0..n).map(|_| rng.random()).collect();
+    let eps = Tensor::from_vec(eps, (n, 1, 1, 1), real.device())?.to_dtype(real.dtype())?;
+    let xhat = (real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?.detach();
+    let xv = Var::from_tensor(&xhat)?;
+    let (dh, _) = d.forward(&be, xv.as_tensor())?; // [N, 1]
+    let grads = dh.sum_all()?.backward()?;
+    let g = grads
+        .get(xv.as_tensor())
+        .ok_or_else(|| TrainError::Options("no input gradient for the gradient penalty".into()))?
+        .detach(); // [N, C, S, S]
+    let norms = g.sqr()?.flatten_from(1)?.sum(D::Minus1)?.sqrt()?; // [N]
+    let gp = norms
+        .affine(1.0, -1.0)?
+        .sqr()?
+        .mean_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .to_scalar::<f64>()?;
+    let v = g.broadcast_div(&(norms.clone() + 1e-12)?.reshape((n, 1, 1, 1))?)?;
+    let c = norms.affine(2.0, -2.0)?; // d(|g|-1)^2/d|g|, [N]
+    let (dp, _) = d.forward(&be, &(&xhat + (&v * h)?)?)?;
+    let (dm, _) = d.forward(&be, &(&xhat - (&v * h)?)?)?;
+    let dirder = ((dp - dm)? / (2.0 * h))?.flatten_all()?; // [N]
+    Ok(((dirder * c)?.mean_all()?, gp))
+}
 
 /// A training run in memory.
 pub struct Trainer {
@@ -213,48 +261,6 @@ impl Trainer {
         }
     }
 
-    /// The gradient penalty `mean_i (|grad_x D(x_i)| - 1)^2` at interpolates `x_i`, as a
-    /// surrogate whose parameter gradient equals the penalty's: candle 0.11 has no
-    /// second-order autograd, so `d|g_i|/dθ = d/dθ [v_i · grad_x D(x_i)]` (v_i = g_i/|g_i|
-    /// held constant) is taken as the central difference
-    /// `d/dθ [(D(x_i + h v_i) - D(x_i - h v_i)) / 2h]` (error O(h^2)).
-    /// Returns (surrogate, penalty value).
-    pub fn gp_surrogate(
-        &self,
-        d: &Discriminator<Tensor>,
-        real: &Tensor,
-        fake: &Tensor,
-        seed: u64,
-    ) -> Result<(Tensor, f32)> {
-        let be = CandleBackend {
-            device: self.device.clone(),
-            train: true,
-        };
-        let n = real.dim(0)?;
-        let mut rng = StdRng::seed_from_u64(seed);
-        let eps: Vec<f32> = (0..n).map(|_| rng.random()).collect();
-        let eps = Tensor::from_vec(eps, (n, 1, 1, 1), &self.device)?;
-        let xhat =
-            (real.broadcast_mul(&eps)? + fake.broadcast_mul(&eps.affine(-1.0, 1.0)?)?)?.detach();
-        let xv = Var::from_tensor(&xhat)?;
-        let (dh, _) = d.forward(&be, xv.as_tensor())?; // [N, 1]
-        let grads = dh.sum_all()?.backward()?;
-        let g = grads
-            .get(xv.as_tensor())
-            .ok_or_else(|| {
-                TrainError::Options("no input gradient for the gradient penalty".into())
-            })?
-            .detach(); // [N, C, S, S]
-        let norms = g.sqr()?.flatten_from(1)?.sum(D::Minus1)?.sqrt()?; // [N]
-        let gp = (norms.affine(1.0, -1.0)?.sqr()?.mean_all()?).to_scalar::<f32>()?;
-        let v = g.broadcast_div(&(norms.clone() + 1e-12)?.reshape((n, 1, 1, 1))?)?;
-        let c = norms.affine(2.0, -2.0)?; // d(|g|-1)^2/d|g|, [N]
-        let (dp, _) = d.forward(&be, &(&xhat + (&v * GP_H)?)?)?;
-        let (dm, _) = d.forward(&be, &(&xhat - (&v * GP_H)?)?)?;
-        let dirder = ((dp - dm)? / (2.0 * GP_H))?.flatten_all()?; // [N]
-        Ok(((dirder * c)?.mean_all()?, gp))
-    }
-
     /// The diversity term for one random pair of blocks per bucket (see [`crate::diversity`]).
     pub fn diversity_term(&self, seed: u64) -> Result<Option<Tensor>> {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -320,10 +326,10 @@ impl Trainer {
             stats.d_loss = loss.to_scalar::<f32>()?;
             if self.opts.loss == Loss::WganGp {
                 let (sur, gp) =
-                    self.gp_surrogate(&d, &real, &fake, step_seed(seed, step, 100 + k))?;
+                    gp_surrogate(&d, &real, &fake, step_seed(seed, step, 100 + k), GP_H)?;
                 loss = (loss + (sur * self.opts.gp_weight)?)?;
-                stats.gp = gp;
-                stats.d_loss += self.opts.gp_weight as f32 * gp;
+                stats.gp = gp as f32;
+                stats.d_loss += (self.opts.gp_weight * gp) as f32;
             }
             if !stats.d_loss.is_finite() {
                 return Err(TrainError::NonFinite {

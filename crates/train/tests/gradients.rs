@@ -147,3 +147,92 @@ fn diversity_pair_above_the_margin_does_not_count() {
     );
     assert_eq!(a.dtype(), DType::F64);
 }
+
+/// The WGAN-GP surrogate's parameter gradient equals the finite-difference gradient of the
+/// penalty itself (computed by first-order autograd at each perturbed parameter).
+#[test]
+fn gradient_penalty_surrogate_matches_finite_differences() {
+    use ganscope_model::backend::{Init, ParamSource};
+    use ganscope_model::config::{DiscriminatorConfig, Family};
+    use ganscope_model::discriminator::Discriminator;
+    use ganscope_train::trainer::gp_surrogate;
+    use std::collections::BTreeMap;
+
+    struct Src<'a>(&'a BTreeMap<String, Tensor>);
+    impl ParamSource<Tensor> for Src<'_> {
+        fn param(&mut self, name: &str, _: &[usize], _: Init) -> ganscope_model::Result<Tensor> {
+            Ok(self.0[name].clone())
+        }
+    }
+    let cfg = DiscriminatorConfig::new(Family::Dcgan, 28, 1, 3).expect("config");
+    let shapes = ganscope_model::format::expected_tensors(&GEN, Some(&cfg)).expect("shapes");
+    let mut params: BTreeMap<String, Tensor> = BTreeMap::new();
+    for (i, (name, shape)) in shapes
+        .iter()
+        .filter(|(n, _)| n.starts_with("d."))
+        .enumerate()
+    {
+        let t = (randn(shape, 100 + i as u64) * 0.3).expect("scale");
+        params.insert(
+            name.clone(),
+            Var::from_tensor(&t).expect("var").as_tensor().clone(),
+        );
+    }
+    let (real, fake) = (randn(&[3, 1, 28, 28], 7), randn(&[3, 1, 28, 28], 8));
+    let d = Discriminator::new(&cfg, &mut Src(&params)).expect("d");
+    let (sur, gp) = gp_surrogate(&d, &real, &fake, 11, 1e-7).expect("gp");
+    assert!(gp > 0.0);
+    let grads = sur.backward().expect("backward");
+    for name in [
+        "d.conv1.weight",
+        "d.conv2.weight",
+        "d.linear.weight",
+        "d.conv1.bias",
+    ] {
+        let g = grads
+            .get(&params[name])
+            .expect("grad")
+            .flatten_all()
+            .expect("f")
+            .to_vec1::<f64>()
+            .expect("v");
+        let base = params[name]
+            .flatten_all()
+            .expect("f")
+            .to_vec1::<f64>()
+            .expect("v");
+        for i in [0, base.len() / 2, base.len() - 1] {
+            let at = |h: f64| {
+                let mut v = base.clone();
+                v[i] += h;
+                let mut p2 = params.clone();
+                p2.insert(
+                    name.into(),
+                    Tensor::from_vec(v, params[name].shape(), &Device::Cpu).expect("t"),
+                );
+                let d2 = Discriminator::new(&cfg, &mut Src(&p2)).expect("d");
+                gp_surrogate(&d2, &real, &fake, 11, 1e-7).expect("gp").1
+            };
+            let h = 1e-5;
+            let fd = (at(h) - at(-h)) / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-3 * (1.0 + fd.abs()),
+                "{name}[{i}]: fd {fd} vs surrogate {}",
+                g[i]
+            );
+        }
+    }
+}
+
+/// Any generator config; only the discriminator's tensors are used above.
+static GEN: std::sync::LazyLock<ganscope_model::config::GeneratorConfig> =
+    std::sync::LazyLock::new(|| {
+        ganscope_model::config::GeneratorConfig::new(
+            ganscope_model::config::Family::Dcgan,
+            28,
+            1,
+            2,
+            None,
+        )
+        .expect("g")
+    });
