@@ -8,7 +8,7 @@ use ganscope_model::config::Family;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 use ganscope_train::export::{export_bytes, ExportOptions};
-use ganscope_train::options::{Loss, TrainOptions};
+use ganscope_train::options::TrainOptions;
 use ganscope_train::run::{open, train};
 
 #[test]
@@ -19,32 +19,21 @@ fn exported_file_renders_like_the_trainer() {
     ] {
         let dir = tempfile::tempdir().expect("tmp");
         let o = TrainOptions {
-            data: format!("mnist:{}/../data/mnist", env!("CARGO_MANIFEST_DIR")),
             colored: channels == 3,
             limit: Some(128),
             arch,
-            image_size: 32,
             channels,
             width: 4,
             d_width: 4,
             latent_dim: 16,
             rpgan,
-            loss: Loss::Hinge,
             steps: 2,
             batch: 8,
-            d_steps: 1,
-            lr: 2.5e-4,
-            lr_d: None,
-            beta1: 0.5,
-            beta2: 0.999,
-            ema: None,
-            diversity: 1.0,
-            gp_weight: 10.0,
             seed: 3,
             checkpoint_every: 2,
             sample_every: 2,
             log_every: 1,
-            device: "cpu".into(),
+            ..TrainOptions::default()
         };
         let mut tr = open(o, dir.path(), false, None).expect("open");
         train(&mut tr, dir.path(), &mut |_| {}).expect("train");

@@ -3,9 +3,8 @@
 use candle_core::{Device, Tensor};
 use ganscope_data::Dataset;
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::Family;
 use ganscope_model::discriminator::Discriminator;
-use ganscope_train::options::{Loss, TrainOptions};
+use ganscope_train::options::TrainOptions;
 use ganscope_train::spectral::SpectralSource;
 use ganscope_train::trainer::Trainer;
 use std::time::Instant;
@@ -22,32 +21,11 @@ fn main() -> anyhow::Result<()> {
         classes: vec!["0".into()],
     };
     let opts = TrainOptions {
-        data: "mnist:unused".into(),
         colored: true,
-        limit: None,
-        arch: Family::Dcgan,
-        image_size: 32,
         channels: 3,
-        width: 32,
-        d_width: 32,
-        latent_dim: 128,
+        d_width: 16,
         rpgan: rpgan.then_some((4, 8)),
-        loss: Loss::Hinge,
-        steps: 10,
-        batch: 64,
-        d_steps: 1,
-        lr: 2.5e-4,
-        lr_d: None,
-        beta1: 0.5,
-        beta2: 0.999,
-        ema: None,
-        diversity: 1.0,
-        gp_weight: 10.0,
-        seed: 0,
-        checkpoint_every: 100,
-        sample_every: 100,
-        log_every: 10,
-        device: "cpu".into(),
+        ..TrainOptions::default()
     };
     let mut tr = Trainer::new(opts, data)?;
     let be = CandleBackend {

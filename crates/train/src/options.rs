@@ -104,3 +104,38 @@ impl TrainOptions {
         DiscriminatorConfig::new(self.arch, self.image_size, self.channels, self.d_width)
     }
 }
+
+impl Default for TrainOptions {
+    /// The CLI's defaults: a 32x32 dcgan standard GAN on the bundled MNIST, hinge loss,
+    /// Adam 2.5e-4 (0.5, 0.999), batch 64, 2000 steps, on the CPU.
+    fn default() -> Self {
+        TrainOptions {
+            data: format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR")),
+            colored: false,
+            limit: None,
+            arch: Family::Dcgan,
+            image_size: 32,
+            channels: 1,
+            width: 32,
+            d_width: 32,
+            latent_dim: 128,
+            rpgan: None,
+            loss: Loss::Hinge,
+            steps: 2000,
+            batch: 64,
+            d_steps: 1,
+            lr: 2.5e-4,
+            lr_d: None,
+            beta1: 0.5,
+            beta2: 0.999,
+            ema: None,
+            diversity: 1.0,
+            gp_weight: 10.0,
+            seed: 0,
+            checkpoint_every: 200,
+            sample_every: 200,
+            log_every: 10,
+            device: "cpu".into(),
+        }
+    }
+}

@@ -12,32 +12,19 @@ use std::path::Path;
 
 fn opts(steps: u64) -> TrainOptions {
     TrainOptions {
-        data: format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR")),
-        colored: false,
         limit: Some(256),
-        arch: Family::Dcgan,
-        image_size: 32,
-        channels: 1,
         width: 4,
         d_width: 4,
         latent_dim: 16,
         rpgan: Some((4, 3)),
-        loss: Loss::Hinge,
         steps,
         batch: 8,
         d_steps: 2,
-        lr: 2.5e-4,
-        lr_d: None,
-        beta1: 0.5,
-        beta2: 0.999,
-        ema: None,
-        diversity: 1.0,
-        gp_weight: 10.0,
         seed: 5,
         checkpoint_every: 3,
         sample_every: 3,
         log_every: 1,
-        device: "cpu".into(),
+        ..TrainOptions::default()
     }
 }
 
