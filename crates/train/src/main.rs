@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Train a generator (standard GAN or RPGAN) and its discriminator.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Write a run's generator (and discriminator) as one .safetensors model file.
     Export {
         /// The run folder (`train --out`).
@@ -113,9 +113,9 @@ struct TrainArgs {
     /// Adversarial loss.
     #[arg(long, value_enum, default_value_t = Loss::Hinge)]
     loss: Loss,
-    /// Generator steps.
-    #[arg(long, default_value_t = 2000)]
-    steps: u64,
+    /// Generator steps in all (default 2000; with --resume, default: the run's own target).
+    #[arg(long)]
+    steps: Option<u64>,
     /// Batch size.
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -212,7 +212,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         latent_dim: a.latent_dim,
         rpgan,
         loss: a.loss,
-        steps: a.steps,
+        steps: a.steps.unwrap_or(2000),
         batch: a.batch,
         d_steps: a.d_steps,
         lr: a.lr,
@@ -233,7 +233,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
 fn cmd_train(a: &TrainArgs) -> Result<()> {
     let opts = train_options(a)?;
     opts.generator()?;
-    let mut tr = ganscope_train::run::open(opts, &a.out, a.resume, a.resume.then_some(a.steps))?;
+    let mut tr = ganscope_train::run::open(opts, &a.out, a.resume, a.steps)?;
     eprintln!(
         "training {} ({} images) on {}: {} steps from step {}, {} generator / {} discriminator parameters",
         tr.data.name,

@@ -44,8 +44,8 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// A trainer for `dir`: fresh, or resumed from its checkpoint (then `steps`, when given,
-/// replaces the checkpoint's target).
+/// A trainer for `dir`: fresh, or resumed from its checkpoint (then the options come from
+/// the checkpoint, except the device, and `steps`, when given, replaces its target).
 pub fn open(opts: TrainOptions, dir: &Path, resume: bool, steps: Option<u64>) -> Result<Trainer> {
     prepare_dir(dir)?;
     let exists = checkpoint::path(dir).exists();

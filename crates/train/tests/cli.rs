@@ -207,3 +207,37 @@ fn train_export_info_sample() {
         "buckets must be 1..=4",
     );
 }
+
+#[test]
+fn resume_keeps_the_run_target_unless_told() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let run = tmp.path().join("r");
+    let data = format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR"));
+    let base = [
+        "train",
+        "--data",
+        &data,
+        "--limit",
+        "64",
+        "--width",
+        "4",
+        "--batch",
+        "8",
+        "--log-every",
+        "1",
+        "--out",
+        s(&run),
+    ];
+    ok(&[&base[..], &["--steps", "3"]].concat());
+    let log = || {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .expect("metrics")
+            .lines()
+            .count()
+    };
+    assert_eq!(log(), 3);
+    ok(&[&base[..], &["--resume"]].concat()); // nothing left to do: the target stays 3
+    assert_eq!(log(), 3);
+    ok(&[&base[..], &["--resume", "--steps", "5"]].concat());
+    assert_eq!(log(), 5);
+}
