@@ -82,6 +82,44 @@ impl Batch {
         Ok(b)
     }
 
+    /// The RPGAN path grid (RPGAN paper, Figure 3): starting from `base`, row i varies bucket
+    /// i over all its blocks, the others fixed; rows are padded to the widest bucket by
+    /// repeating its last block. Every cell uses sample 0's latent of `seed`. Returns the
+    /// batch (row-major, `buckets x widest` cells) and the widest bucket's block count.
+    pub fn vary_buckets(cfg: &GeneratorConfig, seed: u64, base: &[usize]) -> Result<(Self, usize)> {
+        let blocks = cfg.blocks();
+        let cols = blocks.iter().copied().max().unwrap_or(1);
+        let paths: Vec<Vec<usize>> = blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &m)| {
+                (0..cols).map(move |j| {
+                    let mut p = base.to_vec();
+                    if let Some(s) = p.get_mut(i) {
+                        *s = j.min(m - 1);
+                    }
+                    p
+                })
+            })
+            .collect();
+        let n = paths.len();
+        if n > MAX_BATCH {
+            return Err(Error::Shape(format!(
+                "a grid of {n} cells is more than {MAX_BATCH}"
+            )));
+        }
+        let z = (!cfg.constant_input).then(|| latents(seed, 1, cfg.latent_dim).repeat(n));
+        Ok((
+            Batch {
+                z,
+                paths,
+                donors: (0..n).collect(),
+                n,
+            },
+            cols,
+        ))
+    }
+
     /// Rows in the batch (samples and donors).
     pub fn rows(&self) -> usize {
         self.paths.len()

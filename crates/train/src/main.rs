@@ -66,6 +66,10 @@ enum Cmd {
         /// Images per grid row.
         #[arg(long, default_value_t = 8)]
         nrow: usize,
+        /// RPGAN path grid instead (RPGAN paper, Figure 3): from --path (or a random path
+        /// of --seed), row i varies bucket i over all its blocks; --n and --nrow are ignored.
+        #[arg(long)]
+        vary_buckets: bool,
     },
     /// Print a model file's architecture, sites, parameters and training summary.
     Info {
@@ -273,14 +277,20 @@ fn count(tr: &ganscope_train::trainer::Trainer, prefix: &str) -> usize {
         .sum()
 }
 
+/// What `sample` lays out.
+struct GridSpec {
+    n: usize,
+    nrow: usize,
+    vary_buckets: bool,
+}
+
 fn cmd_sample(
     model: &Path,
-    n: usize,
+    grid_spec: GridSpec,
     out: &Path,
     seed: u64,
     path: Option<Vec<usize>>,
     iv: Option<&Path>,
-    nrow: usize,
 ) -> Result<()> {
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let m = load_candle(&bytes, &candle_core::Device::Cpu)
@@ -295,7 +305,20 @@ fn cmd_sample(
         ivs.path = path;
     }
     let cfg = &m.generator.config;
-    let batch = Batch::new(cfg, seed, n, &ivs)?;
+    let (batch, nrow) = if grid_spec.vary_buckets {
+        if !cfg.is_rpgan() {
+            bail!("--vary-buckets needs an RPGAN (this model has one block per bucket)");
+        }
+        let base = ivs.path.clone().unwrap_or_else(|| {
+            ganscope_model::sample::random_paths(seed, 1, &cfg.blocks()).remove(0)
+        });
+        m.generator.check_paths(std::slice::from_ref(&base))?;
+        eprintln!("path grid around path {base:?}: row i varies bucket i");
+        Batch::vary_buckets(cfg, seed, &base)?
+    } else {
+        (Batch::new(cfg, seed, grid_spec.n, &ivs)?, grid_spec.nrow)
+    };
+    let n = batch.n;
     let resolved = Resolved::new(cfg, &ivs)?;
     let be = ganscope_model::candle_backend::CandleBackend::cpu();
     let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
@@ -434,15 +457,22 @@ fn run(cli: Cli) -> Result<()> {
             path,
             interventions,
             nrow,
-        } => cmd_sample(
-            model,
-            *n,
-            out,
-            *seed,
-            path.clone(),
-            interventions.as_deref(),
-            *nrow,
-        ),
+            vary_buckets,
+        } => {
+            let grid = GridSpec {
+                n: *n,
+                nrow: *nrow,
+                vary_buckets: *vary_buckets,
+            };
+            cmd_sample(
+                model,
+                grid,
+                out,
+                *seed,
+                path.clone(),
+                interventions.as_deref(),
+            )
+        }
         Cmd::Info { model } => cmd_info(model),
     }
 }

@@ -118,6 +118,41 @@ fn train_export_info_sample() {
     assert_eq!(read("a.png"), read("b.png"), "same path, same image");
     assert_ne!(read("a.png"), read("c.png"), "another path, another image");
 
+    ok(&[
+        "sample",
+        s(&model),
+        "--vary-buckets",
+        "--path",
+        "3,0,7,1",
+        "--out",
+        s(&png("grid.png")),
+    ]);
+    let g = image::open(png("grid.png")).expect("png");
+    assert_eq!(
+        (g.width(), g.height()),
+        (8 * 34 + 2, 4 * 34 + 2),
+        "4 buckets x 8 blocks of 32 px + 2 px gaps"
+    );
+    let cell = |img: &image::DynamicImage, r: u32, c: u32| {
+        img.crop_imm(2 + c * 34, 2 + r * 34, 32, 32)
+            .to_luma8()
+            .into_raw()
+    };
+    assert_eq!(
+        cell(&g, 2, 7),
+        cell(&g, 3, 1),
+        "row 3 column 7 and row 4 column 1 are both path 3,0,7,1"
+    );
+    assert_eq!(
+        cell(&g, 2, 7),
+        read("a.png")[..]
+            .chunks(4 * 34 + 2)
+            .skip(2)
+            .take(32)
+            .flat_map(|r| r[2..34].to_vec())
+            .collect::<Vec<_>>()
+    );
+
     let edits = tmp.path().join("edits.json");
     std::fs::write(&edits, r#"{"path":[3,0,7,1],"edits":[{"site":"b2","units":[0,1,2,3,4,5,6,7],"region":{"kind":"rect","top":0,"left":0,"bottom":0.5,"right":0.5}}],"hybrid":{"site":"b1","channels":[0,1],"donor_seed":9}}"#).expect("write");
     ok(&[
@@ -240,4 +275,16 @@ fn resume_keeps_the_run_target_unless_told() {
     assert_eq!(log(), 3);
     ok(&[&base[..], &["--resume", "--steps", "5"]].concat());
     assert_eq!(log(), 5);
+    let model = tmp.path().join("m.safetensors");
+    ok(&["export", s(&run), "--out", s(&model)]);
+    fails(
+        &[
+            "sample",
+            s(&model),
+            "--vary-buckets",
+            "--out",
+            s(&tmp.path().join("g.png")),
+        ],
+        "needs an RPGAN",
+    );
 }
