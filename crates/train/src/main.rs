@@ -99,7 +99,8 @@ struct TrainArgs {
     /// Generator width (dcgan: layers 4w, 2w, w; snresnet: w). Default dcgan 32, snresnet 64.
     #[arg(long)]
     width: Option<usize>,
-    /// Discriminator width (dcgan: w, 2w, 4w; snresnet: w). Default as --width.
+    /// Discriminator width (dcgan: w, 2w, 4w; snresnet: w). Default: dcgan half of --width,
+    /// snresnet --width.
     #[arg(long)]
     d_width: Option<usize>,
     /// Latent size (noise z, or the RPGAN constant Z).
@@ -192,6 +193,11 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     let width = a
         .width
         .unwrap_or(if arch == Family::Dcgan { 32 } else { 64 });
+    let default_d_width = if arch == Family::Dcgan {
+        width / 2
+    } else {
+        width
+    };
     let rpgan = if a.rpgan {
         let layers = ganscope_model::config::layer_count(arch, a.image_size)?.0;
         Some((a.buckets.unwrap_or(layers), a.blocks))
@@ -212,7 +218,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         image_size: a.image_size,
         channels: if grey { 1 } else { 3 },
         width,
-        d_width: a.d_width.unwrap_or(width),
+        d_width: a.d_width.unwrap_or(default_d_width).max(1),
         latent_dim: a.latent_dim,
         rpgan,
         loss: a.loss,

@@ -117,7 +117,7 @@ impl Default for TrainOptions {
             image_size: 32,
             channels: 1,
             width: 32,
-            d_width: 32,
+            d_width: 16,
             latent_dim: 128,
             rpgan: None,
             loss: Loss::Hinge,
