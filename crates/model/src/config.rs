@@ -108,6 +108,11 @@ impl GeneratorConfig {
         rpgan: Option<(usize, usize)>,
     ) -> Result<Self> {
         let (n, _) = layer_count(family, image_size)?;
+        if width == 0 || width > MAX_WIDTH {
+            return Err(Error::InvalidConfig(format!(
+                "width {width} is outside 1..={MAX_WIDTH}"
+            )));
+        }
         let widths = (0..n - 1)
             .map(|i| match family {
                 Family::Dcgan => width << (n - 2 - i),
@@ -222,8 +227,8 @@ pub struct DiscriminatorConfig {
     pub image_size: usize,
     /// Input channels.
     pub channels: usize,
-    /// dcgan: channels of each (3x3, 4x4 stride-2) conv pair, a last 3x3 conv doubling the
-    /// last; snresnet: channels of each res-block.
+    /// dcgan: output channels of each 4x4 stride-2 conv (each halves the side);
+    /// snresnet: channels of each res-block.
     pub widths: Vec<usize>,
 }
 
@@ -231,6 +236,11 @@ impl DiscriminatorConfig {
     /// The default discriminator matching a generator: dcgan widths w, 2w, 4w, ...;
     /// snresnet four res-blocks of width w.
     pub fn new(family: Family, image_size: usize, channels: usize, width: usize) -> Result<Self> {
+        if width == 0 || width > MAX_WIDTH {
+            return Err(Error::InvalidConfig(format!(
+                "width {width} is outside 1..={MAX_WIDTH}"
+            )));
+        }
         let (n, _) = layer_count(family, image_size)?;
         let widths = match family {
             Family::Dcgan => (0..n - 1).map(|i| width << i).collect(),
@@ -261,11 +271,52 @@ impl DiscriminatorConfig {
                 self.widths
             )));
         }
+        if self.family == Family::Dcgan && self.image_size >> self.widths.len() == 0 {
+            return Err(Error::InvalidConfig(format!(
+                "{} stride-2 convs leave nothing of a {}x{} image",
+                self.widths.len(),
+                self.image_size,
+                self.image_size
+            )));
+        }
         if self.family == Family::SnResnet && self.widths.len() < 2 {
             return Err(Error::InvalidConfig(
                 "an snresnet discriminator needs at least 2 blocks".into(),
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_out_of_reach_are_refused() {
+        let d = |widths: Vec<usize>| DiscriminatorConfig {
+            family: Family::Dcgan,
+            image_size: 32,
+            channels: 3,
+            widths,
+        };
+        assert!(d(vec![8; 5]).validate().is_ok(), "32 -> 1 after five convs");
+        assert!(
+            d(vec![8; 6]).validate().is_err(),
+            "six stride-2 convs leave nothing of 32x32"
+        );
+        let huge = usize::MAX / 2 + 2;
+        assert!(
+            GeneratorConfig::new(Family::Dcgan, 32, 3, huge, None).is_err(),
+            "no silent overflow"
+        );
+        assert!(DiscriminatorConfig::new(Family::Dcgan, 32, 3, 0).is_err());
+        assert!(group_layers(4, 5, 2).is_err() && group_layers(4, 0, 2).is_err());
+        let layers: Vec<usize> = group_layers(5, 2, 3)
+            .expect("ok")
+            .iter()
+            .map(|b| b.layers)
+            .collect();
+        assert_eq!(layers, vec![2, 3]);
     }
 }

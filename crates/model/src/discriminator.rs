@@ -24,8 +24,7 @@ pub struct ResDown<T> {
 /// The discriminator's layers.
 #[derive(Clone, Debug)]
 pub enum Body<T> {
-    /// SN-GAN's standard CNN: per width a 3x3 conv and a 4x4 stride-2 conv, then a 3x3
-    /// conv to twice the last width; LeakyReLU after each.
+    /// One 4x4 stride-2 conv per width, LeakyReLU after each, then a linear head.
     Dcgan(Vec<Conv<T>>),
     /// Residual down-blocks.
     SnResnet(Vec<ResDown<T>>),

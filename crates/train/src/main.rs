@@ -8,7 +8,7 @@ use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 use ganscope_train::export::{export, ExportOptions};
 use ganscope_train::images::{grid, save_png};
-use ganscope_train::options::{Loss, TrainOptions};
+use ganscope_train::options::{bundled_mnist, Loss, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -96,10 +96,12 @@ struct TrainArgs {
     /// Image side: 28, 32 or 64 (MNIST is padded to 32 by default).
     #[arg(long, default_value_t = 32)]
     image_size: usize,
-    /// Generator width (dcgan: layers 4w, 2w, w; snresnet: w). Default dcgan 32, snresnet 64.
+    /// Generator width: dcgan's last hidden layer has w channels and each earlier one twice
+    /// as many (4w, 2w, w at 32x32); snresnet w everywhere. Default dcgan 32, snresnet 64.
     #[arg(long)]
     width: Option<usize>,
-    /// Discriminator width (dcgan: w, 2w, 4w; snresnet: w). Default: dcgan half of --width,
+    /// Discriminator width: dcgan's first conv has w channels and each later one twice as
+    /// many (w, 2w, 4w at 32x32); snresnet w everywhere. Default: dcgan half of --width,
     /// snresnet --width.
     #[arg(long)]
     d_width: Option<usize>,
@@ -171,24 +173,13 @@ struct TrainArgs {
     resume: bool,
 }
 
-/// The bundled MNIST: ./data/mnist, or the repository's copy next to this crate.
-fn default_data() -> String {
-    let local = Path::new("data/mnist");
-    let dir = if local.exists() {
-        local.to_path_buf()
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
-    };
-    format!("mnist:{}", dir.display())
-}
-
 fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     let arch = if a.arch == "snresnet" {
         Family::SnResnet
     } else {
         Family::Dcgan
     };
-    let data = a.data.clone().unwrap_or_else(default_data);
+    let data = a.data.clone().unwrap_or_else(bundled_mnist);
     let grey = data.starts_with("mnist:") && !a.colored;
     let width = a
         .width
@@ -207,9 +198,6 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         }
         None
     };
-    if a.batch == 0 || a.d_steps == 0 {
-        bail!("--batch and --d-steps must be at least 1");
-    }
     Ok(TrainOptions {
         data,
         colored: a.colored,
@@ -242,6 +230,8 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
 
 fn cmd_train(a: &TrainArgs) -> Result<()> {
     let opts = train_options(a)?;
+    // fail on bad options before the data is loaded (Trainer::new checks them again)
+    opts.validate().map_err(anyhow::Error::msg)?;
     opts.generator()?;
     let mut tr = ganscope_train::run::open(opts, &a.out, a.resume, a.steps)?;
     eprintln!(

@@ -84,7 +84,45 @@ pub struct TrainOptions {
     pub device: String,
 }
 
+/// The MNIST files that ship with the project: `./data/mnist` when run from the repository
+/// root, else the copy next to this crate.
+pub fn bundled_mnist() -> String {
+    let local = std::path::Path::new("data/mnist");
+    let dir = if local.exists() {
+        local.to_path_buf()
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist")
+    };
+    format!("mnist:{}", dir.display())
+}
+
 impl TrainOptions {
+    /// Checks the optimiser and schedule numbers (the architecture is checked by its config).
+    pub fn validate(&self) -> Result<(), String> {
+        let unit = |v: f64| v.is_finite() && (0.0..1.0).contains(&v);
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.lr) || !self.lr_d.is_none_or(positive) {
+            return Err("learning rates must be positive numbers".into());
+        }
+        if !unit(self.beta1) || !unit(self.beta2) {
+            return Err(format!(
+                "Adam betas must be in [0, 1), not {} and {}",
+                self.beta1, self.beta2
+            ));
+        }
+        if !self.ema.is_none_or(unit) {
+            return Err("the EMA decay must be in [0, 1)".into());
+        }
+        let non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !(non_negative(self.diversity) && non_negative(self.gp_weight)) {
+            return Err("--diversity and --gp-weight must be numbers >= 0".into());
+        }
+        if self.batch == 0 || self.d_steps == 0 {
+            return Err("--batch and --d-steps must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// The generator architecture these options describe.
     pub fn generator(&self) -> ganscope_model::Result<GeneratorConfig> {
         let mut g = GeneratorConfig::new(
@@ -110,7 +148,7 @@ impl Default for TrainOptions {
     /// Adam 2.5e-4 (0.5, 0.999), batch 64, 2000 steps, on the CPU.
     fn default() -> Self {
         TrainOptions {
-            data: format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR")),
+            data: bundled_mnist(),
             colored: false,
             limit: None,
             arch: Family::Dcgan,

@@ -149,6 +149,7 @@ fn softplus(x: &Tensor) -> candle_core::Result<Tensor> {
 impl Trainer {
     /// A fresh run: variables initialised from the seed.
     pub fn new(opts: TrainOptions, data: Dataset) -> Result<Self> {
+        opts.validate().map_err(TrainError::Options)?;
         let gcfg = opts.generator()?;
         let dcfg = opts.discriminator()?;
         if data.channels != gcfg.channels || data.size != gcfg.image_size {

@@ -241,6 +241,25 @@ fn train_export_info_sample() {
         ],
         "buckets must be 1..=4",
     );
+    for (flag, value, want) in [
+        ("--beta2", "1", "betas must be in [0, 1)"),
+        ("--lr", "0", "learning rates must be positive"),
+        ("--width", "99999", "width 99999 is outside"),
+        ("--image-size", "33", "image size 33"),
+    ] {
+        fails(
+            &[
+                "train",
+                flag,
+                value,
+                "--steps",
+                "1",
+                "--out",
+                s(&tmp.path().join("z")),
+            ],
+            want,
+        );
+    }
 }
 
 #[test]

@@ -199,7 +199,26 @@ fn export_uses_the_ema_and_folds_spectral_norm() {
         .training
         .as_ref()
         .is_some_and(|t| t.ema && t.steps == 3));
-    assert_ne!(ema, raw, "the EMA weights differ from the raw ones");
+    let (fe, fr) = (
+        ganscope_model::format::ModelFile::parse(&ema).expect("parse"),
+        ganscope_model::format::ModelFile::parse(&raw).expect("parse"),
+    );
+    let w = "g.bucket2.block0.layer2.conv.weight";
+    assert_ne!(
+        fe.data(w).expect("ema"),
+        fr.data(w).expect("raw"),
+        "the EMA weights differ from the raw ones"
+    );
+    // the exported discriminator weight is W / sigma computed with the run's u
+    let (_, ck) = ganscope_train::checkpoint::load(dir.path(), &Device::Cpu).expect("checkpoint");
+    let u = candle_core::Var::from_tensor(&ck["d.conv2.weight_u"]).expect("u");
+    let folded =
+        ganscope_train::spectral::spectral_norm(&ck["d.conv2.weight"], &u, false).expect("sn");
+    let folded = folded
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .expect("values");
+    assert_eq!(fe.data("d.conv2.weight").expect("d"), folded);
     let file = ganscope_model::format::ModelFile::parse(&ema).expect("parse");
     assert!(!file
         .tensors
