@@ -331,6 +331,8 @@ fn cmd_sample(
 }
 
 fn cmd_info(model: &Path) -> Result<()> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let file = ganscope_model::format::ModelFile::parse(&bytes)
         .with_context(|| format!("checking {}", model.display()))?;
@@ -343,22 +345,26 @@ fn cmd_info(model: &Path) -> Result<()> {
             .map(|(_, t)| t.shape.iter().product::<usize>())
             .sum()
     };
-    println!(
+    writeln!(
+        out,
         "model:      {} (format {}, {} bytes)",
         model.display(),
         meta.format_version,
         bytes.len()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "family:     {}{}",
         g.family.name(),
         if g.is_rpgan() { " RPGAN" } else { "" }
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "image:      {}x{}x{}",
         g.image_size, g.image_size, g.channels
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "input:      {} of size {}",
         if g.constant_input {
             "learned constant Z"
@@ -366,33 +372,37 @@ fn cmd_info(model: &Path) -> Result<()> {
             "noise z"
         },
         g.latent_dim
-    );
-    println!("buckets:    {}", g.buckets.len());
+    )?;
+    writeln!(out, "buckets:    {}", g.buckets.len())?;
     for (i, b) in g.buckets.iter().enumerate() {
-        println!(
+        writeln!(
+            out,
             "  bucket {}: {} blocks of {} layer(s)",
             i + 1,
             b.blocks,
             b.layers
-        );
+        )?;
     }
-    println!("sites:");
+    writeln!(out, "sites:")?;
     for s in &meta.sites {
-        println!(
+        writeln!(
+            out,
             "  {:<4} [{}, {}, {}] {}",
             s.name, s.shape[0], s.shape[1], s.shape[2], s.kind
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "parameters: generator {}, discriminator {}",
         count("g."),
         count("d.")
-    );
+    )?;
     if let Some(d) = &meta.dataset {
-        println!("dataset:    {} ({} images)", d.name, d.images);
+        writeln!(out, "dataset:    {} ({} images)", d.name, d.images)?;
     }
     if let Some(t) = &meta.training {
-        println!(
+        writeln!(
+            out,
             "training:   {} steps, {} loss, D {:.4} G {:.4}, {:.0} s on {}{}, {} (ganscope {})",
             t.steps,
             t.loss,
@@ -403,9 +413,18 @@ fn cmd_info(model: &Path) -> Result<()> {
             if t.ema { ", EMA weights" } else { "" },
             t.date,
             t.tool_version
-        );
+        )?;
     }
-    Ok(())
+    print_out(&out)
+}
+
+/// Writes `text` to stdout; a closed pipe (`ganscope info m | head`) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 fn main() -> std::process::ExitCode {
