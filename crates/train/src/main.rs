@@ -78,6 +78,9 @@ enum Cmd {
     },
 }
 
+/// The training defaults, shared with the library (`TrainOptions::default`).
+static D: std::sync::LazyLock<TrainOptions> = std::sync::LazyLock::new(TrainOptions::default);
+
 #[derive(Args)]
 struct TrainArgs {
     /// Training data: mnist:DIR, cifar10:DIR (the extracted JPEG folder) or folder:DIR.
@@ -94,7 +97,7 @@ struct TrainArgs {
     #[arg(long, value_parser = ["dcgan", "snresnet"], default_value = "dcgan")]
     arch: String,
     /// Image side: 28, 32 or 64 (MNIST is padded to 32 by default).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = D.image_size)]
     image_size: usize,
     /// Generator width: dcgan's last hidden layer has w channels and each earlier one twice
     /// as many (4w, 2w, w at 32x32); snresnet w everywhere. Default dcgan 32, snresnet 64.
@@ -106,7 +109,7 @@ struct TrainArgs {
     #[arg(long)]
     d_width: Option<usize>,
     /// Latent size (noise z, or the RPGAN constant Z).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = D.latent_dim)]
     latent_dim: usize,
     /// Random-Path GAN: buckets of independent blocks, a learned constant input.
     #[arg(long)]
@@ -118,52 +121,52 @@ struct TrainArgs {
     #[arg(long, default_value_t = 8)]
     blocks: usize,
     /// Adversarial loss.
-    #[arg(long, value_enum, default_value_t = Loss::Hinge)]
+    #[arg(long, value_enum, default_value_t = D.loss)]
     loss: Loss,
     /// Generator steps in all (default 2000; with --resume, default: the run's own target).
     #[arg(long)]
     steps: Option<u64>,
     /// Batch size.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = D.batch)]
     batch: usize,
     /// Discriminator steps per generator step.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = D.d_steps)]
     d_steps: usize,
     /// Adam learning rate (generator; discriminator too unless --lr-d is given).
-    #[arg(long, default_value_t = 2.5e-4)]
+    #[arg(long, default_value_t = D.lr)]
     lr: f64,
     /// Discriminator learning rate, for two time-scale training (e.g. --lr 1e-4 --lr-d 4e-4).
     #[arg(long)]
     lr_d: Option<f64>,
     /// Adam beta1.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = D.beta1)]
     beta1: f64,
     /// Adam beta2.
-    #[arg(long, default_value_t = 0.999)]
+    #[arg(long, default_value_t = D.beta2)]
     beta2: f64,
     /// Keep an EMA of the generator weights with this decay (e.g. 0.999); export uses it.
     #[arg(long)]
     ema: Option<f64>,
     /// Scale of the RPGAN block-diversity term.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = D.diversity)]
     diversity: f64,
     /// WGAN-GP penalty weight.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = D.gp_weight)]
     gp_weight: f64,
     /// Seed of everything random.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = D.seed)]
     seed: u64,
     /// Steps between checkpoints.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = D.checkpoint_every)]
     checkpoint_every: u64,
     /// Steps between sample grids.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = D.sample_every)]
     sample_every: u64,
     /// Steps between metrics lines.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = D.log_every)]
     log_every: u64,
     /// cpu, or cuda (needs a build with --features cuda).
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value_t = D.device.clone())]
     device: String,
     /// The run folder.
     #[arg(long)]
@@ -183,7 +186,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     let grey = data.starts_with("mnist:") && !a.colored;
     let width = a
         .width
-        .unwrap_or(if arch == Family::Dcgan { 32 } else { 64 });
+        .unwrap_or(if arch == Family::Dcgan { D.width } else { 64 });
     let default_d_width = if arch == Family::Dcgan {
         width / 2
     } else {
@@ -210,7 +213,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         latent_dim: a.latent_dim,
         rpgan,
         loss: a.loss,
-        steps: a.steps.unwrap_or(2000),
+        steps: a.steps.unwrap_or(D.steps),
         batch: a.batch,
         d_steps: a.d_steps,
         lr: a.lr,
