@@ -34,6 +34,9 @@ pub enum Error {
     /// An error from the candle backend.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
+    /// A failure inside another backend (the GPU: limits, device loss, readback).
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// Why a model file was rejected; each check has its own variant.

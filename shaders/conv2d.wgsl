@@ -1,0 +1,88 @@
+// 2-D convolution as an implicit GEMM: y[n, o, oy, ox] = b[o] +
+// sum_{i, ky, kx} w[o, i, ky, kx] x[n, i, oy*s - pad + ky, ox*s - pad + kx].
+// Rows = output channels, columns = (n, oy, ox), K = (i, ky, kx); 64x64 output tiles, K tiles
+// of 16 in workgroup memory (the input patch gathered on the fly), 4x4 outputs per invocation.
+struct P {
+    n: u32, cin: u32, h: u32, w: u32,
+    cout: u32, ho: u32, wo: u32, k: u32,
+    stride: u32, pad: u32, has_bias: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> wt: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+const BM: u32 = 64u;
+const BN: u32 = 64u;
+const BK: u32 = 16u;
+var<workgroup> a_tile: array<f32, 1024>; // [BK][BM]
+var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let kk = p.k * p.k;
+    let kdim = p.cin * kk;
+    let hw = p.ho * p.wo;
+    let ncol = p.n * hw;
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+    var acc: array<f32, 16>;
+    for (var k0 = 0u; k0 < kdim; k0 += BK) {
+        for (var t = 0u; t < 4u; t++) {
+            let e = li + t * 256u;
+            // weights: consecutive invocations read consecutive k
+            let kq = e % BK;
+            let m = e / BK;
+            var v = 0.0;
+            if (row0 + m < p.cout && k0 + kq < kdim) { v = wt[(row0 + m) * kdim + k0 + kq]; }
+            a_tile[kq * BM + m] = v;
+            // input patch: consecutive invocations read consecutive columns
+            let c = e % BN;
+            let kb = e / BN;
+            let col = col0 + c;
+            let gk = k0 + kb;
+            var u = 0.0;
+            if (col < ncol && gk < kdim) {
+                let n = col / hw;
+                let r = col % hw;
+                let ci = gk / kk;
+                let kr = gk % kk;
+                let iy = i32((r / p.wo) * p.stride + kr / p.k) - i32(p.pad);
+                let ix = i32((r % p.wo) * p.stride + kr % p.k) - i32(p.pad);
+                if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
+                    u = x[((n * p.cin + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+                }
+            }
+            b_tile[kb * BN + c] = u;
+        }
+        workgroupBarrier();
+        for (var kq = 0u; kq < BK; kq++) {
+            var a: array<f32, 4>;
+            var b: array<f32, 4>;
+            for (var r = 0u; r < 4u; r++) {
+                a[r] = a_tile[kq * BM + l.y + 16u * r];
+                b[r] = b_tile[kq * BN + l.x + 16u * r];
+            }
+            for (var r = 0u; r < 4u; r++) {
+                for (var c = 0u; c < 4u; c++) {
+                    acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var r = 0u; r < 4u; r++) {
+        let m = row0 + l.y + 16u * r;
+        if (m >= p.cout) { continue; }
+        var bm = 0.0;
+        if (p.has_bias != 0u) { bm = bias[m]; }
+        for (var c = 0u; c < 4u; c++) {
+            let col = col0 + l.x + 16u * c;
+            if (col < ncol) {
+                y[((col / hw) * p.cout + m) * hw + col % hw] = acc[r * 4u + c] + bm;
+            }
+        }
+    }
+}

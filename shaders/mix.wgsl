@@ -1,0 +1,21 @@
+// Hybrid / concept exchange of [N, C, H, W]: with M[c,q] = channels[c] mask[q],
+// y[n] = (1 - M) x[n] + M x[donor[n]]. aux holds donor rows (u32, N), channels (C) and
+// mask (H*W) as f32 bit patterns at the given offsets.
+struct P { n: u32, c: u32, hw: u32, donor: u32, channels: u32, mask: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> aux: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let i = (wg.y * nw.x + wg.x) * 256u + li;
+    if (i >= p.n) { return; }
+    let row = p.c * p.hw;
+    let r = i % row;
+    let n = i / row;
+    let m = bitcast<f32>(aux[p.channels + r / p.hw]) * bitcast<f32>(aux[p.mask + r % p.hw]);
+    let d = aux[p.donor + n];
+    y[i] = (1.0 - m) * x[i] + m * x[d * row + r];
+}
