@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check ganscope's CI runs: formatting, lints, the whole test suite (the GPU tests
-# on the default wgpu adapter: lavapipe where there is no GPU), and the wasm32 build of the
-# GPU crate. `./test.sh --install` first installs what that needs (Debian packages, wasm target).
+# on the default wgpu adapter: lavapipe where there is no GPU), the wasm package and the forward
+# in headless Chromium. `./test.sh --install` first installs what that needs (Debian's
+# mesa-vulkan-drivers and chromium, playwright-core from npm; build.sh adds the wasm tools).
 set -euo pipefail
 cd "$(dirname "$0")"
 if [[ "${1:-}" == "--install" ]]; then
@@ -10,8 +11,12 @@ if [[ "${1:-}" == "--install" ]]; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
     fi
+    if ! command -v chromium >/dev/null; then
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    fi
     rustup component add rustfmt clippy >/dev/null 2>&1 || true
-    rustup target add wasm32-unknown-unknown >/dev/null
+    (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 # wgpu's Vulkan loader warns without a runtime dir; any private folder will do
 if [[ -z "${XDG_RUNTIME_DIR:-}" ]]; then
@@ -21,4 +26,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-cargo build --locked -p ganscope-gpu --target wasm32-unknown-unknown
+# the wasm package (installs the wasm32 target and wasm-bindgen-cli when missing), then the
+# forward in headless Chromium on WebGPU against the native wgpu forward
+./build.sh
+node tests/browser/gpu-forward.mjs

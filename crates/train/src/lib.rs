@@ -4,9 +4,11 @@
 //! The networks come from `ganscope-model`; this crate adds what only training needs:
 //! seeded variables ([`store`]), spectral normalisation ([`spectral`]), the RPGAN diversity
 //! loss ([`diversity`]), Adam with checkpointable state ([`adam`]), the step
-//! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`].
+//! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench`] times
+//! the forward on candle and on the GPU crate in one run.
 
 pub mod adam;
+pub mod bench;
 pub mod checkpoint;
 pub mod diversity;
 pub mod export;
@@ -29,6 +31,9 @@ pub enum TrainError {
     /// The model crate refused something.
     #[error(transparent)]
     Model(#[from] ganscope_model::Error),
+    /// The GPU backend failed.
+    #[error(transparent)]
+    Gpu(#[from] ganscope_gpu::Error),
     /// A tensor operation failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

@@ -70,6 +70,25 @@ enum Cmd {
         /// of --seed), row i varies bucket i over all its blocks; --n and --nrow are ignored.
         #[arg(long)]
         vary_buckets: bool,
+        /// Where to run the generator: candle on the CPU, or wgpu on the default GPU adapter
+        /// (`WGPU_BACKEND=vulkan|metal|dx12` picks one).
+        #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+        backend: BackendArg,
+        /// Also write the images as raw little-endian f32 values, `[n, C, S, S]`.
+        #[arg(long)]
+        raw: Option<PathBuf>,
+    },
+    /// Time the forward on candle (CPU) and on wgpu in one run: latency at batch 1,
+    /// throughput at larger batches, and the ratio, with the adapter's name.
+    Bench {
+        /// The model file.
+        model: PathBuf,
+        /// Batch sizes.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 64, 256])]
+        batches: Vec<usize>,
+        /// Seconds to keep repeating each measurement (the median is printed).
+        #[arg(long, default_value_t = 2.0)]
+        min_time: f64,
     },
     /// Print a model file's architecture, sites, parameters and training summary.
     Info {
@@ -80,6 +99,15 @@ enum Cmd {
 
 /// The training defaults, shared with the library (`TrainOptions::default`).
 static D: std::sync::LazyLock<TrainOptions> = std::sync::LazyLock::new(TrainOptions::default);
+
+/// Where `sample` runs the generator.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    /// candle on the CPU.
+    Cpu,
+    /// wgpu (Vulkan, Metal, DX12; lavapipe without a GPU).
+    Gpu,
+}
 
 #[derive(Args)]
 struct TrainArgs {
@@ -281,6 +309,8 @@ struct GridSpec {
     n: usize,
     nrow: usize,
     vary_buckets: bool,
+    gpu: bool,
+    raw: Option<PathBuf>,
 }
 
 fn cmd_sample(
@@ -319,17 +349,48 @@ fn cmd_sample(
     };
     let n = batch.n;
     let resolved = Resolved::new(cfg, &ivs)?;
-    let be = ganscope_model::candle_backend::CandleBackend::cpu();
-    let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
-    let img = grid(
-        &y.flatten_all()?.to_vec1::<f32>()?,
-        n,
-        cfg.channels,
-        cfg.image_size,
-        nrow,
-    );
+    let images = if grid_spec.gpu {
+        let gpu = ganscope_gpu::Gpu::new_blocking()?;
+        eprintln!("GPU: {}", gpu.describe());
+        let mut g = ganscope_gpu::GpuModel::load(gpu, bytes)?;
+        ganscope_gpu::block_on(g.render(&batch, &resolved, &[]))?.images
+    } else {
+        let be = ganscope_model::candle_backend::CandleBackend::cpu();
+        let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
+        y.flatten_all()?.to_vec1::<f32>()?
+    };
+    if let Some(raw) = &grid_spec.raw {
+        let bytes: Vec<u8> = images.iter().flat_map(|v| v.to_le_bytes()).collect();
+        ganscope_model::format::write_atomic(raw, &bytes)?;
+    }
+    let img = grid(&images, n, cfg.channels, cfg.image_size, nrow);
     save_png(&img, out)?;
     eprintln!("wrote {} ({n} samples, seed {seed})", out.display());
+    Ok(())
+}
+
+fn cmd_bench(model: &Path, batches: &[usize], min_time: f64) -> Result<()> {
+    if batches.is_empty() || batches.contains(&0) {
+        bail!("--batches needs positive batch sizes, e.g. 1,64,256");
+    }
+    if !(min_time.is_finite() && (0.0..=600.0).contains(&min_time)) {
+        bail!("--min-time must be a number of seconds in 0..=600");
+    }
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let gpu = ganscope_gpu::Gpu::new_blocking()?;
+    let adapter = gpu.describe();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let rows = ganscope_train::bench::bench(
+        &bytes,
+        gpu,
+        batches,
+        std::time::Duration::from_secs_f64(min_time),
+    )?;
+    println!("model:   {}", model.display());
+    println!("wgpu:    {adapter}");
+    println!("candle:  CPU, {threads} threads available");
+    println!("(median seconds per forward, upload + forward + readback of the images)\n");
+    print!("{}", ganscope_train::bench::table(&rows));
     Ok(())
 }
 
@@ -476,11 +537,15 @@ fn run(cli: Cli) -> Result<()> {
             interventions,
             nrow,
             vary_buckets,
+            backend,
+            raw,
         } => {
             let grid = GridSpec {
                 n: *n,
                 nrow: *nrow,
                 vary_buckets: *vary_buckets,
+                gpu: *backend == BackendArg::Gpu,
+                raw: raw.clone(),
             };
             cmd_sample(
                 model,
@@ -491,6 +556,11 @@ fn run(cli: Cli) -> Result<()> {
                 interventions.as_deref(),
             )
         }
+        Cmd::Bench {
+            model,
+            batches,
+            min_time,
+        } => cmd_bench(model, batches, *min_time),
         Cmd::Info { model } => cmd_info(model),
     }
 }

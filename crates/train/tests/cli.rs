@@ -307,3 +307,68 @@ fn resume_keeps_the_run_target_unless_told() {
         "needs an RPGAN",
     );
 }
+
+fn raw_f32(p: &Path) -> Vec<f32> {
+    std::fs::read(p)
+        .expect("raw file")
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// `sample --backend gpu` renders what the CPU renders (the bundled model, an intervention
+/// file), and `bench` prints its table with the adapter. Skipped without a GPU adapter
+/// unless CI is set (CI installs lavapipe).
+#[test]
+fn gpu_sample_matches_cpu_and_bench_reports_both() {
+    if ganscope_gpu::Gpu::new_blocking().is_err() && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: no GPU adapter");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../www/models/rpgan-colored-mnist.safetensors"
+    );
+    let iv = dir.path().join("iv.json");
+    std::fs::write(
+        &iv,
+        r#"{"edits": [{"site": "b3", "units": [2, 7], "value": 1.5}], "hybrid": {"site": "b2", "channels": [0, 5]}}"#,
+    )
+    .expect("write");
+    let mut got = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        let raw = dir.path().join(format!("{backend}.f32"));
+        let png = dir.path().join(format!("{backend}.png"));
+        ok(&[
+            "sample",
+            model,
+            "--n",
+            "5",
+            "--seed",
+            "9",
+            "--interventions",
+            s(&iv),
+            "--backend",
+            backend,
+            "--out",
+            s(&png),
+            "--raw",
+            s(&raw),
+        ]);
+        got.push(raw_f32(&raw));
+    }
+    assert_eq!(got[0].len(), 5 * 3 * 32 * 32);
+    for (i, (c, g)) in got[0].iter().zip(&got[1]).enumerate() {
+        assert!(
+            (c - g).abs() <= 1e-5 + 1e-4 * c.abs(),
+            "value {i}: cpu {c}, gpu {g}"
+        );
+    }
+    let table = ok(&["bench", model, "--batches", "1,3", "--min-time", "0"]);
+    assert!(
+        table.contains("wgpu:") && table.contains("| 1 |") && table.contains("| 3 |"),
+        "{table}"
+    );
+    fails(&["bench", model, "--batches", "0"], "positive batch sizes");
+}

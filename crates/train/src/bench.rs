@@ -1,0 +1,106 @@
+//! `ganscope bench`: the forward of one model file on candle (CPU) and on wgpu, measured in
+//! the same run: latency per forward at batch 1, throughput at larger batches, and the ratio.
+//! Each measurement includes everything a caller waits for: the latents' upload, the forward
+//! and the readback of the images.
+
+use std::time::{Duration, Instant};
+
+use ganscope_gpu::{block_on, Gpu, GpuModel};
+use ganscope_model::candle_backend::{load_candle, CandleBackend};
+use ganscope_model::intervention::{Interventions, Resolved};
+use ganscope_model::sample::{render, Batch};
+
+use crate::Result;
+
+/// One batch size measured on both backends.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchRow {
+    /// Samples per forward.
+    pub batch: usize,
+    /// Median seconds per forward on candle (CPU).
+    pub cpu: f64,
+    /// Median seconds per forward on wgpu.
+    pub gpu: f64,
+}
+
+impl BenchRow {
+    /// How many times faster wgpu is than candle.
+    pub fn ratio(&self) -> f64 {
+        self.cpu / self.gpu
+    }
+}
+
+/// Median seconds of `f`, after one warm-up call, over at least 3 calls and `min_time`.
+fn time<F: FnMut() -> Result<()>>(mut f: F, min_time: Duration) -> Result<f64> {
+    f()?;
+    let start = Instant::now();
+    let mut v = Vec::new();
+    while v.len() < 3 || (start.elapsed() < min_time && v.len() < 1000) {
+        let t = Instant::now();
+        f()?;
+        v.push(t.elapsed().as_secs_f64());
+    }
+    v.sort_by(f64::total_cmp);
+    Ok(v[v.len() / 2])
+}
+
+/// Measures `bytes` at each batch size (random paths for an RPGAN, seed 0).
+pub fn bench(
+    bytes: &[u8],
+    gpu: Gpu,
+    batches: &[usize],
+    min_time: Duration,
+) -> Result<Vec<BenchRow>> {
+    let cpu = load_candle(bytes, &candle_core::Device::Cpu)?;
+    let mut g = GpuModel::load(gpu, bytes.to_vec())?;
+    let cfg = cpu.generator.config.clone();
+    let iv = Interventions::default();
+    let resolved = Resolved::default_for(&cfg);
+    let be = CandleBackend::cpu();
+    let mut rows = Vec::new();
+    for &n in batches {
+        let batch = Batch::new(&cfg, 0, n, &iv)?;
+        let c = time(
+            || {
+                let y = render(&cpu.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?;
+                let _ = y.flatten_all()?.to_vec1::<f32>()?;
+                Ok(())
+            },
+            min_time,
+        )?;
+        let w = time(
+            || {
+                block_on(g.render(&batch, &resolved, &[]))?;
+                Ok(())
+            },
+            min_time,
+        )?;
+        rows.push(BenchRow {
+            batch: n,
+            cpu: c,
+            gpu: w,
+        });
+    }
+    Ok(rows)
+}
+
+/// The table `ganscope bench` prints.
+pub fn table(rows: &[BenchRow]) -> String {
+    let mut s = String::from(
+        "| batch | candle CPU ms/forward | wgpu ms/forward | candle img/s | wgpu img/s | wgpu vs candle |\n\
+         | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for r in rows {
+        let n = r.batch as f64;
+        s.push_str(&format!(
+            "| {} | {:.2} | {:.2} | {:.0} | {:.0} | {:.2}x |\n",
+            r.batch,
+            r.cpu * 1e3,
+            r.gpu * 1e3,
+            n / r.cpu,
+            n / r.gpu,
+            r.ratio()
+        ));
+    }
+    s
+}
