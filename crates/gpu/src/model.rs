@@ -10,6 +10,7 @@ use ganscope_model::format::{ModelFile, ModelMeta};
 use ganscope_model::generator::Generator;
 use ganscope_model::intervention::Resolved;
 use ganscope_model::sample::{render, Batch};
+use ganscope_model::shared::render_shared;
 use ganscope_model::FileError;
 
 use crate::backend::{GpuTensor, WgpuBackend};
@@ -71,6 +72,7 @@ pub struct GpuModel {
     generator: Generator<GpuTensor>,
     bytes: Vec<u8>,
     max_rows: usize,
+    prefix_reuse: bool,
 }
 
 /// The largest activation of one sample, in bytes.
@@ -114,6 +116,7 @@ impl GpuModel {
             generator,
             bytes,
             max_rows: usize::try_from(max / per).unwrap_or(usize::MAX).max(1),
+            prefix_reuse: true,
         })
     }
 
@@ -137,13 +140,22 @@ impl GpuModel {
         self.max_rows = rows.clamp(1, self.max_rows);
     }
 
+    /// Turns prefix reuse ([`ganscope_model::shared`]) off or on (on by default; off only to
+    /// measure what it saves).
+    pub fn set_prefix_reuse(&mut self, on: bool) {
+        self.prefix_reuse = on;
+    }
+
     /// Re-creates the device and uploads the weights again (after a device loss).
     pub async fn recover(&mut self) -> Result<()> {
         let gpu = Gpu::new().await?;
         let poison = self.backend.rec.poison.get();
+        let (rows, reuse) = (self.max_rows, self.prefix_reuse);
         let bytes = std::mem::take(&mut self.bytes);
         *self = GpuModel::load(gpu, bytes)?;
         self.backend.rec.poison.set(poison);
+        self.max_rows = rows.min(self.max_rows);
+        self.prefix_reuse = reuse;
         Ok(())
     }
 
@@ -215,7 +227,8 @@ impl GpuModel {
         Ok(out)
     }
 
-    /// Records a render of `batch`: the images and the sites' activations (samples only).
+    /// Records a render of `batch`: the images and the sites' activations (samples only),
+    /// each distinct partial state computed once unless prefix reuse is off.
     pub fn record(
         &self,
         batch: &Batch,
@@ -223,6 +236,9 @@ impl GpuModel {
         sites: &[usize],
     ) -> Result<(GpuTensor, Vec<GpuTensor>)> {
         let b = &self.backend;
+        if self.prefix_reuse {
+            return Ok(render_shared(&self.generator, b, batch, resolved, sites)?);
+        }
         let mut seen: Vec<Option<GpuTensor>> = vec![None; self.generator.config.buckets.len()];
         let mut observe = |s: usize, x: &GpuTensor| {
             if sites.contains(&s) {

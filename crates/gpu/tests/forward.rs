@@ -328,3 +328,63 @@ fn bad_requests_are_typed_errors() {
     assert!(e.to_string().contains("smaller batch"), "{e}");
     assert!(g.check().is_ok(), "no GPU error may have been raised");
 }
+
+/// Prefix reuse computes what the plain forward computes: the RPGAN path grid (rows share
+/// their prefixes), random paths (constant input), and a hybrid grid with repeated latents.
+#[test]
+fn prefix_reuse_renders_what_the_plain_forward_renders() {
+    let Some(g) = gpu() else { return };
+    for (file, bytes) in [
+        ("rpgan", bundled("rpgan-colored-mnist.safetensors")),
+        ("gan", bundled("gan-colored-mnist.safetensors")),
+    ] {
+        let mut m = GpuModel::load(g.clone(), bytes).expect("load");
+        m.backend().rec.poison.set(true);
+        let cfg = m.meta.generator.clone();
+        let hybrid = Interventions {
+            hybrid: Some(Hybrid {
+                site: "b2".into(),
+                channels: vec![0, 2, 9],
+                region: None,
+                donor_seed: Some(4),
+                donor_path: None,
+            }),
+            edits: vec![UnitEdit {
+                site: "b3".into(),
+                units: vec![1],
+                strength: PerUnit::All(0.7),
+                value: PerUnit::All(1.0),
+                region: None,
+            }],
+            ..Default::default()
+        };
+        let mut repeated = Batch::new(&cfg, 2, 6, &hybrid).expect("batch");
+        if let Some(z) = &mut repeated.z {
+            let d = cfg.latent_dim;
+            let first = z[..d].to_vec();
+            z[2 * d..3 * d].copy_from_slice(&first); // rows 0 and 2 share a latent
+        }
+        let mut cases = vec![
+            (
+                Batch::new(&cfg, 8, 9, &Interventions::default()).expect("batch"),
+                Resolved::default_for(&cfg),
+            ),
+            (repeated, Resolved::new(&cfg, &hybrid).expect("resolve")),
+        ];
+        if cfg.is_rpgan() {
+            let grid = Batch::vary_buckets(&cfg, 1, &[2, 5, 0, 7]).expect("grid").0;
+            cases.push((grid, Resolved::new(&cfg, &hybrid).expect("resolve")));
+        }
+        for (i, (batch, resolved)) in cases.iter().enumerate() {
+            m.set_prefix_reuse(true);
+            let shared = block_on(m.render(batch, resolved, &[0, 3])).expect("shared");
+            m.set_prefix_reuse(false);
+            let plain = block_on(m.render(batch, resolved, &[0, 3])).expect("plain");
+            let what = format!("{file} case {i}");
+            assert_close(&what, &shared.images, &plain.images, 1e-4, 1e-5);
+            for (a, b) in shared.sites.iter().zip(&plain.sites) {
+                assert_close(&what, &a.data, &b.data, 1e-4, 1e-5);
+            }
+        }
+    }
+}

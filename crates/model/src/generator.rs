@@ -298,7 +298,7 @@ fn run_block<B: Backend>(b: &B, block: &[Layer<B::Tensor>], x: &B::Tensor) -> Re
 
 /// Runs one bucket with sample n going through block `col[n]`: samples grouped by block
 /// (gather, run, scatter).
-fn run_bucket<B: Backend>(
+pub(crate) fn run_bucket<B: Backend>(
     b: &B,
     blocks: &[Block<B::Tensor>],
     x: &B::Tensor,

@@ -6,6 +6,7 @@
 //!   written once over it;
 //! - [`intervention`]: paths, unit edits and hybrids as serde data, applied at named sites;
 //! - [`sample`]: seeded latents and paths and the one render function;
+//! - [`shared`]: the same render computing each distinct partial state once (prefix reuse);
 //! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
 //! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback).
 
@@ -21,5 +22,6 @@ pub mod im2col;
 pub mod intervention;
 pub mod layers;
 pub mod sample;
+pub mod shared;
 
 pub use error::{Error, FileError, Result};
