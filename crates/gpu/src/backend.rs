@@ -172,10 +172,24 @@ impl WgpuBackend {
             (geo.n * geo.ho * geo.wo, 1)
         };
         let groups = [u(cols.div_ceil(64))?, u(geo.cout.div_ceil(64))?, u(z)?];
+        self.check_groups(groups, k)?;
         let bias = b.map_or(&w.buf, |b| &b.buf);
         self.rec
             .dispatch(k, &params, None, &[&x.buf, &w.buf, bias], &y.buf, groups);
         Ok(y)
+    }
+}
+
+impl WgpuBackend {
+    fn check_groups(&self, groups: [u32; 3], k: Kernel) -> Result<()> {
+        let max = self.rec.gpu.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::Backend(format!(
+                "{} needs {groups:?} workgroups; this GPU allows {max} per dimension: use a smaller batch",
+                k.file()
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -302,6 +316,7 @@ impl Backend for WgpuBackend {
         check_bias(b, o, "linear")?;
         let y = self.out(&[n, o], "linear")?;
         let bias = b.map_or(&w.buf, |b| &b.buf);
+        self.check_groups([u(n.div_ceil(64))?, u(o.div_ceil(64))?, 1], Kernel::Linear)?;
         self.rec.dispatch(
             Kernel::Linear,
             &[u(n)?, u(i)?, u(o)?, u32::from(b.is_some())],

@@ -75,6 +75,15 @@ pub struct GpuModel {
     prefix_reuse: bool,
 }
 
+/// Output pixels of the largest layer of one sample (GEMM columns per sample).
+fn pixels_per_sample(g: &ganscope_model::config::GeneratorConfig) -> usize {
+    g.layer_shapes()
+        .iter()
+        .map(|s| s[1] * s[2])
+        .max()
+        .unwrap_or(1)
+}
+
 /// The largest activation of one sample, in bytes.
 fn bytes_per_sample(g: &ganscope_model::config::GeneratorConfig) -> u64 {
     let shapes = g.layer_shapes();
@@ -110,12 +119,17 @@ impl GpuModel {
             },
         )?;
         let meta = file.meta;
+        let meta_g = meta.generator.clone();
+        let groups = backend.gpu().limits.max_compute_workgroups_per_dimension as usize;
         Ok(GpuModel {
             meta,
             backend,
             generator,
             bytes,
-            max_rows: usize::try_from(max / per).unwrap_or(usize::MAX).max(1),
+            max_rows: usize::try_from(max / per)
+                .unwrap_or(usize::MAX)
+                .min(groups * 64 / pixels_per_sample(&meta_g))
+                .max(1),
             prefix_reuse: true,
         })
     }
