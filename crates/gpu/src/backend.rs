@@ -39,15 +39,15 @@ pub struct WgpuBackend {
     pub rec: Recorder,
 }
 
-fn shape_err<T>(m: String) -> Result<T> {
+pub(crate) fn shape_err<T>(m: String) -> Result<T> {
     Err(Error::Shape(m))
 }
 
-fn u(v: usize) -> Result<u32> {
+pub(crate) fn u(v: usize) -> Result<u32> {
     u32::try_from(v).map_err(|_| Error::Shape(format!("size {v} does not fit the GPU kernels")))
 }
 
-fn nchw(x: &GpuTensor, op: &str) -> Result<[usize; 4]> {
+pub(crate) fn nchw(x: &GpuTensor, op: &str) -> Result<[usize; 4]> {
     match x.shape[..] {
         [n, c, h, w] => Ok([n, c, h, w]),
         _ => shape_err(format!("{op} needs [N, C, H, W]; got {:?}", x.shape)),
@@ -72,7 +72,7 @@ impl WgpuBackend {
     }
 
     /// An activation buffer for `elems` f32 elements.
-    fn out(&self, shape: &[usize], op: &str) -> Result<GpuTensor> {
+    pub(crate) fn out(&self, shape: &[usize], op: &str) -> Result<GpuTensor> {
         let n: usize = shape.iter().product();
         Ok(GpuTensor {
             buf: self.rec.take(&self.rec.act, 4 * n as u64, op)?,
@@ -141,76 +141,6 @@ impl WgpuBackend {
             &[x],
             &[n, h, w],
         )
-    }
-
-    fn gemm_conv(
-        &self,
-        k: Kernel,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        b: Option<&GpuTensor>,
-        geo: ConvGeo,
-    ) -> Result<GpuTensor> {
-        let y = self.out(&[geo.n, geo.cout, geo.ho, geo.wo], k.file())?;
-        let params = [
-            u(geo.n)?,
-            u(geo.cin)?,
-            u(geo.h)?,
-            u(geo.w)?,
-            u(geo.cout)?,
-            u(geo.ho)?,
-            u(geo.wo)?,
-            u(geo.k)?,
-            u(geo.stride)?,
-            u(geo.pad)?,
-            u32::from(b.is_some()),
-        ];
-        let s = geo.stride;
-        let (cols, z) = if k == Kernel::ConvTranspose2d {
-            (geo.n * geo.ho.div_ceil(s) * geo.wo.div_ceil(s), s * s)
-        } else {
-            (geo.n * geo.ho * geo.wo, 1)
-        };
-        let groups = [u(cols.div_ceil(64))?, u(geo.cout.div_ceil(64))?, u(z)?];
-        self.check_groups(groups, k)?;
-        let bias = b.map_or(&w.buf, |b| &b.buf);
-        self.rec
-            .dispatch(k, &params, None, &[&x.buf, &w.buf, bias], &y.buf, groups);
-        Ok(y)
-    }
-}
-
-impl WgpuBackend {
-    fn check_groups(&self, groups: [u32; 3], k: Kernel) -> Result<()> {
-        let max = self.rec.gpu.limits.max_compute_workgroups_per_dimension;
-        if groups.iter().any(|&g| g > max) {
-            return Err(Error::Backend(format!(
-                "{} needs {groups:?} workgroups; this GPU allows {max} per dimension: use a smaller batch",
-                k.file()
-            )));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Copy)]
-struct ConvGeo {
-    n: usize,
-    cin: usize,
-    h: usize,
-    w: usize,
-    cout: usize,
-    ho: usize,
-    wo: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-}
-
-fn check_bias(b: Option<&GpuTensor>, o: usize, op: &str) -> Result<()> {
-    match b {
-        Some(b) if b.shape != [o] => shape_err(format!("{op} bias {:?}; expected [{o}]", b.shape)),
-        _ => Ok(()),
     }
 }
 
@@ -309,23 +239,7 @@ impl Backend for WgpuBackend {
     }
 
     fn linear(&self, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>) -> Result<GpuTensor> {
-        let (n, i, o) = match (&x.shape[..], &w.shape[..]) {
-            (&[n, i], &[o, wi]) if wi == i => (n, i, o),
-            _ => return shape_err(format!("linear of {:?} by {:?}", x.shape, w.shape)),
-        };
-        check_bias(b, o, "linear")?;
-        let y = self.out(&[n, o], "linear")?;
-        let bias = b.map_or(&w.buf, |b| &b.buf);
-        self.check_groups([u(n.div_ceil(64))?, u(o.div_ceil(64))?, 1], Kernel::Linear)?;
-        self.rec.dispatch(
-            Kernel::Linear,
-            &[u(n)?, u(i)?, u(o)?, u32::from(b.is_some())],
-            None,
-            &[&x.buf, &w.buf, bias],
-            &y.buf,
-            [u(n.div_ceil(64))?, u(o.div_ceil(64))?, 1],
-        );
-        Ok(y)
+        self.linear_op(x, w, b)
     }
 
     fn conv2d(
@@ -336,32 +250,7 @@ impl Backend for WgpuBackend {
         stride: usize,
         padding: usize,
     ) -> Result<GpuTensor> {
-        let [n, cin, h, wd] = nchw(x, "conv2d")?;
-        let (cout, k) = match w.shape[..] {
-            [o, i, k, k2] if i == cin && k == k2 && k > 0 => (o, k),
-            _ => return shape_err(format!("conv2d of {:?} by {:?}", x.shape, w.shape)),
-        };
-        check_bias(b, cout, "conv2d")?;
-        if stride == 0 || h + 2 * padding < k || wd + 2 * padding < k {
-            return shape_err(format!("conv2d {k}x{k} stride {stride} on {h}x{wd}"));
-        }
-        let (ho, wo) = (
-            (h + 2 * padding - k) / stride + 1,
-            (wd + 2 * padding - k) / stride + 1,
-        );
-        let geo = ConvGeo {
-            n,
-            cin,
-            h,
-            w: wd,
-            cout,
-            ho,
-            wo,
-            k,
-            stride,
-            pad: padding,
-        };
-        self.gemm_conv(Kernel::Conv2d, x, w, b, geo)
+        self.conv2d_op(x, w, b, stride, padding)
     }
 
     fn conv_transpose2d(
@@ -372,37 +261,7 @@ impl Backend for WgpuBackend {
         stride: usize,
         padding: usize,
     ) -> Result<GpuTensor> {
-        let [n, cin, h, wd] = nchw(x, "conv_transpose2d")?;
-        let (cout, k) = match w.shape[..] {
-            [i, o, k, k2] if i == cin && k == k2 && k > 0 => (o, k),
-            _ => {
-                return shape_err(format!(
-                    "conv_transpose2d of {:?} by {:?}",
-                    x.shape, w.shape
-                ))
-            }
-        };
-        check_bias(b, cout, "conv_transpose2d")?;
-        if stride == 0 || h == 0 || wd == 0 || (h - 1) * stride + k <= 2 * padding {
-            return shape_err(format!(
-                "conv_transpose2d {k}x{k} stride {stride} on {h}x{wd}"
-            ));
-        }
-        let ho = (h - 1) * stride + k - 2 * padding;
-        let wo = (wd - 1) * stride + k - 2 * padding;
-        let geo = ConvGeo {
-            n,
-            cin,
-            h,
-            w: wd,
-            cout,
-            ho,
-            wo,
-            k,
-            stride,
-            pad: padding,
-        };
-        self.gemm_conv(Kernel::ConvTranspose2d, x, w, b, geo)
+        self.conv_transpose2d_op(x, w, b, stride, padding)
     }
 
     fn batch_norm(&self, x: &GpuTensor, p: &BatchNormParams<GpuTensor>) -> Result<GpuTensor> {

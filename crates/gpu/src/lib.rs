@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod context;
+mod conv;
 mod error;
 pub mod kernels;
 pub mod model;

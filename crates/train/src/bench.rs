@@ -84,6 +84,19 @@ pub fn bench(
     Ok(rows)
 }
 
+/// What `ganscope bench` prints: the adapter, the CPU, and the table.
+pub fn report(bytes: &[u8], name: &str, batches: &[usize], min_time: Duration) -> Result<String> {
+    let gpu = Gpu::new_blocking()?;
+    let adapter = gpu.describe();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let rows = bench(bytes, gpu, batches, min_time)?;
+    Ok(format!(
+        "model:   {name}\nwgpu:    {adapter}\ncandle:  CPU, {threads} threads available\n\
+         (median seconds per forward, upload + forward + readback of the images)\n\n{}",
+        table(&rows)
+    ))
+}
+
 /// The table `ganscope bench` prints.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut s = String::from(

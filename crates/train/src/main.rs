@@ -377,20 +377,10 @@ fn cmd_bench(model: &Path, batches: &[usize], min_time: f64) -> Result<()> {
         bail!("--min-time must be a number of seconds in 0..=600");
     }
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
-    let gpu = ganscope_gpu::Gpu::new_blocking()?;
-    let adapter = gpu.describe();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let rows = ganscope_train::bench::bench(
-        &bytes,
-        gpu,
-        batches,
-        std::time::Duration::from_secs_f64(min_time),
-    )?;
-    println!("model:   {}", model.display());
-    println!("wgpu:    {adapter}");
-    println!("candle:  CPU, {threads} threads available");
-    println!("(median seconds per forward, upload + forward + readback of the images)\n");
-    print!("{}", ganscope_train::bench::table(&rows));
+    let time = std::time::Duration::from_secs_f64(min_time);
+    let report =
+        ganscope_train::bench::report(&bytes, &model.display().to_string(), batches, time)?;
+    print!("{report}");
     Ok(())
 }
 
