@@ -144,6 +144,43 @@ impl WgpuBackend {
     }
 }
 
+impl WgpuBackend {
+    /// Inference BatchNorm with an optional fused activation (one dispatch).
+    fn bn(
+        &self,
+        x: &GpuTensor,
+        p: &BatchNormParams<GpuTensor>,
+        act: Option<Activation>,
+    ) -> Result<GpuTensor> {
+        let [n, c, h, w] = nchw(x, "batch_norm")?;
+        let ps = [&p.weight, &p.bias, &p.running_mean, &p.running_var];
+        if ps.iter().any(|t| t.shape != [c]) {
+            return shape_err(format!("batch_norm parameters for {c} channels"));
+        }
+        let (mode, slope) = match act {
+            None => (0, 0.0f32),
+            Some(Activation::Relu) => (1, 0.0),
+            Some(Activation::LeakyRelu(s)) => (2, s),
+            Some(Activation::Tanh) => (3, 0.0),
+        };
+        let eps = (BN_EPS as f32).to_bits();
+        self.elementwise(
+            Kernel::BatchNorm,
+            &[
+                u(n * c * h * w)?,
+                u(c)?,
+                u(h * w)?,
+                eps,
+                mode,
+                slope.to_bits(),
+            ],
+            None,
+            &[x, ps[0], ps[1], ps[2], ps[3]],
+            &x.shape,
+        )
+    }
+}
+
 /// The bytes of f32 values (little-endian, as WGSL reads them).
 pub fn bytemuck_f32(v: &[f32]) -> &[u8] {
     bytemuck::cast_slice(v)
@@ -265,23 +302,16 @@ impl Backend for WgpuBackend {
     }
 
     fn batch_norm(&self, x: &GpuTensor, p: &BatchNormParams<GpuTensor>) -> Result<GpuTensor> {
-        let [n, c, h, w] = nchw(x, "batch_norm")?;
-        let ps = [&p.weight, &p.bias, &p.running_mean, &p.running_var];
-        if ps.iter().any(|t| t.shape != [c]) {
-            return shape_err(format!("batch_norm parameters for {c} channels"));
-        }
-        self.elementwise(
-            Kernel::BatchNorm,
-            &[
-                u(n * c * h * w)?,
-                u(c)?,
-                u(h * w)?,
-                (BN_EPS as f32).to_bits(),
-            ],
-            None,
-            &[x, ps[0], ps[1], ps[2], ps[3]],
-            &x.shape,
-        )
+        self.bn(x, p, None)
+    }
+
+    fn batch_norm_act(
+        &self,
+        x: &GpuTensor,
+        p: &BatchNormParams<GpuTensor>,
+        act: Activation,
+    ) -> Result<GpuTensor> {
+        self.bn(x, p, Some(act))
     }
 
     fn activation(&self, x: &GpuTensor, act: Activation) -> Result<GpuTensor> {

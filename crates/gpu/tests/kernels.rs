@@ -123,6 +123,15 @@ fn conv_transpose2d_matches_cpu() {
     }
 }
 
+fn params<T: Clone>(x: &[T]) -> BatchNormParams<T> {
+    BatchNormParams {
+        weight: x[1].clone(),
+        bias: x[2].clone(),
+        running_mean: x[3].clone(),
+        running_var: x[4].clone(),
+    }
+}
+
 #[test]
 fn batch_norm_matches_cpu() {
     let Some(g) = gpu() else { return };
@@ -136,15 +145,20 @@ fn batch_norm_matches_cpu() {
         input(5, &[c], 1.0),
         var,
     ];
-    check!(&g, "batch_norm", ins, |b, x| {
-        let p = BatchNormParams {
-            weight: x[1].clone(),
-            bias: x[2].clone(),
-            running_mean: x[3].clone(),
-            running_var: x[4].clone(),
-        };
-        b.batch_norm(&x[0], &p)
-    });
+    check!(&g, "batch_norm", ins.clone(), |b, x| b
+        .batch_norm(&x[0], &params(&x)));
+    for act in [
+        Activation::Relu,
+        Activation::LeakyRelu(0.1),
+        Activation::Tanh,
+    ] {
+        let name = format!("batch_norm + {act:?}");
+        check!(&g, &name, ins.clone(), |b, x| b.batch_norm_act(
+            &x[0],
+            &params(&x),
+            act
+        ));
+    }
 }
 
 #[test]

@@ -111,6 +111,17 @@ pub trait Backend {
     ) -> Result<Self::Tensor>;
     /// An element-wise activation.
     fn activation(&self, x: &Self::Tensor, act: Activation) -> Result<Self::Tensor>;
+    /// BatchNorm then `act`; a backend may fuse the two (the GPU does: one pass, one
+    /// dispatch).
+    fn batch_norm_act(
+        &self,
+        x: &Self::Tensor,
+        p: &BatchNormParams<Self::Tensor>,
+        act: Activation,
+    ) -> Result<Self::Tensor> {
+        let h = self.batch_norm(x, p)?; // [N, C, H, W]
+        self.activation(&h, act)
+    }
     /// `a + b`, same shape.
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Nearest-neighbour 2x up-sampling of `[N, C, H, W]`.

@@ -172,6 +172,5 @@ pub fn bn_relu<B: Backend>(
     x: &B::Tensor,
     bn: &BatchNormParams<B::Tensor>,
 ) -> Result<B::Tensor> {
-    let x = b.batch_norm(x, bn)?; // [N, C, H, W]
-    b.activation(&x, Activation::Relu)
+    b.batch_norm_act(x, bn, Activation::Relu) // [N, C, H, W]
 }
