@@ -15,11 +15,15 @@ struct P {
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
-const BM: u32 = 64u;
-const BN: u32 = 64u;
+// Outputs per invocation: TM rows x TN columns (TM * TN <= 16), set per pipeline: 4 x 4 in
+// general, 1 x 8 for few output channels, 8 x 1 for few columns.
+override TM: u32 = 4u;
+override TN: u32 = 4u;
+override BM: u32 = 16u * TM;
+override BN: u32 = 16u * TN;
 const BK: u32 = 16u;
-var<workgroup> a_tile: array<f32, 1024>; // [BK][BM]
-var<workgroup> b_tile: array<f32, 1024>; // [BK][BN]
+var<workgroup> a_tile: array<f32, BK * BM>; // [BK][BM]
+var<workgroup> b_tile: array<f32, BK * BN>; // [BK][BN]
 
 fn ceil_div(a: u32, b: u32) -> u32 {
     return (a + b - 1u) / b;
@@ -51,7 +55,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     let col0 = wg.x * BN;
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
-        for (var t = 0u; t < 4u; t++) {
+        for (var t = 0u; t < TM; t++) {
             let e = li + t * 256u;
             // weights w[i, m, cy + s*ty, cx + s*tx]; consecutive invocations take consecutive m
             let m = e % BM;
@@ -65,6 +69,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
                 v = wt[((i * p.cout + row0 + m) * p.k + ky) * p.k + kx];
             }
             a_tile[ka * BM + m] = v;
+        }
+        for (var t = 0u; t < TN; t++) {
+            let e = li + t * 256u;
             // input taps: consecutive invocations take consecutive columns
             let c = e % BN;
             let kb = e / BN;
@@ -86,33 +93,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
         }
         workgroupBarrier();
         for (var kq = 0u; kq < BK; kq++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var r = 0u; r < 4u; r++) {
+            var a: array<f32, 16>;
+            var b: array<f32, 16>;
+            for (var r = 0u; r < TM; r++) {
                 a[r] = a_tile[kq * BM + l.y + 16u * r];
-                b[r] = b_tile[kq * BN + l.x + 16u * r];
             }
-            for (var r = 0u; r < 4u; r++) {
-                for (var c = 0u; c < 4u; c++) {
-                    acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]);
+            for (var c = 0u; c < TN; c++) {
+                b[c] = b_tile[kq * BN + l.x + 16u * c];
+            }
+            for (var r = 0u; r < TM; r++) {
+                for (var c = 0u; c < TN; c++) {
+                    acc[r * TN + c] = fma(a[r], b[c], acc[r * TN + c]);
                 }
             }
         }
         workgroupBarrier();
     }
-    for (var r = 0u; r < 4u; r++) {
+    for (var r = 0u; r < TM; r++) {
         let m = row0 + l.y + 16u * r;
         if (m >= p.cout) { continue; }
         var bm = 0.0;
         if (p.has_bias != 0u) { bm = bias[m]; }
-        for (var c = 0u; c < 4u; c++) {
+        for (var c = 0u; c < TN; c++) {
             let col = col0 + l.x + 16u * c;
             if (col < ncol) {
                 let n = col / qhw;
                 let q = col % qhw;
                 let oy = oy0 + s * (q / qxn);
                 let ox = ox0 + s * (q % qxn);
-                y[((n * p.cout + m) * p.ho + oy) * p.wo + ox] = acc[r * 4u + c] + bm;
+                y[((n * p.cout + m) * p.ho + oy) * p.wo + ox] = acc[r * TN + c] + bm;
             }
         }
     }

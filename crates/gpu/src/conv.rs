@@ -4,7 +4,7 @@
 use ganscope_model::{Error, Result};
 
 use crate::backend::{nchw, shape_err, u, GpuTensor, WgpuBackend};
-use crate::kernels::Kernel;
+use crate::kernels::{tile_for, Kernel, Tile};
 
 impl WgpuBackend {
     pub(crate) fn linear_op(
@@ -20,14 +20,15 @@ impl WgpuBackend {
         check_bias(b, o, "linear")?;
         let y = self.out(&[n, o], "linear")?;
         let bias = b.map_or(&w.buf, |b| &b.buf);
-        self.check_groups([u(n.div_ceil(64))?, u(o.div_ceil(64))?, 1], Kernel::Linear)?;
-        self.rec.dispatch(
+        let tile = tile_for(o, n);
+        let groups = self.groups(Kernel::Linear, tile, o, n, 1)?;
+        self.rec.dispatch_tiled(
             Kernel::Linear,
+            tile,
             &[u(n)?, u(i)?, u(o)?, u32::from(b.is_some())],
-            None,
             &[&x.buf, &w.buf, bias],
             &y.buf,
-            [u(n.div_ceil(64))?, u(o.div_ceil(64))?, 1],
+            groups,
         );
         Ok(y)
     }
@@ -137,17 +138,29 @@ impl WgpuBackend {
         } else {
             (geo.n * geo.ho * geo.wo, 1)
         };
-        let groups = [u(cols.div_ceil(64))?, u(geo.cout.div_ceil(64))?, u(z)?];
-        self.check_groups(groups, k)?;
+        let tile = tile_for(geo.cout, cols);
+        let groups = self.groups(k, tile, geo.cout, cols, z)?;
         let bias = b.map_or(&w.buf, |b| &b.buf);
         self.rec
-            .dispatch(k, &params, None, &[&x.buf, &w.buf, bias], &y.buf, groups);
+            .dispatch_tiled(k, tile, &params, &[&x.buf, &w.buf, bias], &y.buf, groups);
         Ok(y)
     }
 }
 
 impl WgpuBackend {
-    fn check_groups(&self, groups: [u32; 3], k: Kernel) -> Result<()> {
+    /// Workgroups for `rows` x `cols` outputs (times `z`) in tiles of 16 TM x 16 TN, or an
+    /// error past the device's per-dimension limit.
+    fn groups(
+        &self,
+        k: Kernel,
+        tile: Tile,
+        rows: usize,
+        cols: usize,
+        z: usize,
+    ) -> Result<[u32; 3]> {
+        let bm = 16 * tile.0 as usize;
+        let bn = 16 * tile.1 as usize;
+        let groups = [u(cols.div_ceil(bn))?, u(rows.div_ceil(bm))?, u(z)?];
         let max = self.rec.gpu.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(Error::Backend(format!(
@@ -155,7 +168,7 @@ impl WgpuBackend {
                 k.file()
             )));
         }
-        Ok(())
+        Ok(groups)
     }
 }
 

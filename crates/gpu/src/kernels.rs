@@ -131,10 +131,30 @@ pub struct Pipeline {
     pub layout: wgpu::BindGroupLayout,
 }
 
-/// Pipelines by kernel, each created on first use and kept.
+/// Outputs per invocation (rows, columns) of a GEMM kernel: the `TM` and `TN` overrides of
+/// `linear.wgsl`, `conv2d.wgsl` and `conv_transpose2d.wgsl` (tiles of 16 TM x 16 TN).
+pub type Tile = (u32, u32);
+
+/// The tile for `rows` output channels (or features) and `cols` columns: 4 x 4 in general,
+/// 1 x 8 when there are few rows (an RGB output layer), 8 x 1 when there are few columns
+/// (a linear layer at batch 1), so that little of a tile is padding.
+pub fn tile_for(rows: usize, cols: usize) -> Tile {
+    if rows <= 16 && cols > rows {
+        (1, 8)
+    } else if cols <= 16 && rows > cols {
+        (8, 1)
+    } else {
+        (4, 4)
+    }
+}
+
+/// A pipeline's identity: its kernel and, for a GEMM kernel, its tile.
+type PipelineKey = (Kernel, Option<Tile>);
+
+/// Pipelines by kernel (and tile), each created on first use and kept.
 #[derive(Debug, Default)]
 pub struct Pipelines {
-    cache: RefCell<HashMap<Kernel, Rc<Pipeline>>>,
+    cache: RefCell<HashMap<PipelineKey, Rc<Pipeline>>>,
 }
 
 fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
@@ -151,9 +171,9 @@ fn storage(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
 }
 
 impl Pipelines {
-    /// The pipeline of `k`, created now if it is the first use.
-    pub fn get(&self, device: &wgpu::Device, k: Kernel) -> Rc<Pipeline> {
-        if let Some(p) = self.cache.borrow().get(&k) {
+    /// The pipeline of `k` (with `tile` for a GEMM kernel), created now if it is the first use.
+    pub fn get(&self, device: &wgpu::Device, k: Kernel, tile: Option<Tile>) -> Rc<Pipeline> {
+        if let Some(p) = self.cache.borrow().get(&(k, tile)) {
             return p.clone();
         }
         let mut entries = vec![
@@ -185,16 +205,24 @@ impl Pipelines {
             label: Some(k.file()),
             source: wgpu::ShaderSource::Wgsl(k.source().into()),
         });
+        let constants: Vec<(&str, f64)> = match tile {
+            Some((tm, tn)) => vec![("TM", f64::from(tm)), ("TN", f64::from(tn))],
+            None => Vec::new(),
+        };
         let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(k.file()),
             layout: Some(&pl),
             module: &module,
             entry_point: Some("main"),
-            compilation_options: Default::default(),
+            // every kernel writes its workgroup tiles before reading them
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &constants,
+                zero_initialize_workgroup_memory: false,
+            },
             cache: None,
         });
         let p = Rc::new(Pipeline { pipeline, layout });
-        self.cache.borrow_mut().insert(k, p.clone());
+        self.cache.borrow_mut().insert((k, tile), p.clone());
         p
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::context::Gpu;
-use crate::kernels::{Kernel, Pipelines, PARAMS_BYTES};
+use crate::kernels::{Kernel, Pipelines, Tile, PARAMS_BYTES};
 use crate::pool::{Buf, Pool};
 
 /// Parameter slots per submission; a forward with more dispatches is split.
@@ -135,18 +135,38 @@ impl Recorder {
         out: &Rc<Buf>,
         groups: [u32; 3],
     ) {
+        self.poison(out);
+        self.record(k, None, params, aux, inputs, out, groups);
+    }
+
+    /// [`Recorder::dispatch`] of a GEMM kernel with its tile.
+    pub fn dispatch_tiled(
+        &self,
+        k: Kernel,
+        tile: Tile,
+        params: &[u32],
+        inputs: &[&Rc<Buf>],
+        out: &Rc<Buf>,
+        groups: [u32; 3],
+    ) {
+        self.poison(out);
+        self.record(k, Some(tile), params, None, inputs, out, groups);
+    }
+
+    fn poison(&self, out: &Rc<Buf>) {
         if self.poison.get() {
             let n = (out.buffer.size() / 4) as u32;
-            self.dispatch_more(
+            let groups = elementwise_groups(u64::from(n));
+            self.record(
                 Kernel::Fill,
+                None,
                 &[n, 0x7fc0_0000],
                 None,
                 &[],
                 out,
-                elementwise_groups(u64::from(n)),
+                groups,
             );
         }
-        self.dispatch_more(k, params, aux, inputs, out, groups);
     }
 
     /// Records a dispatch that writes more of an output an earlier dispatch started.
@@ -159,15 +179,30 @@ impl Recorder {
         out: &Rc<Buf>,
         groups: [u32; 3],
     ) {
+        self.record(k, None, params, aux, inputs, out, groups);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        k: Kernel,
+        tile: Option<Tile>,
+        params: &[u32],
+        aux: Option<&Rc<Buf>>,
+        inputs: &[&Rc<Buf>],
+        out: &Rc<Buf>,
+        groups: [u32; 3],
+    ) {
         debug_assert_eq!(inputs.len(), k.inputs());
         let full =
             self.rec.borrow().as_ref().map(|r| r.params.len() as u64) == Some(PARAM_SLOTS * SLOT);
         if full {
             self.submit();
         }
-        let pipe = self.pipelines.get(&self.gpu.device, k);
+        let pipe = self.pipelines.get(&self.gpu.device, k, tile);
         let aux = aux.unwrap_or(&self.dummy);
-        let mut key = vec![k as u64, aux.id, out.id];
+        let t = tile.map_or(0, |(m, n)| 1 + u64::from(m) * 64 + u64::from(n));
+        let mut key = vec![k as u64, t, aux.id, out.id];
         key.extend(inputs.iter().map(|b| b.id));
         let bind = {
             let mut cache = self.binds.borrow_mut();

@@ -47,10 +47,9 @@ fn input(seed: u64, shape: &[usize], scale: f32) -> (Vec<f32>, Vec<usize>) {
 #[test]
 fn linear_matches_cpu() {
     let Some(g) = gpu() else { return };
-    for (s, (n, i, o)) in [(5, 37, 71), (67, 19, 3), (1, 128, 131)]
-        .into_iter()
-        .enumerate()
-    {
+    // tiles: 8x1 (few samples), 1x8 (few outputs), 8x1, 4x4
+    let cases = [(5, 37, 71), (67, 19, 3), (1, 128, 131), (40, 19, 33)];
+    for (s, (n, i, o)) in cases.into_iter().enumerate() {
         let s = s as u64 * 10;
         let ins = vec![
             input(s, &[n, i], 1.0),
@@ -77,6 +76,7 @@ fn conv2d_matches_cpu() {
         (2, 3, 13, 13, 9, 4, 2, 1),
         (1, 4, 11, 9, 5, 5, 2, 2),
         (5, 17, 6, 6, 65, 3, 1, 1),
+        (1, 6, 2, 2, 40, 3, 1, 1),
     ];
     for (s, (n, i, h, w, o, k, st, p)) in cases.into_iter().enumerate() {
         let s = s as u64 * 10;
