@@ -14,7 +14,7 @@ struct P {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
 // Outputs per invocation: TM rows x TN columns (TM * TN <= 16), set per pipeline: 4 x 4 in
-// general, 1 x 8 for few output channels, 8 x 1 for few columns.
+// general, 1 x 8 or 2 x 8 for few output channels, 8 x 1 for few columns.
 override TM: u32 = 4u;
 override TN: u32 = 4u;
 override BM: u32 = 16u * TM;
@@ -32,6 +32,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     let ncol = p.n * hw;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
+    // the columns this invocation loads, decoded once: the input plane of its sample (-1 out
+    // of range) and the input row/column of tap (0, 0)
+    var b_base: array<i32, 8>;
+    var b_y: array<i32, 8>;
+    var b_x: array<i32, 8>;
+    for (var t = 0u; t < TN; t++) {
+        let col = col0 + (li + t * 256u) % BN;
+        b_base[t] = -1;
+        if (col < ncol) {
+            let r = col % hw;
+            b_base[t] = i32((col / hw) * p.cin * p.h * p.w);
+            b_y[t] = i32((r / p.wo) * p.stride) - i32(p.pad);
+            b_x[t] = i32((r % p.wo) * p.stride) - i32(p.pad);
+        }
+    }
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         for (var t = 0u; t < TM; t++) {
@@ -48,18 +63,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
             // input patch: consecutive invocations read consecutive columns
             let c = e % BN;
             let kb = e / BN;
-            let col = col0 + c;
             let gk = k0 + kb;
             var u = 0.0;
-            if (col < ncol && gk < kdim) {
-                let n = col / hw;
-                let r = col % hw;
+            if (b_base[t] >= 0 && gk < kdim) {
                 let ci = gk / kk;
-                let kr = gk % kk;
-                let iy = i32((r / p.wo) * p.stride + kr / p.k) - i32(p.pad);
-                let ix = i32((r % p.wo) * p.stride + kr % p.k) - i32(p.pad);
+                let kr = gk - ci * kk;
+                let ky = kr / p.k;
+                let iy = b_y[t] + i32(ky);
+                let ix = b_x[t] + i32(kr - ky * p.k);
                 if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-                    u = x[((n * p.cin + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+                    u = x[u32(b_base[t]) + (ci * p.h + u32(iy)) * p.w + u32(ix)];
                 }
             }
             b_tile[kb * BN + c] = u;

@@ -16,7 +16,7 @@ struct P {
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
 // Outputs per invocation: TM rows x TN columns (TM * TN <= 16), set per pipeline: 4 x 4 in
-// general, 1 x 8 for few output channels, 8 x 1 for few columns.
+// general, 1 x 8 or 2 x 8 for few output channels, 8 x 1 for few columns.
 override TM: u32 = 4u;
 override TN: u32 = 4u;
 override BM: u32 = 16u * TM;
@@ -53,6 +53,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     let ncol = p.n * qhw;
     let row0 = wg.y * BM;
     let col0 = wg.x * BN;
+    // the columns this invocation loads, decoded once: the input plane of its sample (-1 out
+    // of range) and the input row/column of tap 0
+    var b_base: array<i32, 8>;
+    var b_y: array<i32, 8>;
+    var b_x: array<i32, 8>;
+    for (var t = 0u; t < TN; t++) {
+        let col = col0 + (li + t * 256u) % BN;
+        b_base[t] = -1;
+        if (col < ncol) {
+            let q = col % qhw;
+            b_base[t] = i32((col / qhw) * p.cin * p.h * p.w);
+            b_y[t] = i32(q / qxn) + dy;
+            b_x[t] = i32(q % qxn) + dx;
+        }
+    }
     var acc: array<f32, 16>;
     for (var k0 = 0u; k0 < kdim; k0 += BK) {
         for (var t = 0u; t < TM; t++) {
@@ -75,18 +90,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
             // input taps: consecutive invocations take consecutive columns
             let c = e % BN;
             let kb = e / BN;
-            let col = col0 + c;
             let gk = k0 + kb;
             var u = 0.0;
-            if (col < ncol && gk < kdim) {
-                let n = col / qhw;
-                let q = col % qhw;
+            if (b_base[t] >= 0 && gk < kdim) {
                 let i = gk / taps;
-                let tr = gk % taps;
-                let iy = i32(q / qxn) + dy - i32(tr / txn);
-                let ix = i32(q % qxn) + dx - i32(tr % txn);
+                let tr = gk - i * taps;
+                let ty = tr / txn;
+                let iy = b_y[t] - i32(ty);
+                let ix = b_x[t] - i32(tr - ty * txn);
                 if (iy >= 0 && iy < i32(p.h) && ix >= 0 && ix < i32(p.w)) {
-                    u = x[((n * p.cin + i) * p.h + u32(iy)) * p.w + u32(ix)];
+                    u = x[u32(b_base[t]) + (i * p.h + u32(iy)) * p.w + u32(ix)];
                 }
             }
             b_tile[kb * BN + c] = u;

@@ -9,7 +9,7 @@ struct P { n: u32, i: u32, o: u32, has_bias: u32 }
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
 
 // Outputs per invocation: TM rows x TN columns (TM * TN <= 16), set per pipeline: 4 x 4 in
-// general, 1 x 8 for few output channels, 8 x 1 for few columns.
+// general, 1 x 8 or 2 x 8 for few output channels, 8 x 1 for few columns.
 override TM: u32 = 4u;
 override TN: u32 = 4u;
 override BM: u32 = 16u * TM;

@@ -1,5 +1,6 @@
 // The generator forward in headless Chromium on WebGPU (SwiftShader without a GPU) against
-// the native wgpu forward of the same file and seed (`ganscope sample --backend gpu --raw`),
+// the native wgpu forward of the same file and seed (`ganscope sample --backend gpu --raw`, the
+// debug binary that `cargo test --workspace` builds, or $GANSCOPE),
 // with and without interventions. Needs ./build.sh (www/pkg) and Debian's chromium.
 // Tolerance: rel 1e-4 / abs 1e-5, as for every GPU test.
 import { chromium } from 'playwright-core';
@@ -40,14 +41,17 @@ const cases = [
 
 function native(c, i) {
   const raw = path.join(tmp, `native${i}.f32`);
-  const args = ['run', '-q', '--locked', '-p', 'ganscope-train', '--', 'sample', c.model,
-    '--n', String(c.n), '--seed', String(c.seed), '--backend', 'gpu',
-    '--out', path.join(tmp, `native${i}.png`), '--raw', raw];
+  const args = ['sample', c.model, '--n', String(c.n), '--seed', String(c.seed),
+    '--backend', 'gpu', '--out', path.join(tmp, `native${i}.png`), '--raw', raw];
   if (c.iv) {
     fs.writeFileSync(path.join(tmp, `iv${i}.json`), c.iv);
     args.push('--interventions', path.join(tmp, `iv${i}.json`));
   }
-  execFileSync('cargo', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  // the binary `cargo test --workspace` built (a `cargo run -p` would resolve features
+  // differently and rebuild half the workspace); GANSCOPE overrides it
+  const bin = process.env.GANSCOPE || path.join(root, 'target/debug/ganscope');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run cargo test --workspace or set GANSCOPE`);
+  execFileSync(bin, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   const b = fs.readFileSync(raw);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }

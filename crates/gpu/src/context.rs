@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::{Error, Result};
 
-/// Workgroup memory of the largest GEMM tiles (16x16 and 16x128 f32, the 1 x 8 tile).
-pub const WORKGROUP_STORAGE: u32 = 9216;
+/// Workgroup memory of the largest GEMM tiles (16x32 and 16x128 f32, the 2 x 8 tile).
+pub const WORKGROUP_STORAGE: u32 = 10240;
 /// Invocations per workgroup of every kernel.
 pub const WORKGROUP_INVOCATIONS: u32 = 256;
 /// Storage buffers one kernel binds at most (aux, five inputs, output).

@@ -135,14 +135,16 @@ pub struct Pipeline {
 /// `linear.wgsl`, `conv2d.wgsl` and `conv_transpose2d.wgsl` (tiles of 16 TM x 16 TN).
 pub type Tile = (u32, u32);
 
-/// The tile for `rows` output channels (or features) and `cols` columns: 4 x 4 in general,
-/// 1 x 8 when there are few rows (an RGB output layer), 8 x 1 when there are few columns
-/// (a linear layer at batch 1), so that little of a tile is padding.
+/// The tile for `rows` output channels (or features) and `cols` columns, so that little of
+/// a tile is padding: 8 x 1 when there are few columns (a linear layer at batch 1), else
+/// 1 x 8 up to 16 rows (an RGB output layer), 2 x 8 up to 32, 4 x 4 beyond.
 pub fn tile_for(rows: usize, cols: usize) -> Tile {
-    if rows <= 16 && cols > rows {
-        (1, 8)
-    } else if cols <= 16 && rows > cols {
+    if cols <= 16 && rows > cols {
         (8, 1)
+    } else if rows <= 16 {
+        (1, 8)
+    } else if rows <= 32 {
+        (2, 8)
     } else {
         (4, 4)
     }

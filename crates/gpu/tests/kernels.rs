@@ -47,8 +47,14 @@ fn input(seed: u64, shape: &[usize], scale: f32) -> (Vec<f32>, Vec<usize>) {
 #[test]
 fn linear_matches_cpu() {
     let Some(g) = gpu() else { return };
-    // tiles: 8x1 (few samples), 1x8 (few outputs), 8x1, 4x4
-    let cases = [(5, 37, 71), (67, 19, 3), (1, 128, 131), (40, 19, 33)];
+    // tiles: 8x1 (few samples), 1x8 (few outputs), 8x1, 2x8, 4x4
+    let cases = [
+        (5, 37, 71),
+        (67, 19, 3),
+        (1, 128, 131),
+        (40, 19, 31),
+        (40, 19, 33),
+    ];
     for (s, (n, i, o)) in cases.into_iter().enumerate() {
         let s = s as u64 * 10;
         let ins = vec![
@@ -77,6 +83,7 @@ fn conv2d_matches_cpu() {
         (1, 4, 11, 9, 5, 5, 2, 2),
         (5, 17, 6, 6, 65, 3, 1, 1),
         (1, 6, 2, 2, 40, 3, 1, 1),
+        (2, 5, 5, 7, 29, 3, 1, 1),
     ];
     for (s, (n, i, h, w, o, k, st, p)) in cases.into_iter().enumerate() {
         let s = s as u64 * 10;
@@ -108,6 +115,7 @@ fn conv_transpose2d_matches_cpu() {
         (1, 6, 5, 5, 4, 4, 1, 0),
         (2, 3, 3, 4, 5, 3, 3, 0),
         (1, 4, 4, 4, 3, 2, 3, 0),
+        (3, 9, 4, 5, 31, 4, 2, 1),
     ];
     for (s, (n, i, h, w, o, k, st, p)) in cases.into_iter().enumerate() {
         let s = s as u64 * 10;

@@ -1,14 +1,16 @@
 //! `ganscope bench`: the forward of one model file on candle (CPU) and on wgpu, measured in
 //! the same run: latency per forward at batch 1, throughput at larger batches, and the ratio.
 //! Each measurement includes everything a caller waits for: the latents' upload, the forward
-//! and the readback of the images.
+//! and the readback of the images. Both backends run the same algorithm (prefix reuse,
+//! [`ganscope_model::shared`]), so the ratio compares the backends, not two algorithms.
 
 use std::time::{Duration, Instant};
 
 use ganscope_gpu::{block_on, Gpu, GpuModel};
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::intervention::{Interventions, Resolved};
-use ganscope_model::sample::{render, Batch};
+use ganscope_model::sample::Batch;
+use ganscope_model::shared::render_shared;
 
 use crate::Result;
 
@@ -62,7 +64,7 @@ pub fn bench(
         let batch = Batch::new(&cfg, 0, n, &iv)?;
         let c = time(
             || {
-                let y = render(&cpu.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?;
+                let (y, _) = render_shared(&cpu.generator, &be, &batch, &resolved, &[])?;
                 let _ = y.flatten_all()?.to_vec1::<f32>()?;
                 Ok(())
             },
