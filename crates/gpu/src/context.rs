@@ -30,6 +30,12 @@ impl Gpu {
     /// Requests the default adapter (`WGPU_BACKEND` and friends are honoured natively) and a
     /// device with the adapter's limits.
     pub async fn new() -> Result<Self> {
+        Self::with_buffer_limit(None).await
+    }
+
+    /// Like [`Gpu::new`], with the largest buffer lowered to `max_bytes` when given (tests of
+    /// models and batches that do not fit a small GPU).
+    pub async fn with_buffer_limit(max_bytes: Option<u64>) -> Result<Self> {
         let instance =
             wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
@@ -39,7 +45,12 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::NoAdapter(e.to_string()))?;
-        Self::from_adapter(&adapter).await
+        let mut limits = adapter.limits();
+        if let Some(m) = max_bytes {
+            limits.max_buffer_size = limits.max_buffer_size.min(m);
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(m);
+        }
+        Self::from_adapter_with_limits(&adapter, limits).await
     }
 
     /// Blocks on [`Gpu::new`] (native only).
@@ -50,7 +61,14 @@ impl Gpu {
 
     /// A device on `adapter`, after checking it can run the kernels.
     pub async fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
-        let limits = adapter.limits();
+        Self::from_adapter_with_limits(adapter, adapter.limits()).await
+    }
+
+    /// A device on `adapter` with `limits` (at most the adapter's), after checking them.
+    pub async fn from_adapter_with_limits(
+        adapter: &wgpu::Adapter,
+        limits: wgpu::Limits,
+    ) -> Result<Self> {
         check_limits(&limits)?;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -118,11 +136,12 @@ impl Gpu {
         if let Some(why) = self.lost() {
             return Err(Error::DeviceLost(why));
         }
-        let errs = self.take_errors();
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Gpu(errs.join("; ")))
+        let mut errs = self.take_errors();
+        errs.dedup();
+        match errs.len() {
+            0 => Ok(()),
+            1 => Err(Error::Gpu(errs.remove(0))),
+            n => Err(Error::Gpu(format!("{} (and {} more)", errs[0], n - 1))),
         }
     }
 }

@@ -20,6 +20,11 @@ pub struct Buf {
 }
 
 impl Buf {
+    /// True when the buffer belongs to `pool`.
+    pub fn is_from(&self, pool: &Rc<Pool>) -> bool {
+        self.home.as_ref().is_some_and(|h| Rc::ptr_eq(h, pool))
+    }
+
     /// A standalone buffer of `bytes` with `usage`.
     pub fn standalone(device: &wgpu::Device, bytes: u64, usage: wgpu::BufferUsages) -> Rc<Buf> {
         Rc::new(Buf {

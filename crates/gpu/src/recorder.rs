@@ -12,7 +12,8 @@ use crate::context::Gpu;
 use crate::kernels::{Kernel, Pipelines, Tile, PARAMS_BYTES};
 use crate::pool::{Buf, Pool};
 
-/// Parameter slots per submission; a forward with more dispatches is split.
+/// Parameter slots per submission (fewer where the device's buffers are smaller); a forward
+/// with more dispatches is split into several submissions.
 pub const PARAM_SLOTS: u64 = 1024;
 const SLOT: u64 = 256;
 const BIND_CACHE_MAX: usize = 8192;
@@ -39,6 +40,7 @@ pub struct Recorder {
     /// Readback staging buffers.
     pub staging: Rc<Pool>,
     params: wgpu::Buffer,
+    slots: std::cell::Cell<u64>,
     dummy: Rc<Buf>,
     rec: RefCell<Option<Recording>>,
     binds: RefCell<HashMap<Vec<u64>, wgpu::BindGroup>>,
@@ -58,9 +60,10 @@ impl Recorder {
     /// A recorder on `gpu`.
     pub fn new(gpu: Gpu) -> Self {
         let storage = wgpu::BufferUsages::STORAGE;
+        let slots = PARAM_SLOTS.min(gpu.limits.max_buffer_size / SLOT).max(1);
         let params = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("ganscope params"),
-            size: PARAM_SLOTS * SLOT,
+            size: slots * SLOT,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -73,12 +76,18 @@ impl Recorder {
             ),
             staging: Pool::new(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST),
             params,
+            slots: std::cell::Cell::new(slots),
             dummy,
             rec: RefCell::new(None),
             binds: RefCell::default(),
             poison: std::cell::Cell::new(false),
             gpu,
         }
+    }
+
+    /// Lowers the dispatches per submission (tests of forwards split over submissions).
+    pub fn limit_dispatches(&self, n: u64) {
+        self.slots.set(n.clamp(1, self.slots.get()));
     }
 
     /// A buffer from `pool` for `bytes`, or an error naming the limit.
@@ -194,8 +203,8 @@ impl Recorder {
         groups: [u32; 3],
     ) {
         debug_assert_eq!(inputs.len(), k.inputs());
-        let full =
-            self.rec.borrow().as_ref().map(|r| r.params.len() as u64) == Some(PARAM_SLOTS * SLOT);
+        let full = self.rec.borrow().as_ref().map(|r| r.params.len() as u64)
+            == Some(self.slots.get() * SLOT);
         if full {
             self.submit();
         }
@@ -214,7 +223,16 @@ impl Recorder {
                 .or_insert_with(|| self.bind_group(&pipe.layout, aux, inputs, out))
                 .clone()
         };
+        // A queue write lands at the start of the next submission: an uploaded buffer must not
+        // go back to its pool (and be written again) before the submission that reads it.
+        let uploads = inputs
+            .iter()
+            .copied()
+            .chain(std::iter::once(aux))
+            .filter(|b| b.is_from(&self.upload));
+        let uploads: Vec<Rc<Buf>> = uploads.cloned().collect();
         self.with_rec(|r| {
+            r.keep.extend(uploads);
             let offset = r.params.len() as u32;
             let mut block = [0u8; SLOT as usize];
             for (i, w) in params.iter().enumerate().take((PARAMS_BYTES / 4) as usize) {

@@ -388,3 +388,45 @@ fn prefix_reuse_renders_what_the_plain_forward_renders() {
         }
     }
 }
+
+/// On a device with small buffers: a model whose weights do not fit is refused with a
+/// message, and a batch is split into submissions that fit and renders the same.
+#[test]
+fn small_gpus_refuse_big_models_and_split_batches() {
+    let Some(g) = gpu() else { return };
+    let small = block_on(Gpu::with_buffer_limit(Some(64 * 1024))).expect("small device");
+    assert_eq!(small.max_binding(), 64 * 1024);
+    let e = match GpuModel::load(small.clone(), bundled("rpgan-colored-mnist.safetensors")) {
+        Ok(_) => panic!("a 2 MiB weight fits a 64 KiB buffer"),
+        Err(e) => e.to_string(),
+    };
+    assert!(e.contains("binds at most"), "{e}");
+    let bytes = snresnet(Some((4, 2)));
+    let mut m = GpuModel::load(small, bytes.clone()).expect("load");
+    assert!(
+        m.max_rows() < 7,
+        "the test needs a split: {} rows fit",
+        m.max_rows()
+    );
+    let mut big = GpuModel::load(g, bytes).expect("load");
+    let cfg = m.meta.generator.clone();
+    let (batch, resolved) = (
+        Batch::new(&cfg, 6, 7, &Interventions::default()).expect("batch"),
+        Resolved::default_for(&cfg),
+    );
+    let split = block_on(m.render(&batch, &resolved, &[2])).expect("split render");
+    let whole = block_on(big.render(&batch, &resolved, &[2])).expect("render");
+    assert_close("split images", &split.images, &whole.images, 1e-4, 1e-5);
+    assert_close(
+        "split site",
+        &split.sites[0].data,
+        &whole.sites[0].data,
+        1e-4,
+        1e-5,
+    );
+    // a forward of more dispatches than one submission's parameter slots: several submissions
+    big.backend().rec.poison.set(true);
+    big.backend().rec.limit_dispatches(5);
+    let again = block_on(big.render(&batch, &resolved, &[2])).expect("render in pieces");
+    assert_eq!(again, whole);
+}
