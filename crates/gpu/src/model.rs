@@ -191,12 +191,8 @@ impl GpuModel {
             self.recover().await?;
         }
         match self.render_once(batch, resolved, sites).await {
-            Err(Error::DeviceLost(_)) => {
-                self.recover().await?;
-                self.render_once(batch, resolved, sites).await
-            }
-            Err(e) if self.backend.gpu().lost().is_some() => {
-                let _ = e;
+            // lost during this render: once more on a new device
+            Err(_) if self.backend.gpu().lost().is_some() => {
                 self.recover().await?;
                 self.render_once(batch, resolved, sites).await
             }
