@@ -1,7 +1,8 @@
-// Hybrid / concept exchange of [N, C, H, W]: with M[c,q] = channels[c] mask[q],
-// y[n] = (1 - M) x[n] + M x[donor[n]]. aux holds donor rows (u32, N), channels (C) and
-// mask (H*W) as f32 bit patterns at the given offsets.
-struct P { n: u32, c: u32, hw: u32, donor: u32, channels: u32, mask: u32 }
+// Hybrid / concept exchange of rows of x [N, C, H, W] into y [K, C, H, W]: with
+// M[c,q] = channels[c] mask[q], y[k] = (1 - M) x[base[k]] + M x[donor[k]]. aux holds the base
+// and donor rows (u32, K each), channels (C) and mask (H*W) as f32 bit patterns at the given
+// offsets; n = K*C*H*W.
+struct P { n: u32, c: u32, hw: u32, base: u32, donor: u32, channels: u32, mask: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> aux: array<u32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -16,6 +17,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<
     let r = i % row;
     let n = i / row;
     let m = bitcast<f32>(aux[p.channels + r / p.hw]) * bitcast<f32>(aux[p.mask + r % p.hw]);
+    let b = aux[p.base + n];
     let d = aux[p.donor + n];
-    y[i] = (1.0 - m) * x[i] + m * x[d * row + r];
+    y[i] = (1.0 - m) * x[b * row + r] + m * x[d * row + r];
 }

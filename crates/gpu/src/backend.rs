@@ -225,7 +225,10 @@ impl Backend for WgpuBackend {
     }
 
     fn select_batch(&self, x: &GpuTensor, idx: &[usize]) -> Result<GpuTensor> {
-        let rows = *x.shape.first().unwrap_or(&0);
+        if x.shape.is_empty() {
+            return shape_err("select_batch of a tensor without a batch dimension".into());
+        }
+        let rows = x.shape[0];
         if let Some(i) = idx.iter().find(|&&i| i >= rows) {
             return shape_err(format!("row {i} of a batch of {rows}"));
         }
@@ -247,7 +250,10 @@ impl Backend for WgpuBackend {
         let first = parts
             .first()
             .ok_or_else(|| Error::Shape("concat of no tensors".into()))?;
-        if parts.iter().any(|p| p.shape[1..] != first.shape[1..]) {
+        if parts
+            .iter()
+            .any(|p| p.shape.is_empty() || p.shape[1..] != first.shape[1..])
+        {
             return shape_err("concat of tensors with different row shapes".into());
         }
         let mut shape = first.shape.clone();
@@ -410,27 +416,52 @@ impl Backend for WgpuBackend {
         channels: &[f32],
         mask: &[f32],
     ) -> Result<GpuTensor> {
+        let n = *x.shape.first().unwrap_or(&0);
+        if donor.len() != n {
+            return shape_err(format!("{} donors for a batch of {n}", donor.len()));
+        }
+        let base: Vec<usize> = (0..n).collect();
+        self.mix_pairs(x, &base, donor, channels, mask)
+    }
+
+    fn mix_pairs(
+        &self,
+        x: &GpuTensor,
+        base: &[usize],
+        donor: &[usize],
+        channels: &[f32],
+        mask: &[f32],
+    ) -> Result<GpuTensor> {
         let [n, c, h, w] = nchw(x, "mix")?;
-        if donor.len() != n || channels.len() != c || mask.len() != h * w {
+        let k = base.len();
+        if donor.len() != k || channels.len() != c || mask.len() != h * w {
             return shape_err(format!(
-                "hybrid of {} donors, {} channels and {} mask values for [{n}, {c}, {h}, {w}]",
+                "hybrid of {k} bases, {} donors, {} channels and {} mask values for [{n}, {c}, {h}, {w}]",
                 donor.len(),
                 channels.len(),
                 mask.len()
             ));
         }
-        if let Some(d) = donor.iter().find(|&&d| d >= n) {
-            return shape_err(format!("donor row {d} of a batch of {n}"));
+        if let Some(d) = base.iter().chain(donor).find(|&&d| d >= n) {
+            return shape_err(format!("hybrid row {d} of a batch of {n}"));
         }
-        let mut aux: Vec<u32> = donor.iter().map(|&d| d as u32).collect();
+        let mut aux: Vec<u32> = base.iter().chain(donor).map(|&d| d as u32).collect();
         aux.extend(words(channels).chain(words(mask)));
         let aux = self.aux(&aux, "hybrid vectors")?;
         self.elementwise(
             Kernel::Mix,
-            &[u(n * c * h * w)?, u(c)?, u(h * w)?, 0, u(n)?, u(n + c)?],
+            &[
+                u(k * c * h * w)?,
+                u(c)?,
+                u(h * w)?,
+                0,
+                u(k)?,
+                u(2 * k)?,
+                u(2 * k + c)?,
+            ],
             Some(&aux),
             &[x],
-            &x.shape,
+            &[k, c, h, w],
         )
     }
 }

@@ -88,7 +88,12 @@ impl WgpuBackend {
             }
         };
         check_bias(b, cout, "conv_transpose2d")?;
-        if stride == 0 || h == 0 || wd == 0 || (h - 1) * stride + k <= 2 * padding {
+        if stride == 0
+            || h == 0
+            || wd == 0
+            || (h - 1) * stride + k <= 2 * padding
+            || (wd - 1) * stride + k <= 2 * padding
+        {
             return shape_err(format!(
                 "conv_transpose2d {k}x{k} stride {stride} on {h}x{wd}"
             ));

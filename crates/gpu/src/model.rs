@@ -165,8 +165,7 @@ impl GpuModel {
         let gpu = Gpu::new().await?;
         let poison = self.backend.rec.poison.get();
         let (rows, reuse) = (self.max_rows, self.prefix_reuse);
-        let bytes = std::mem::take(&mut self.bytes);
-        *self = GpuModel::load(gpu, bytes)?;
+        *self = GpuModel::load(gpu, self.bytes.clone())?;
         self.backend.rec.poison.set(poison);
         self.max_rows = rows.min(self.max_rows);
         self.prefix_reuse = reuse;
@@ -222,7 +221,7 @@ impl GpuModel {
                 data: Vec::new(),
             });
         }
-        for (chunk, range) in split(batch, self.max_rows) {
+        for (chunk, range) in split(batch, self.max_rows)? {
             let (y, acts) = self.record(&chunk, resolved, sites)?;
             let mut items = vec![(&y.buf, 4 * y.len() as u64)];
             items.extend(acts.iter().map(|a| (&a.buf, 4 * a.len() as u64)));
@@ -246,6 +245,12 @@ impl GpuModel {
         sites: &[usize],
     ) -> Result<(GpuTensor, Vec<GpuTensor>)> {
         let b = &self.backend;
+        let nsites = self.generator.config.buckets.len();
+        if let Some(s) = sites.iter().find(|&&s| s >= nsites) {
+            return Err(Error::Model(ganscope_model::Error::Shape(format!(
+                "site index {s}; the model has {nsites} sites"
+            ))));
+        }
         if self.prefix_reuse {
             return Ok(render_shared(&self.generator, b, batch, resolved, sites)?);
         }
@@ -278,7 +283,7 @@ impl GpuModel {
             self.recover().await?;
         }
         let mut bytes = Vec::new();
-        for (chunk, _) in split(batch, self.max_rows) {
+        for (chunk, _) in split(batch, self.max_rows)? {
             let (y, _) = self.record(&chunk, resolved, &[])?;
             let px = self.backend.to_rgba(&y)?;
             let data = read_buffers(&self.backend.rec, &[(&px.buf, 4 * px.len() as u64)]).await?;
@@ -294,32 +299,58 @@ fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
-/// Splits a batch into sub-batches of at most `max_rows` rows, each sample with its hybrid
-/// donor; returns each sub-batch with the range of samples it renders.
-pub fn split(batch: &Batch, max_rows: usize) -> Vec<(Batch, Range<usize>)> {
-    if batch.rows() <= max_rows {
-        return vec![(batch.clone(), 0..batch.n)];
+/// Checks that a batch's rows, donors and latents agree.
+fn check_batch(batch: &Batch) -> Result<()> {
+    let rows = batch.rows();
+    let bad = |m: String| Err(Error::Model(ganscope_model::Error::Shape(m)));
+    if rows == 0 || batch.n > rows || batch.donors.len() != rows {
+        return bad(format!(
+            "a batch of {rows} rows, {} samples and {} donors",
+            batch.n,
+            batch.donors.len()
+        ));
     }
-    let step = if batch.rows() == batch.n {
-        max_rows
-    } else {
+    if let Some(d) = batch.donors.iter().find(|&&d| d >= rows) {
+        return bad(format!("donor row {d} of a batch of {rows}"));
+    }
+    if batch.z.as_ref().is_some_and(|z| z.len() % rows != 0) {
+        return bad(format!("latents do not divide into {rows} rows"));
+    }
+    Ok(())
+}
+
+/// Splits a batch into sub-batches of about `max_rows` rows, each sample with the rows it
+/// mixes with (its donor, the donor's donor...); returns each sub-batch with the range of
+/// samples it renders.
+pub fn split(batch: &Batch, max_rows: usize) -> Result<Vec<(Batch, Range<usize>)>> {
+    check_batch(batch)?;
+    if batch.rows() <= max_rows {
+        return Ok(vec![(batch.clone(), 0..batch.n)]);
+    }
+    let mixes = (0..batch.rows()).any(|r| batch.donors[r] != r);
+    let step = if mixes {
         (max_rows / 2).max(1)
+    } else {
+        max_rows
     };
     let dim = batch
         .z
         .as_ref()
         .map_or(0, |z| z.len() / batch.rows().max(1));
-    (0..batch.n)
+    Ok((0..batch.n)
         .step_by(step)
         .map(|a| {
             let range = a..(a + step).min(batch.n);
             let mut rows: Vec<usize> = range.clone().collect();
-            for r in range.clone() {
-                if !rows.contains(&batch.donors[r]) {
-                    rows.push(batch.donors[r]);
+            let mut k = 0;
+            while k < rows.len() {
+                let d = batch.donors[rows[k]];
+                if !rows.contains(&d) {
+                    rows.push(d);
                 }
+                k += 1;
             }
-            let pos = |r: usize| rows.iter().position(|&x| x == r);
+            let pos = |r: usize| rows.iter().position(|&x| x == r).unwrap_or(0);
             let sub = Batch {
                 z: batch.z.as_ref().map(|z| {
                     rows.iter()
@@ -327,14 +358,10 @@ pub fn split(batch: &Batch, max_rows: usize) -> Vec<(Batch, Range<usize>)> {
                         .collect()
                 }),
                 paths: rows.iter().map(|&r| batch.paths[r].clone()).collect(),
-                donors: rows
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &r)| pos(batch.donors[r]).unwrap_or(i))
-                    .collect(),
+                donors: rows.iter().map(|&r| pos(batch.donors[r])).collect(),
                 n: range.len(),
             };
             (sub, range)
         })
-        .collect()
+        .collect())
 }

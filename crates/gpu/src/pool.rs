@@ -83,7 +83,10 @@ impl Pool {
         let class = if pow <= max {
             pow
         } else {
-            bytes.div_ceil(256) * 256
+            // never past the binding limit (which need not be a multiple of 256)
+            (bytes.div_ceil(256) * 256)
+                .min(max & !3)
+                .max(bytes.div_ceil(4) * 4)
         };
         let reuse = self.free.borrow_mut().get_mut(&class).and_then(|v| v.pop());
         let (id, buffer) = reuse.unwrap_or_else(|| {

@@ -34,21 +34,38 @@ pub async fn read_buffers(rec: &Recorder, items: &[(&Rc<Buf>, u64)]) -> Result<V
         .device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+    // every map is awaited and every mapped buffer unmapped before any error is returned, so
+    // no staging buffer goes back to its pool still mapped
+    let mut results = Vec::with_capacity(waits.len());
+    for rx in waits {
+        results.push(rx.await);
+    }
     let mut out = Vec::with_capacity(items.len());
-    for ((rx, s), (_, bytes)) in waits.into_iter().zip(&staging).zip(items) {
-        let mapped = rx
-            .await
-            .map_err(|_| Error::DeviceLost("the readback was dropped".into()))?;
-        rec.gpu.check()?;
-        mapped.map_err(|e| Error::Gpu(format!("mapping a readback buffer: {e}")))?;
-        let slice = s.buffer.slice(0..*bytes);
-        let data = slice
-            .get_mapped_range()
-            .map_err(|e| Error::Gpu(format!("reading a mapped buffer: {e}")))?
-            .to_vec();
-        s.buffer.unmap();
-        out.push(data);
+    let mut first_err = None;
+    for ((r, s), (_, bytes)) in results.into_iter().zip(&staging).zip(items) {
+        match r {
+            Ok(Ok(())) => {
+                let slice = s.buffer.slice(0..*bytes);
+                match slice.get_mapped_range() {
+                    Ok(view) => out.push(view.to_vec()),
+                    Err(e) => {
+                        first_err
+                            .get_or_insert(Error::Gpu(format!("reading a mapped buffer: {e}")));
+                    }
+                }
+                s.buffer.unmap();
+            }
+            Ok(Err(e)) => {
+                first_err.get_or_insert(Error::Gpu(format!("mapping a readback buffer: {e}")));
+            }
+            Err(_) => {
+                first_err.get_or_insert(Error::DeviceLost("the readback was dropped".into()));
+            }
+        }
     }
     rec.gpu.check()?;
-    Ok(out)
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }

@@ -204,7 +204,7 @@ impl Recorder {
     ) {
         debug_assert_eq!(inputs.len(), k.inputs());
         let full = self.rec.borrow().as_ref().map(|r| r.params.len() as u64)
-            == Some(self.slots.get() * SLOT);
+            >= Some(self.slots.get() * SLOT);
         if full {
             self.submit();
         }
@@ -291,18 +291,21 @@ impl Recorder {
     /// recorded so far in one submission.
     pub fn submit_with_copies(&self, copies: &[(&Rc<Buf>, &Rc<Buf>, u64)]) {
         let rec = self.rec.borrow_mut().take();
-        let mut encoder = match rec {
+        // the uploads stay out of their pool until the submission that reads them is made
+        let (mut encoder, _keep) = match rec {
             Some(mut r) => {
                 drop(r.pass.take());
                 if !r.params.is_empty() {
                     self.gpu.queue.write_buffer(&self.params, 0, &r.params);
                 }
-                r.encoder
+                (r.encoder, r.keep)
             }
-            None => self
-                .gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+            None => (
+                self.gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+                Vec::new(),
+            ),
         };
         for (src, dst, bytes) in copies {
             encoder.copy_buffer_to_buffer(&src.buffer, 0, &dst.buffer, 0, *bytes);

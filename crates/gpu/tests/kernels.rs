@@ -223,8 +223,11 @@ fn batch_and_intervention_kernels_match_cpu() {
         .unit_edit(&t[0], &alpha, &value, &mask));
     let donor = [3, 3, 0, 1, 4];
     let channels = [1.0, 0.0, 1.0];
-    check!(&g, "mix", vec![x], |b, t| b
+    check!(&g, "mix", vec![x.clone()], |b, t| b
         .mix(&t[0], &donor, &channels, &mask));
+    let (base, donor) = ([4, 0, 2, 2, 1, 0], [3, 3, 0, 4, 1, 2]);
+    check!(&g, "mix_pairs", vec![x], |b, t| b
+        .mix_pairs(&t[0], &base, &donor, &channels, &mask));
 }
 
 #[test]

@@ -150,4 +150,28 @@ pub trait Backend {
         channels: &[f32],
         mask: &[f32],
     ) -> Result<Self::Tensor>;
+    /// Hybrids of row pairs of `x [N, C, H, W]`: row k of the `[K, C, H, W]` result is
+    /// `(1 - M) x[base[k]] + M x[donor[k]]` (`base` and `donor` of length K). A backend may do
+    /// it in one pass; the default gathers the pairs and calls [`Backend::mix`].
+    fn mix_pairs(
+        &self,
+        x: &Self::Tensor,
+        base: &[usize],
+        donor: &[usize],
+        channels: &[f32],
+        mask: &[f32],
+    ) -> Result<Self::Tensor> {
+        let k = base.len();
+        if donor.len() != k {
+            return Err(crate::Error::Shape(format!(
+                "{k} base rows and {} donor rows",
+                donor.len()
+            )));
+        }
+        let idx: Vec<usize> = base.iter().chain(donor).copied().collect();
+        let ext = self.select_batch(x, &idx)?; // [2K, C, H, W]: bases, then donors
+        let d: Vec<usize> = (k..2 * k).chain(k..2 * k).collect();
+        let mixed = self.mix(&ext, &d, channels, mask)?; // [2K, C, H, W]
+        self.select_batch(&mixed, &(0..k).collect::<Vec<_>>()) // [K, C, H, W]
+    }
 }

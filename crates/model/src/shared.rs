@@ -69,6 +69,12 @@ pub fn render_shared<B: Backend>(
         return Err(Error::Shape(format!("donor row {d} of a batch of {rows}")));
     }
     let nsites = g.buckets.len();
+    if resolved.edits.len() != nsites || resolved.mix.len() != nsites {
+        return Err(Error::InvalidIntervention(format!(
+            "interventions resolved for {} sites; the model has {nsites}",
+            resolved.edits.len()
+        )));
+    }
     if let Some(s) = sites.iter().find(|&&s| s >= nsites) {
         return Err(Error::Shape(format!(
             "site index {s}; the model has {nsites} sites"
@@ -112,16 +118,9 @@ pub fn render_shared<B: Backend>(
         }
         if let Some(m) = &resolved.mix[i] {
             let (pairs, next) = classes((0..rows).map(|r| (class[r], class[batch.donors[r]])));
-            let k = pairs.len();
-            let idx: Vec<usize> = pairs
-                .iter()
-                .map(|p| p.0)
-                .chain(pairs.iter().map(|p| p.1))
-                .collect();
-            let ext = b.select_batch(&x, &idx)?; // [2K, C, H, W]: bases, then donors
-            let donor: Vec<usize> = (k..2 * k).chain(k..2 * k).collect();
-            let mixed = b.mix(&ext, &donor, &m.channels, &m.mask)?; // [2K, C, H, W]
-            x = b.select_batch(&mixed, &(0..k).collect::<Vec<_>>())?; // [K, C, H, W]
+            let base: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+            let donor: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+            x = b.mix_pairs(&x, &base, &donor, &m.channels, &m.mask)?; // [K, C, H, W]
             class = next;
         }
         if sites.contains(&i) {
