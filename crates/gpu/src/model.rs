@@ -160,6 +160,16 @@ impl GpuModel {
         self.prefix_reuse = on;
     }
 
+    fn check_sites(&self, sites: &[usize]) -> Result<()> {
+        let nsites = self.generator.config.buckets.len();
+        match sites.iter().find(|&&s| s >= nsites) {
+            Some(s) => Err(Error::Model(ganscope_model::Error::Shape(format!(
+                "site index {s}; the model has {nsites} sites"
+            )))),
+            None => Ok(()),
+        }
+    }
+
     /// Re-creates the device and uploads the weights again (after a device loss).
     pub async fn recover(&mut self) -> Result<()> {
         let gpu = Gpu::new().await?;
@@ -180,12 +190,7 @@ impl GpuModel {
         resolved: &Resolved,
         sites: &[usize],
     ) -> Result<Rendered> {
-        let nsites = self.generator.config.buckets.len();
-        if let Some(s) = sites.iter().find(|&&s| s >= nsites) {
-            return Err(Error::Model(ganscope_model::Error::Shape(format!(
-                "site index {s}; the model has {nsites} sites"
-            ))));
-        }
+        self.check_sites(sites)?;
         if self.backend.gpu().lost().is_some() {
             self.recover().await?;
         }
@@ -245,12 +250,7 @@ impl GpuModel {
         sites: &[usize],
     ) -> Result<(GpuTensor, Vec<GpuTensor>)> {
         let b = &self.backend;
-        let nsites = self.generator.config.buckets.len();
-        if let Some(s) = sites.iter().find(|&&s| s >= nsites) {
-            return Err(Error::Model(ganscope_model::Error::Shape(format!(
-                "site index {s}; the model has {nsites} sites"
-            ))));
-        }
+        self.check_sites(sites)?;
         if self.prefix_reuse {
             return Ok(render_shared(&self.generator, b, batch, resolved, sites)?);
         }
@@ -299,31 +299,11 @@ fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
-/// Checks that a batch's rows, donors and latents agree.
-fn check_batch(batch: &Batch) -> Result<()> {
-    let rows = batch.rows();
-    let bad = |m: String| Err(Error::Model(ganscope_model::Error::Shape(m)));
-    if rows == 0 || batch.n > rows || batch.donors.len() != rows {
-        return bad(format!(
-            "a batch of {rows} rows, {} samples and {} donors",
-            batch.n,
-            batch.donors.len()
-        ));
-    }
-    if let Some(d) = batch.donors.iter().find(|&&d| d >= rows) {
-        return bad(format!("donor row {d} of a batch of {rows}"));
-    }
-    if batch.z.as_ref().is_some_and(|z| z.len() % rows != 0) {
-        return bad(format!("latents do not divide into {rows} rows"));
-    }
-    Ok(())
-}
-
 /// Splits a batch into sub-batches of about `max_rows` rows, each sample with the rows it
 /// mixes with (its donor, the donor's donor...); returns each sub-batch with the range of
 /// samples it renders.
 pub fn split(batch: &Batch, max_rows: usize) -> Result<Vec<(Batch, Range<usize>)>> {
-    check_batch(batch)?;
+    batch.check()?;
     if batch.rows() <= max_rows {
         return Ok(vec![(batch.clone(), 0..batch.n)]);
     }

@@ -124,6 +124,27 @@ impl Batch {
     pub fn rows(&self) -> usize {
         self.paths.len()
     }
+
+    /// Checks that rows, samples, donors and latents agree (a batch built by hand may not).
+    pub fn check(&self) -> Result<()> {
+        let rows = self.rows();
+        if rows == 0 || self.n > rows || self.donors.len() != rows {
+            return Err(Error::Shape(format!(
+                "a batch of {rows} rows, {} samples and {} donors",
+                self.n,
+                self.donors.len()
+            )));
+        }
+        if let Some(d) = self.donors.iter().find(|&&d| d >= rows) {
+            return Err(Error::Shape(format!("donor row {d} of a batch of {rows}")));
+        }
+        if self.z.as_ref().is_some_and(|z| z.len() % rows != 0) {
+            return Err(Error::Shape(format!(
+                "latents do not divide into {rows} rows"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Renders a batch: `[n, C, S, S]` images in [-1, 1]. `observe(site, x)` sees every site's

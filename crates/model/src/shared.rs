@@ -58,16 +58,7 @@ pub fn render_shared<B: Backend>(
     let rows = batch.rows();
     let cfg = &g.config;
     g.check_paths(&batch.paths)?;
-    if rows == 0 || batch.n > rows || batch.donors.len() != rows {
-        return Err(Error::Shape(format!(
-            "a batch of {rows} rows, {} samples and {} donors",
-            batch.n,
-            batch.donors.len()
-        )));
-    }
-    if let Some(d) = batch.donors.iter().find(|&&d| d >= rows) {
-        return Err(Error::Shape(format!("donor row {d} of a batch of {rows}")));
-    }
+    batch.check()?;
     let nsites = g.buckets.len();
     if resolved.edits.len() != nsites || resolved.mix.len() != nsites {
         return Err(Error::InvalidIntervention(format!(
