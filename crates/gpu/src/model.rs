@@ -8,9 +8,9 @@ use ganscope_model::backend::Backend;
 use ganscope_model::backend::{Init, ParamSource};
 use ganscope_model::format::{ModelFile, ModelMeta};
 use ganscope_model::generator::Generator;
-use ganscope_model::intervention::Resolved;
+use ganscope_model::intervention::{MixVectors, Resolved};
 use ganscope_model::sample::{render, Batch};
-use ganscope_model::shared::render_shared;
+use ganscope_model::shared::{render_hybrid_sets, render_shared};
 use ganscope_model::FileError;
 
 use crate::backend::{GpuTensor, WgpuBackend};
@@ -275,6 +275,48 @@ impl GpuModel {
             });
         }
         Ok((y, acts))
+    }
+
+    /// Hybrids of many channel sets at `site` with the tail batched
+    /// ([`render_hybrid_sets`]): `[sets * n, C, S, S]`, set-major. The batch and the sets are
+    /// split so that no submission passes the device's row limit. A lost device is
+    /// re-created first.
+    pub async fn render_hybrid_sets(
+        &mut self,
+        batch: &Batch,
+        resolved: &Resolved,
+        site: usize,
+        sets: &[MixVectors],
+    ) -> Result<Vec<f32>> {
+        self.check_sites(&[site])?;
+        if self.backend.gpu().lost().is_some() {
+            self.recover().await?;
+        }
+        let cfg = &self.generator.config;
+        let per = cfg.channels * cfg.image_size * cfg.image_size;
+        let n = batch.n;
+        let mut out = vec![0f32; sets.len() * n * per];
+        for (chunk, range) in split(batch, (self.max_rows / 2).max(1))? {
+            let per_pass = (self.max_rows.saturating_sub(chunk.rows()) / chunk.n).max(1);
+            for (k, group) in sets.chunks(per_pass).enumerate() {
+                let y = render_hybrid_sets(
+                    &self.generator,
+                    &self.backend,
+                    &chunk,
+                    resolved,
+                    site,
+                    group,
+                )?;
+                let data = read_buffers(&self.backend.rec, &[(&y.buf, 4 * y.len() as u64)]).await?;
+                let vals: Vec<f32> = f32s(&data.concat()).collect();
+                for (j, rows) in vals.chunks(chunk.n * per).enumerate() {
+                    let s = k * per_pass + j;
+                    let at = (s * n + range.start) * per;
+                    out[at..at + rows.len()].copy_from_slice(rows);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Renders `batch` to RGBA8 bytes, `n x S x S x 4` (a canvas's `ImageData` layout).

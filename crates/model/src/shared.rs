@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 
 use crate::backend::Backend;
-use crate::generator::{run_bucket, Generator};
-use crate::intervention::Resolved;
+use crate::generator::{run_bucket, site_name, Generator};
+use crate::intervention::{MixVectors, Resolved};
 use crate::sample::Batch;
 use crate::{Error, Result};
 
@@ -45,18 +45,11 @@ fn gather<B: Backend>(b: &B, x: &B::Tensor, idx: &[usize]) -> Result<B::Tensor> 
     }
 }
 
-/// Renders `batch` like [`crate::sample::render`], computing every distinct partial state
-/// once. Returns the `[n, C, S, S]` images and, for each of `sites`, its `[n, C, H, W]`
-/// activation after the site's interventions (the batch's first `n` rows).
-pub fn render_shared<B: Backend>(
-    g: &Generator<B::Tensor>,
-    b: &B,
-    batch: &Batch,
-    resolved: &Resolved,
-    sites: &[usize],
-) -> Result<(B::Tensor, Vec<B::Tensor>)> {
-    let rows = batch.rows();
-    let cfg = &g.config;
+/// Checks a batch and a resolution against the generator; the number of sites.
+fn check<T>(g: &Generator<T>, batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Result<usize>
+where
+    T: Clone,
+{
     g.check_paths(&batch.paths)?;
     batch.check()?;
     let nsites = g.buckets.len();
@@ -71,11 +64,20 @@ pub fn render_shared<B: Backend>(
             "site index {s}; the model has {nsites} sites"
         )));
     }
-    // states before bucket 1: one per distinct latent row
-    let (mut x, mut class) = match (&g.constant, &batch.z) {
-        (Some(c), _) => (c.clone(), vec![0; rows]), // [1, D]
+    Ok(nsites)
+}
+
+/// The distinct states before bucket 1 (`[K, D]`) and each row's state.
+fn input_states<B: Backend>(
+    g: &Generator<B::Tensor>,
+    b: &B,
+    batch: &Batch,
+) -> Result<(B::Tensor, Vec<usize>)> {
+    let rows = batch.rows();
+    match (&g.constant, &batch.z) {
+        (Some(c), _) => Ok((c.clone(), vec![0; rows])), // [1, D]
         (None, Some(z)) => {
-            let d = cfg.latent_dim;
+            let d = g.config.latent_dim;
             if z.len() != rows * d {
                 return Err(Error::Shape(format!(
                     "{} latent values for {rows} rows of {d}",
@@ -92,30 +94,59 @@ pub fn render_shared<B: Backend>(
                 .iter()
                 .flat_map(|bits| bits.iter().map(|&u| f32::from_bits(u)))
                 .collect();
-            (b.tensor(first, &[order.len(), d])?, class) // [K, D]
+            Ok((b.tensor(first, &[order.len(), d])?, class)) // [K, D]
         }
-        (None, None) => return Err(Error::Shape("this generator needs a latent z".into())),
-    };
-    let mut acts = vec![None; nsites];
-    for (i, blocks) in g.buckets.iter().enumerate() {
-        let (order, next) = classes((0..rows).map(|r| (class[r], batch.paths[r][i])));
-        let from: Vec<usize> = order.iter().map(|k| k.0).collect();
-        let col: Vec<usize> = order.iter().map(|k| k.1).collect();
-        let xin = gather(b, &x, &from)?; // [K', ...]
-        x = run_bucket(b, blocks, &xin, &col)?; // [K', C, H, W]
+        (None, None) => Err(Error::Shape("this generator needs a latent z".into())),
+    }
+}
+
+/// Bucket `i` over distinct states `x` (row r in state `class[r]`), then its edits and
+/// hybrid; returns the new distinct states and classes.
+fn step<B: Backend>(
+    g: &Generator<B::Tensor>,
+    b: &B,
+    batch: &Batch,
+    resolved: &Resolved,
+    i: usize,
+    x: &B::Tensor,
+    class: &[usize],
+) -> Result<(B::Tensor, Vec<usize>)> {
+    let rows = batch.rows();
+    let (order, mut class) = classes((0..rows).map(|r| (class[r], batch.paths[r][i])));
+    let from: Vec<usize> = order.iter().map(|k| k.0).collect();
+    let col: Vec<usize> = order.iter().map(|k| k.1).collect();
+    let xin = gather(b, x, &from)?; // [K', ...]
+    let mut x = run_bucket(b, &g.buckets[i], &xin, &col)?; // [K', C, H, W]
+    for e in &resolved.edits[i] {
+        x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [K', C, H, W]
+    }
+    if let Some(m) = &resolved.mix[i] {
+        let (pairs, next) = classes((0..rows).map(|r| (class[r], class[batch.donors[r]])));
+        let base: Vec<usize> = pairs.iter().map(|p| p.0).collect();
+        let donor: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+        x = b.mix_pairs(&x, &base, &donor, &m.channels, &m.mask)?; // [K, C, H, W]
         class = next;
-        for e in &resolved.edits[i] {
-            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [K', C, H, W]
-        }
-        if let Some(m) = &resolved.mix[i] {
-            let (pairs, next) = classes((0..rows).map(|r| (class[r], class[batch.donors[r]])));
-            let base: Vec<usize> = pairs.iter().map(|p| p.0).collect();
-            let donor: Vec<usize> = pairs.iter().map(|p| p.1).collect();
-            x = b.mix_pairs(&x, &base, &donor, &m.channels, &m.mask)?; // [K, C, H, W]
-            class = next;
-        }
+    }
+    Ok((x, class))
+}
+
+/// Renders `batch` like [`crate::sample::render`], computing every distinct partial state
+/// once. Returns the `[n, C, S, S]` images and, for each of `sites`, its `[n, C, H, W]`
+/// activation after the site's interventions (the batch's first `n` rows).
+pub fn render_shared<B: Backend>(
+    g: &Generator<B::Tensor>,
+    b: &B,
+    batch: &Batch,
+    resolved: &Resolved,
+    sites: &[usize],
+) -> Result<(B::Tensor, Vec<B::Tensor>)> {
+    let nsites = check(g, batch, resolved, sites)?;
+    let (mut x, mut class) = input_states(g, b, batch)?;
+    let mut acts = vec![None; nsites];
+    for (i, act) in acts.iter_mut().enumerate() {
+        (x, class) = step(g, b, batch, resolved, i, &x, &class)?;
         if sites.contains(&i) {
-            acts[i] = Some(gather(b, &x, &class[..batch.n])?); // [n, C, H, W]
+            *act = Some(gather(b, &x, &class[..batch.n])?); // [n, C, H, W]
         }
     }
     let y = gather(b, &x, &class[..batch.n])?; // [n, C, S, S]
@@ -128,4 +159,64 @@ pub fn render_shared<B: Backend>(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((y, acts))
+}
+
+/// Hybrids of many channel sets at one site with the tail batched (counterfactual influence
+/// maps, module hybrids): the batch's rows `0..n` are the bases, `donors[r]` their donors.
+/// Every distinct state is computed once up to and including `site`; then, for each of
+/// `sets`, the `n` hybrids `(1 - M) r(base) + M r(donor)` with `M = channels ⊗ mask` go
+/// through the rest of the generator in one batch. `resolved` may carry edits (applied at
+/// their sites for every set) but no hybrid. Returns `[sets.len() * n, C, S, S]`, set-major
+/// (row `s * n + r` is set s applied to row r).
+pub fn render_hybrid_sets<B: Backend>(
+    g: &Generator<B::Tensor>,
+    b: &B,
+    batch: &Batch,
+    resolved: &Resolved,
+    site: usize,
+    sets: &[MixVectors],
+) -> Result<B::Tensor> {
+    let nsites = check(g, batch, resolved, &[site])?;
+    if resolved.mix.iter().any(Option::is_some) {
+        return Err(Error::InvalidIntervention(
+            "hybrid sets take their channel sets as an argument, not from a hybrid intervention"
+                .into(),
+        ));
+    }
+    if sets.is_empty() {
+        return Err(Error::InvalidIntervention("no channel sets to mix".into()));
+    }
+    let [c, h, w] = g.sites()[site].1;
+    if let Some(m) = sets
+        .iter()
+        .find(|m| m.channels.len() != c || m.mask.len() != h * w)
+    {
+        return Err(Error::InvalidIntervention(format!(
+            "a channel set of {} channels and a mask of {} cells; site {} has {c} channels of \
+             {h}x{w}",
+            m.channels.len(),
+            m.mask.len(),
+            site_name(site)
+        )));
+    }
+    let (mut x, mut class) = input_states(g, b, batch)?;
+    for i in 0..=site {
+        (x, class) = step(g, b, batch, resolved, i, &x, &class)?;
+    }
+    let n = batch.n;
+    let base: Vec<usize> = class[..n].to_vec();
+    let donor: Vec<usize> = (0..n).map(|r| class[batch.donors[r]]).collect();
+    let parts = sets
+        .iter()
+        .map(|m| b.mix_pairs(&x, &base, &donor, &m.channels, &m.mask)) // [n, C, H, W]
+        .collect::<Result<Vec<_>>>()?;
+    let mut x = b.concat_batch(&parts)?; // [S*n, C, H, W]
+    for i in site + 1..nsites {
+        let col: Vec<usize> = (0..sets.len() * n).map(|k| batch.paths[k % n][i]).collect();
+        x = run_bucket(b, &g.buckets[i], &x, &col)?; // [S*n, C', H', W']
+        for e in &resolved.edits[i] {
+            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?;
+        }
+    }
+    Ok(x) // [S*n, C, S, S]
 }

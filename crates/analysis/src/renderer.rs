@@ -1,0 +1,182 @@
+//! What an analysis needs from a backend: render a batch (images and site activations on
+//! the host) and render many hybrids of one batch with the tail batched. [`CpuRenderer`]
+//! runs candle; `GpuRenderer` (feature `gpu`, native) runs wgpu. Both call the model crate's
+//! prefix-reusing forward, so they compute the same numbers within float tolerance.
+
+use ganscope_model::candle_backend::{load_candle, CandleBackend};
+use ganscope_model::config::GeneratorConfig;
+use ganscope_model::generator::Generator;
+use ganscope_model::intervention::{MixVectors, Resolved};
+use ganscope_model::sample::Batch;
+use ganscope_model::shared::{render_hybrid_sets, render_shared};
+
+use crate::Result;
+
+/// Rows rendered at once by the analyses (bounds memory; a backend may split further).
+pub const CHUNK: usize = 256;
+
+/// A rendered batch on the host.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Frames {
+    /// Samples.
+    pub n: usize,
+    /// `[n, C, S, S]` in [-1, 1].
+    pub images: Vec<f32>,
+    /// Per site asked for, `[n, C, H, W]` after the site's interventions.
+    pub sites: Vec<Vec<f32>>,
+}
+
+/// A generator on some backend.
+pub trait Renderer {
+    /// The generator's architecture.
+    fn config(&self) -> &GeneratorConfig;
+    /// The backend, in words.
+    fn describe(&self) -> String;
+    /// Renders `batch` under `resolved`, reading back the activations of `sites`.
+    fn render(&mut self, batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Result<Frames>;
+    /// [`render_hybrid_sets`]: for each set, the hybrids of the batch's `n` rows with their
+    /// donors at `site`; `[sets * n, C, S, S]`, set-major.
+    fn hybrid_sets(
+        &mut self,
+        batch: &Batch,
+        resolved: &Resolved,
+        site: usize,
+        sets: &[MixVectors],
+    ) -> Result<Vec<f32>>;
+}
+
+/// Values of one image of `[N, C, S, S]` data.
+pub fn image_len(cfg: &GeneratorConfig) -> usize {
+    cfg.channels * cfg.image_size * cfg.image_size
+}
+
+/// The generator on candle's CPU backend.
+pub struct CpuRenderer {
+    generator: Generator<candle_core::Tensor>,
+    backend: CandleBackend,
+}
+
+impl CpuRenderer {
+    /// Loads a model file's bytes (checked like every model file).
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let backend = CandleBackend::cpu();
+        let m = load_candle(bytes, &backend.device)?;
+        Ok(CpuRenderer {
+            generator: m.generator,
+            backend,
+        })
+    }
+
+    /// A renderer over a generator already on candle (e.g. built in a test).
+    pub fn new(generator: Generator<candle_core::Tensor>) -> Self {
+        CpuRenderer {
+            generator,
+            backend: CandleBackend::cpu(),
+        }
+    }
+
+    /// The generator.
+    pub fn generator(&self) -> &Generator<candle_core::Tensor> {
+        &self.generator
+    }
+}
+
+fn host(t: &candle_core::Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+impl Renderer for CpuRenderer {
+    fn config(&self) -> &GeneratorConfig {
+        &self.generator.config
+    }
+
+    fn describe(&self) -> String {
+        "candle on the CPU".into()
+    }
+
+    fn render(&mut self, batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Result<Frames> {
+        let (y, acts) = render_shared(&self.generator, &self.backend, batch, resolved, sites)?;
+        Ok(Frames {
+            n: batch.n,
+            images: host(&y)?,
+            sites: acts.iter().map(host).collect::<Result<_>>()?,
+        })
+    }
+
+    fn hybrid_sets(
+        &mut self,
+        batch: &Batch,
+        resolved: &Resolved,
+        site: usize,
+        sets: &[MixVectors],
+    ) -> Result<Vec<f32>> {
+        let y = render_hybrid_sets(&self.generator, &self.backend, batch, resolved, site, sets)?;
+        host(&y)
+    }
+}
+
+#[cfg(feature = "gpu")]
+pub use gpu::GpuRenderer;
+
+#[cfg(feature = "gpu")]
+mod gpu {
+    use super::*;
+    use ganscope_gpu::{Gpu, GpuModel};
+
+    /// The generator on wgpu (native: blocks on the device).
+    pub struct GpuRenderer {
+        model: GpuModel,
+        config: GeneratorConfig,
+    }
+
+    impl GpuRenderer {
+        /// Uploads a model file's bytes to the default adapter.
+        pub fn load(bytes: &[u8]) -> Result<Self> {
+            let gpu = Gpu::new_blocking()?;
+            Self::with_gpu(gpu, bytes)
+        }
+
+        /// Uploads a model file's bytes to `gpu`.
+        pub fn with_gpu(gpu: Gpu, bytes: &[u8]) -> Result<Self> {
+            let model = GpuModel::load(gpu, bytes.to_vec())?;
+            let config = model.generator().config.clone();
+            Ok(GpuRenderer { model, config })
+        }
+    }
+
+    impl Renderer for GpuRenderer {
+        fn config(&self) -> &GeneratorConfig {
+            &self.config
+        }
+
+        fn describe(&self) -> String {
+            format!("wgpu on {}", self.model.backend().gpu().describe())
+        }
+
+        fn render(
+            &mut self,
+            batch: &Batch,
+            resolved: &Resolved,
+            sites: &[usize],
+        ) -> Result<Frames> {
+            let r = pollster::block_on(self.model.render(batch, resolved, sites))?;
+            Ok(Frames {
+                n: batch.n,
+                images: r.images,
+                sites: r.sites.into_iter().map(|s| s.data).collect(),
+            })
+        }
+
+        fn hybrid_sets(
+            &mut self,
+            batch: &Batch,
+            resolved: &Resolved,
+            site: usize,
+            sets: &[MixVectors],
+        ) -> Result<Vec<f32>> {
+            Ok(pollster::block_on(
+                self.model.render_hybrid_sets(batch, resolved, site, sets),
+            )?)
+        }
+    }
+}

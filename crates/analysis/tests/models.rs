@@ -1,0 +1,105 @@
+//! The analyses on the bundled models (www/models): real generators, candle backend.
+
+use ganscope_analysis::dissect::{
+    causal_effect, concept_means, dissect, sample, RuleSegmenter, Segmenter,
+};
+use ganscope_analysis::groups::{concept_groups, exchange};
+use ganscope_analysis::influence::{influence_maps, modules};
+use ganscope_analysis::renderer::{CpuRenderer, Renderer};
+use ganscope_model::intervention::Interventions;
+
+fn model(name: &str) -> CpuRenderer {
+    let path = format!("{}/../../www/models/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    CpuRenderer::load(&bytes).expect("load")
+}
+
+#[test]
+fn exchanging_every_group_gives_the_second_sample() {
+    let mut r = model("gan-colored-mnist.safetensors");
+    let g = concept_groups(&mut r, 1, 4, 32, 0).expect("groups");
+    assert_eq!(g.labels.len(), r.config().widths[1]);
+    assert!((0..4).all(|k| !g.members(k).is_empty()), "{:?}", g.labels);
+    let all: Vec<usize> = (0..g.k).flat_map(|k| g.members(k)).collect();
+    let y = exchange(&mut r, 1, &all, None, 3, 4).expect("exchange");
+    let per = y.len() / 3;
+    let (second, mixed) = (&y[per..2 * per], &y[2 * per..]);
+    let diff = second
+        .iter()
+        .zip(mixed)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        diff < 1e-5,
+        "all groups exchanged differs from the second sample by {diff}"
+    );
+    // one group alone changes the first sample but is not the second
+    let y = exchange(&mut r, 1, &g.members(0), None, 3, 4).expect("exchange");
+    let d1 = y[..per]
+        .iter()
+        .zip(&y[2 * per..])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(d1 > 1e-3);
+}
+
+#[test]
+fn ablating_every_unit_of_a_site_removes_the_whole_share_of_its_concept() {
+    let mut r = model("gan-colored-mnist.safetensors");
+    let seg = RuleSegmenter::default();
+    let site = r.config().buckets.len() - 2;
+    let c = r.config().widths[site];
+    let s = sample(&mut r, site, 64, 0, &Interventions::default()).expect("sample");
+    // this model's output bias is bright: with every unit at 0 no background is left
+    let background = 0;
+    let k = concept_means(&s, &seg, 3, 32, background);
+    let all: Vec<usize> = (0..c).collect();
+    let e = causal_effect(&mut r, &seg, site, &all, &k, None, background, 64, 0).expect("ace");
+    assert!(
+        e.base > 0.5,
+        "the samples are mostly background: {}",
+        e.base
+    );
+    assert_eq!(e.ablated, 0.0, "no background is left");
+    assert!((e.ablation_effect - 1.0).abs() < 1e-12);
+    assert!(
+        e.ace > 0.5,
+        "inserting the background mean draws background: {e:?}"
+    );
+}
+
+#[test]
+fn dissection_labels_every_unit_of_a_real_site() {
+    let mut r = model("gan-colored-mnist.safetensors");
+    let seg = RuleSegmenter::default();
+    let s = sample(&mut r, 2, 200, 1, &Interventions::default()).expect("sample");
+    // the top 1% of a unit is far smaller than the stroke: threshold at the top 20% here
+    let d = dissect(&s, &seg, 3, 32, 8, 0.8).expect("dissect");
+    assert_eq!(d.iou.len(), r.config().widths[2]);
+    assert_eq!(d.concepts, seg.concepts());
+    assert!(d.iou.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
+    assert!(d
+        .units
+        .iter()
+        .all(|u| u.top.len() == 8 && u.quantiles[0] <= u.quantiles[2]));
+    // some unit follows the stroke better than chance
+    let stroke = d.iou.iter().map(|row| row[1]).fold(0.0, f64::max);
+    assert!(stroke > 0.2, "best stroke IoU {stroke}");
+}
+
+#[test]
+fn influence_modules_of_the_bundled_rpgan() {
+    let mut r = model("rpgan-colored-mnist.safetensors");
+    let t = std::time::Instant::now();
+    let maps = influence_maps(&mut r, 1, 64, 0, &mut |_, _| {}).expect("influence");
+    let m = modules(&maps, 3, 3, 0.75, 0).expect("modules");
+    eprintln!(
+        "influence maps of {} channels over 64 pairs and 3 modules: {:.2} s",
+        maps.channels,
+        t.elapsed().as_secs_f64()
+    );
+    assert!(maps.maps.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(maps.maps.iter().any(|&v| v > 0.0));
+    assert_eq!(m.labels.len(), maps.channels);
+    assert_eq!(m.templates.len(), 3 * 32 * 32);
+}
