@@ -159,7 +159,7 @@ mod gpu {
             resolved: &Resolved,
             sites: &[usize],
         ) -> Result<Frames> {
-            let r = pollster::block_on(self.model.render(batch, resolved, sites))?;
+            let r = ganscope_gpu::block_on(self.model.render(batch, resolved, sites))?;
             Ok(Frames {
                 n: batch.n,
                 images: r.images,
@@ -174,7 +174,7 @@ mod gpu {
             site: usize,
             sets: &[MixVectors],
         ) -> Result<Vec<f32>> {
-            Ok(pollster::block_on(
+            Ok(ganscope_gpu::block_on(
                 self.model.render_hybrid_sets(batch, resolved, site, sets),
             )?)
         }
