@@ -230,6 +230,17 @@ pub struct DiscriminatorConfig {
     /// dcgan: output channels of each 4x4 stride-2 conv (each halves the side);
     /// snresnet: channels of each res-block.
     pub widths: Vec<usize>,
+    /// Outputs of the linear head: 1 for a GAN discriminator, the class count for a
+    /// classifier (1..=1000).
+    #[serde(default = "one_output")]
+    pub outputs: usize,
+}
+
+/// Most outputs a discriminator head may have (a classifier's classes).
+pub const MAX_OUTPUTS: usize = 1000;
+
+fn one_output() -> usize {
+    1
 }
 
 impl DiscriminatorConfig {
@@ -251,6 +262,7 @@ impl DiscriminatorConfig {
             image_size,
             channels,
             widths,
+            outputs: 1,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -259,6 +271,12 @@ impl DiscriminatorConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         layer_count(self.family, self.image_size)?;
+        if !(1..=MAX_OUTPUTS).contains(&self.outputs) {
+            return Err(Error::InvalidConfig(format!(
+                "{} discriminator outputs is outside 1..={MAX_OUTPUTS}",
+                self.outputs
+            )));
+        }
         if !matches!(self.channels, 1 | 3) {
             return Err(Error::InvalidConfig("channels must be 1 or 3".into()));
         }
@@ -299,8 +317,16 @@ mod tests {
             image_size: 32,
             channels: 3,
             widths,
+            outputs: 1,
         };
         assert!(d(vec![8; 5]).validate().is_ok(), "32 -> 1 after five convs");
+        for (outputs, ok) in [(0, false), (10, true), (1000, true), (1001, false)] {
+            let c = DiscriminatorConfig {
+                outputs,
+                ..d(vec![8; 3])
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{outputs} outputs");
+        }
         assert!(
             d(vec![8; 6]).validate().is_err(),
             "six stride-2 convs leave nothing of 32x32"

@@ -94,7 +94,7 @@ impl<T: Clone> Discriminator<T> {
                 (Body::SnResnet(blocks), cin)
             }
         };
-        let head = Linear::new(src, "d.linear", feat, 1, wi)?;
+        let head = Linear::new(src, "d.linear", feat, cfg.outputs, wi)?;
         Ok(Discriminator {
             config: cfg.clone(),
             body,
@@ -102,7 +102,7 @@ impl<T: Clone> Discriminator<T> {
         })
     }
 
-    /// `x [N, C, S, S]` -> (logits `[N, 1]`, penultimate features `[N, F]`).
+    /// `x [N, C, S, S]` -> (logits `[N, outputs]`, penultimate features `[N, F]`).
     pub fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<(T, T)> {
         let feats = match &self.body {
             Body::Dcgan(convs) => {
@@ -123,7 +123,7 @@ impl<T: Clone> Discriminator<T> {
                 b.sum_spatial(&h)? // [N, W]
             }
         };
-        let logits = self.head.forward(b, &feats)?; // [N, 1]
+        let logits = self.head.forward(b, &feats)?; // [N, outputs]
         Ok((logits, feats))
     }
 }

@@ -86,6 +86,14 @@ pub enum FileError {
     /// No `ganscope` key in `__metadata__`.
     #[error("the file has no `ganscope` metadata; was it written by `ganscope export`?")]
     MissingMetadata,
+    /// A ganscope file of the other kind: a classifier read as a model, or the reverse.
+    #[error("this file is {found}, not {wanted}")]
+    WrongKind {
+        /// What the file is, e.g. "a ganscope classifier (`ganscope_classifier` metadata)".
+        found: String,
+        /// What the reader needs.
+        wanted: String,
+    },
     /// The `ganscope` metadata is not valid.
     #[error("the `ganscope` metadata is not valid: {0}")]
     BadMetadata(String),

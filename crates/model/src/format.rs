@@ -11,10 +11,10 @@ use crate::backend::{Init, ParamSource};
 use crate::config::{DiscriminatorConfig, GeneratorConfig};
 use crate::discriminator::Discriminator;
 use crate::generator::{site_shapes, Generator};
+use crate::raw::{check_tensors, decode, file_err, parse_table, serialize};
 use crate::{Error, FileError, Result};
-use half::f16;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -22,8 +22,6 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const MAX_HEADER: u64 = 16 << 20;
 /// The metadata key.
 pub const META_KEY: &str = "ganscope";
-const MAX_DIM: u64 = 1 << 24;
-const MAX_ELEMS: u64 = 1 << 30;
 
 /// A site as recorded in the file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -150,16 +148,8 @@ pub struct ModelFile<'a> {
     bytes: &'a [u8],
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    dtype: String,
-    shape: Vec<u64>,
-    data_offsets: [u64; 2],
-}
-
 /// Records the names and shapes an architecture needs.
-struct Recorder(BTreeMap<String, Vec<usize>>);
+pub(crate) struct Recorder(pub(crate) BTreeMap<String, Vec<usize>>);
 
 impl ParamSource<()> for Recorder {
     fn param(&mut self, name: &str, shape: &[usize], _: Init) -> Result<()> {
@@ -181,30 +171,49 @@ pub fn expected_tensors(
     Ok(rec.0)
 }
 
-fn file_err(e: FileError) -> Error {
-    Error::InvalidFile(e)
-}
-
-fn parse_meta(header: &serde_json::Map<String, serde_json::Value>) -> Result<ModelMeta> {
-    let s = header
-        .get("__metadata__")
-        .and_then(|m| m.get(META_KEY))
-        .ok_or(FileError::MissingMetadata)?
+/// A header value under `__metadata__[key]`, parsed as JSON with its `format_version` checked;
+/// a file of the other kind (model vs classifier) is named as such.
+pub(crate) fn metadata_json(
+    header: &serde_json::Map<String, serde_json::Value>,
+    key: &str,
+) -> Result<serde_json::Value> {
+    let md = header.get("__metadata__");
+    let Some(value) = md.and_then(|m| m.get(key)) else {
+        let kinds = [
+            (META_KEY, "a ganscope generator model"),
+            (crate::classifier::CLASSIFIER_KEY, "a ganscope classifier"),
+        ];
+        let describe = |(k, what): (&str, &str)| format!("{what} (`{k}` metadata)");
+        let found = kinds
+            .into_iter()
+            .find(|(k, _)| *k != key && md.and_then(|m| m.get(*k)).is_some());
+        let wanted = kinds.into_iter().find(|(k, _)| *k == key);
+        return Err(file_err(match (found, wanted) {
+            (Some(f), Some(w)) => FileError::WrongKind {
+                found: describe(f),
+                wanted: describe(w),
+            },
+            _ if key == META_KEY => FileError::MissingMetadata,
+            _ => FileError::BadMetadata(format!("the file has no `{key}` metadata")),
+        }));
+    };
+    let s = value
         .as_str()
         .ok_or_else(|| FileError::BadMetadata("the value is not a string".into()))?;
     let v: serde_json::Value =
         serde_json::from_str(s).map_err(|e| FileError::BadMetadata(e.to_string()))?;
-    let found = v.get("format_version").and_then(|x| x.as_u64());
-    match found {
-        Some(f) if f == u64::from(FORMAT_VERSION) => {}
-        Some(f) => {
-            return Err(file_err(FileError::UnsupportedVersion {
-                found: u32::try_from(f).unwrap_or(u32::MAX),
-                supported: FORMAT_VERSION,
-            }))
-        }
-        None => return Err(file_err(FileError::BadMetadata("no format_version".into()))),
+    match v.get("format_version").and_then(|x| x.as_u64()) {
+        Some(f) if f == u64::from(FORMAT_VERSION) => Ok(v),
+        Some(f) => Err(file_err(FileError::UnsupportedVersion {
+            found: u32::try_from(f).unwrap_or(u32::MAX),
+            supported: FORMAT_VERSION,
+        })),
+        None => Err(file_err(FileError::BadMetadata("no format_version".into()))),
     }
+}
+
+fn parse_meta(header: &serde_json::Map<String, serde_json::Value>) -> Result<ModelMeta> {
+    let v = metadata_json(header, META_KEY)?;
     let meta: ModelMeta =
         serde_json::from_value(v).map_err(|e| FileError::BadMetadata(e.to_string()))?;
     meta.generator
@@ -225,74 +234,15 @@ fn parse_meta(header: &serde_json::Map<String, serde_json::Value>) -> Result<Mod
 impl<'a> ModelFile<'a> {
     /// Parses and checks a whole file.
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
-        if bytes.len() < 8 {
-            return Err(file_err(FileError::TooShort(bytes.len())));
-        }
-        let mut len8 = [0u8; 8];
-        len8.copy_from_slice(&bytes[..8]);
-        let hlen = u64::from_le_bytes(len8);
-        if hlen > MAX_HEADER {
-            return Err(file_err(FileError::HeaderTooLarge(hlen)));
-        }
-        let avail = bytes.len() - 8;
-        if hlen as usize > avail {
-            return Err(file_err(FileError::HeaderPastEnd {
-                declared: hlen,
-                available: avail,
-            }));
-        }
-        let data = 8 + hlen as usize;
-        let header: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&bytes[8..data])
-                .map_err(|e| FileError::BadHeaderJson(e.to_string()))?;
-        let data_len = bytes.len() - data;
-        let mut tensors = BTreeMap::new();
-        for (name, v) in &header {
-            if name == "__metadata__" {
-                continue;
-            }
-            let e: Entry = serde_json::from_value(v.clone())
-                .map_err(|e| FileError::BadHeaderJson(format!("tensor `{name}`: {e}")))?;
-            tensors.insert(name.clone(), check_entry(name, e, data, data_len)?);
-        }
-        let mut spans: Vec<(&String, &RawTensor)> = tensors.iter().collect();
-        spans.sort_by_key(|(_, t)| (t.range.start, t.range.end));
-        for w in spans.windows(2) {
-            if w[1].1.range.start < w[0].1.range.end {
-                return Err(file_err(FileError::BadOffsets {
-                    name: w[1].0.clone(),
-                    why: format!("its data overlaps tensor `{}`", w[0].0),
-                }));
-            }
-        }
+        let (header, tensors) = parse_table(bytes)?;
         let meta = parse_meta(&header)?;
         let expected = expected_tensors(&meta.generator, meta.discriminator.as_ref())?;
-        for (name, shape) in &expected {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| FileError::MissingTensor(name.clone()))?;
-            if &t.shape != shape {
-                return Err(file_err(FileError::ShapeMismatch {
-                    name: name.clone(),
-                    expected: shape.clone(),
-                    found: t.shape.clone(),
-                }));
-            }
-        }
-        if let Some(extra) = tensors.keys().find(|k| !expected.contains_key(*k)) {
-            return Err(file_err(FileError::UnexpectedTensor(extra.clone())));
-        }
-        let file = ModelFile {
+        check_tensors(bytes, &tensors, &expected)?;
+        Ok(ModelFile {
             meta,
             tensors,
             bytes,
-        };
-        for name in file.tensors.keys() {
-            if file.data(name)?.iter().any(|v| !v.is_finite()) {
-                return Err(file_err(FileError::NonFinite(name.clone())));
-            }
-        }
-        Ok(file)
+        })
     }
 
     /// A tensor's values as f32 (f16 storage widened).
@@ -301,118 +251,17 @@ impl<'a> ModelFile<'a> {
             .tensors
             .get(name)
             .ok_or_else(|| FileError::MissingTensor(name.into()))?;
-        let raw = &self.bytes[t.range.clone()];
-        Ok(match t.dtype {
-            Dtype::F32 => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            Dtype::F16 => raw
-                .chunks_exact(2)
-                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-        })
+        Ok(decode(self.bytes, t))
     }
-}
-
-fn check_entry(name: &str, e: Entry, data: usize, data_len: usize) -> Result<RawTensor> {
-    let dtype = match e.dtype.as_str() {
-        "F32" => Dtype::F32,
-        "F16" => Dtype::F16,
-        other => {
-            return Err(file_err(FileError::UnsupportedDtype {
-                name: name.into(),
-                dtype: other.chars().take(16).collect(),
-            }))
-        }
-    };
-    let elems = e.shape.iter().try_fold(1u64, |acc, &d| {
-        (d > 0 && d <= MAX_DIM)
-            .then(|| acc.checked_mul(d))
-            .flatten()
-            .filter(|&n| n <= MAX_ELEMS)
-    });
-    let bad_offsets = |why: String| {
-        file_err(FileError::BadOffsets {
-            name: name.into(),
-            why,
-        })
-    };
-    let Some(elems) = elems.filter(|_| e.shape.len() <= 4) else {
-        return Err(file_err(FileError::BadShape {
-            name: name.into(),
-            shape: e.shape,
-        }));
-    };
-    let size = elems * if dtype == Dtype::F32 { 4 } else { 2 };
-    let [a, b] = e.data_offsets;
-    if a > b {
-        return Err(bad_offsets(format!("its offsets [{a}, {b}] are reversed")));
-    }
-    if b > data_len as u64 {
-        return Err(bad_offsets(format!(
-            "its data [{a}, {b}] runs past the end of the file's {data_len} data bytes"
-        )));
-    }
-    if b - a != size {
-        return Err(bad_offsets(format!(
-            "its shape {:?} needs {size} bytes but its offsets hold {}",
-            e.shape,
-            b - a
-        )));
-    }
-    Ok(RawTensor {
-        dtype,
-        shape: e.shape.iter().map(|&d| d as usize).collect(),
-        range: data + a as usize..data + b as usize,
-    })
 }
 
 /// A named tensor to write: name, shape, values.
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
-struct Bytes(safetensors::Dtype, Vec<usize>, Vec<u8>);
-
-impl safetensors::View for &Bytes {
-    fn dtype(&self) -> safetensors::Dtype {
-        self.0
-    }
-    fn shape(&self) -> &[usize] {
-        &self.1
-    }
-    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        std::borrow::Cow::Borrowed(&self.2)
-    }
-    fn data_len(&self) -> usize {
-        self.2.len()
-    }
-}
-
 /// Serialises a model file (f32, or f16 storage when `f16`).
 pub fn to_bytes(meta: &ModelMeta, tensors: &[NamedTensor], half: bool) -> Result<Vec<u8>> {
-    let views: Vec<(String, Bytes)> = tensors
-        .iter()
-        .map(|(n, s, v)| {
-            let b = if half {
-                let raw = v
-                    .iter()
-                    .flat_map(|x| f16::from_f32(*x).to_le_bytes())
-                    .collect();
-                Bytes(safetensors::Dtype::F16, s.clone(), raw)
-            } else {
-                Bytes(
-                    safetensors::Dtype::F32,
-                    s.clone(),
-                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                )
-            };
-            (n.clone(), b)
-        })
-        .collect();
     let json = serde_json::to_string(meta).map_err(|e| FileError::BadMetadata(e.to_string()))?;
-    let info = HashMap::from([(META_KEY.to_string(), json)]);
-    safetensors::serialize(views.iter().map(|(n, b)| (n.as_str(), b)), Some(info))
-        .map_err(|e| Error::Shape(format!("safetensors: {e}")))
+    serialize(META_KEY, json, tensors, half)
 }
 
 /// Writes `bytes` to `path` atomically (a temporary file in the same folder, then rename).

@@ -8,10 +8,13 @@
 //! - [`sample`]: seeded latents and paths and the one render function;
 //! - [`shared`]: the same render computing each distinct partial state once (prefix reuse);
 //! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
-//! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback).
+//! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback);
+//! - [`classifier`]: a small image classifier in its own file, the feature network for
+//!   semantic distances between images.
 
 pub mod backend;
 pub mod candle_backend;
+pub mod classifier;
 pub mod config;
 pub mod conv;
 pub mod discriminator;
@@ -21,6 +24,7 @@ pub mod generator;
 pub mod im2col;
 pub mod intervention;
 pub mod layers;
+mod raw;
 pub mod sample;
 pub mod shared;
 

@@ -5,11 +5,13 @@
 //! seeded variables ([`store`]), spectral normalisation ([`spectral`]), the RPGAN diversity
 //! loss ([`diversity`]), Adam with checkpointable state ([`adam`]), the step
 //! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench`] times
-//! the forward on candle and on the GPU crate in one run.
+//! the forward on candle and on the GPU crate in one run; [`classifier`] trains the small
+//! classifier whose features the analysis crate compares images with.
 
 pub mod adam;
 pub mod bench;
 pub mod checkpoint;
+pub mod classifier;
 pub mod diversity;
 pub mod export;
 pub mod images;

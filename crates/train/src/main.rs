@@ -8,7 +8,7 @@ use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 use ganscope_train::export::{export, ExportOptions};
 use ganscope_train::images::{grid, save_png};
-use ganscope_train::options::{bundled_mnist, Loss, TrainOptions};
+use ganscope_train::options::{bundled_mnist, ClassifierOptions, Loss, TrainOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -89,6 +89,18 @@ enum Cmd {
         /// Seconds to keep repeating each measurement (the median is printed).
         #[arg(long, default_value_t = 2.0)]
         min_time: f64,
+    },
+    /// Train a small image classifier on the dataset's labels (the feature network of
+    /// semantic distances between generated images) and write it as one .safetensors file.
+    Classifier {
+        #[command(flatten)]
+        opts: ClassifierOptions,
+        /// The classifier file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Store tensors as f16 (half the download).
+        #[arg(long)]
+        f16: bool,
     },
     /// Print a model file's architecture, sites, parameters and training summary.
     Info {
@@ -292,6 +304,61 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
         tr.step,
         tr.elapsed,
         a.out.display()
+    );
+    Ok(())
+}
+
+fn cmd_classifier(opts: &ClassifierOptions, out: &Path, f16: bool) -> Result<()> {
+    use ganscope_train::classifier::{finish, load_split, ClassifierTrainer};
+    opts.validate().map_err(anyhow::Error::msg)?;
+    let data = load_split(opts, ganscope_data::Split::Train)?;
+    let test = load_split(opts, ganscope_data::Split::Test)?;
+    let mut tr = ClassifierTrainer::new(opts.clone(), data)?;
+    eprintln!(
+        "training a {}-class classifier on {} ({} images, {} test images) on {}: {} steps of batch {}, {} parameters",
+        tr.config.outputs,
+        tr.data.name,
+        tr.data.len(),
+        test.len(),
+        opts.device,
+        opts.steps,
+        opts.batch,
+        tr.store.vars.values().map(|v| v.elem_count()).sum::<usize>()
+    );
+    let bar = ProgressBar::new(opts.steps);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {per_sec} {msg}",
+    )?);
+    let (mut loss, mut acc) = (f32::NAN, 0.0f32);
+    while tr.step < opts.steps {
+        let s = tr.train_step()?;
+        // running means over about the last 50 steps
+        let k = if s.step == 1 { 1.0 } else { 0.02 };
+        loss = if loss.is_nan() {
+            s.loss
+        } else {
+            loss + k * (s.loss - loss)
+        };
+        acc += k * (s.accuracy - acc);
+        bar.set_position(s.step);
+        bar.set_message(format!("loss {loss:.4} batch accuracy {:.1}%", 100.0 * acc));
+    }
+    bar.finish();
+    let (meta, bytes) = finish(&tr, &test, loss, f16)?;
+    ganscope_model::format::write_atomic(out, &bytes)?;
+    let acc = meta.test_accuracy.unwrap_or(f32::NAN);
+    println!(
+        "test accuracy: {:.2}% ({} test images)",
+        100.0 * acc,
+        test.len()
+    );
+    eprintln!(
+        "done: {} steps in {:.0} s; wrote {} ({} bytes, {} features)",
+        tr.step,
+        tr.seconds,
+        out.display(),
+        bytes.len(),
+        ganscope_model::classifier::Classifier::load(&bytes)?.feature_dim()
     );
     Ok(())
 }
@@ -551,6 +618,7 @@ fn run(cli: Cli) -> Result<()> {
             batches,
             min_time,
         } => cmd_bench(model, batches, *min_time),
+        Cmd::Classifier { opts, out, f16 } => cmd_classifier(opts, out, *f16),
         Cmd::Info { model } => cmd_info(model),
     }
 }

@@ -127,6 +127,31 @@ pub fn step_seed(seed: u64, step: u64, k: u64) -> u64 {
     crate::store::name_hash(&format!("{seed}/{step}/{k}"))
 }
 
+/// Data indices of batch `k` (a running index over epochs) of `batch` images out of `n`: each
+/// epoch is a permutation seeded by `(seed, epoch)`; `perm` caches the current one.
+pub fn epoch_batch(
+    perm: &mut Option<(u64, Vec<usize>)>,
+    seed: u64,
+    n: usize,
+    batch: usize,
+    k: u64,
+) -> Vec<usize> {
+    let (n, b) = (n as u64, batch as u64);
+    let mut idx = Vec::with_capacity(batch);
+    for i in k * b..(k + 1) * b {
+        let epoch = i / n;
+        if perm.as_ref().map(|p| p.0) != Some(epoch) {
+            let mut p: Vec<usize> = (0..n as usize).collect();
+            p.shuffle(&mut StdRng::seed_from_u64(step_seed(seed, epoch, u64::MAX)));
+            *perm = Some((epoch, p));
+        }
+        if let Some((_, p)) = perm {
+            idx.push(p[(i % n) as usize]);
+        }
+    }
+    idx
+}
+
 /// The device named by `--device`.
 pub fn device(name: &str) -> Result<Device> {
     match name {
@@ -206,24 +231,13 @@ impl Trainer {
 
     /// Real images for draw `k` (a running index over epochs): `[B, C, S, S]`.
     fn real_batch(&mut self, k: u64) -> Result<Tensor> {
-        let n = self.data.len() as u64;
-        let b = self.opts.batch as u64;
-        let mut idx = Vec::with_capacity(self.opts.batch);
-        for i in k * b..(k + 1) * b {
-            let epoch = i / n;
-            if self.perm.as_ref().map(|p| p.0) != Some(epoch) {
-                let mut p: Vec<usize> = (0..n as usize).collect();
-                p.shuffle(&mut StdRng::seed_from_u64(step_seed(
-                    self.opts.seed,
-                    epoch,
-                    u64::MAX,
-                )));
-                self.perm = Some((epoch, p));
-            }
-            if let Some((_, p)) = &self.perm {
-                idx.push(p[(i % n) as usize]);
-            }
-        }
+        let idx = epoch_batch(
+            &mut self.perm,
+            self.opts.seed,
+            self.data.len(),
+            self.opts.batch,
+            k,
+        );
         let s = self.gcfg.image_size;
         Ok(Tensor::from_vec(
             self.data.batch(&idx),
