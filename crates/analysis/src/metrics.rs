@@ -172,3 +172,30 @@ pub fn mean_std(x: &[f64]) -> (f64, f64) {
     let v = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n;
     (m, v.sqrt())
 }
+
+/// The project's classifier (`ganscope classifier`) as the feature network: its penultimate
+/// layer is the embedding (the role InceptionV3 plays in the papers).
+pub struct ClassifierFeatures(pub ganscope_model::classifier::Classifier);
+
+impl Features for ClassifierFeatures {
+    fn dim(&self) -> usize {
+        self.0.feature_dim()
+    }
+
+    fn features(&self, images: &[f32], n: usize) -> Result<Vec<f32>> {
+        Ok(self.0.features(images, n)?)
+    }
+
+    fn describe(&self) -> String {
+        let m = self.0.meta();
+        format!(
+            "the penultimate layer ({} values) of ganscope's {} classifier{}",
+            self.dim(),
+            m.dataset.as_ref().map_or("", |d| d.name.as_str()),
+            m.test_accuracy.map_or(String::new(), |a| format!(
+                " (test accuracy {:.1}%)",
+                100.0 * a
+            ))
+        )
+    }
+}

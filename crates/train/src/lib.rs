@@ -9,11 +9,14 @@
 //! classifier whose features the analysis crate compares images with.
 
 pub mod adam;
+pub mod analyses;
+pub mod analyze;
 pub mod bench;
 pub mod checkpoint;
 pub mod classifier;
 pub mod diversity;
 pub mod export;
+pub mod figures;
 pub mod images;
 pub mod options;
 pub mod run;
@@ -36,6 +39,9 @@ pub enum TrainError {
     /// The GPU backend failed.
     #[error(transparent)]
     Gpu(#[from] ganscope_gpu::Error),
+    /// An analysis failed.
+    #[error(transparent)]
+    Analysis(#[from] ganscope_analysis::Error),
     /// A tensor operation failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

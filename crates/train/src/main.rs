@@ -90,6 +90,9 @@ enum Cmd {
         #[arg(long, default_value_t = 2.0)]
         min_time: f64,
     },
+    /// Measure what the papers measure (RPGAN buckets, GAN Dissection, influence maps and
+    /// modules, concept groups, quality) and write figures, JSON and an HTML report.
+    Analyze(Box<ganscope_train::analyze::AnalyzeArgs>),
     /// Train a small image classifier on the dataset's labels (the feature network of
     /// semantic distances between generated images) and write it as one .safetensors file.
     Classifier {
@@ -619,6 +622,7 @@ fn run(cli: Cli) -> Result<()> {
             min_time,
         } => cmd_bench(model, batches, *min_time),
         Cmd::Classifier { opts, out, f16 } => cmd_classifier(opts, out, *f16),
+        Cmd::Analyze(args) => Ok(ganscope_train::analyze::analyze(args)?),
         Cmd::Info { model } => cmd_info(model),
     }
 }

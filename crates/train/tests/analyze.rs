@@ -1,0 +1,134 @@
+//! `ganscope analyze` end to end on the bundled models: every analysis writes its figure and
+//! JSON, the report holds them, a seed gives the same numbers twice, bad options get a
+//! one-line error.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ganscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ganscope"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn bundled(name: &str) -> String {
+    format!("{}/../../www/models/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn analyze(model: &str, what: &str, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "analyze",
+        model,
+        what,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    ganscope(&args)
+}
+
+fn json(dir: &Path, name: &str) -> serde_json::Value {
+    let p: PathBuf = dir.join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).expect("json")
+}
+
+const SMALL: [&str; 8] = [
+    "--samples",
+    "48",
+    "--evaluations",
+    "4",
+    "--pairs",
+    "6",
+    "--top",
+    "2",
+];
+
+#[test]
+fn every_analysis_of_the_rpgan_writes_figures_numbers_and_a_report() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = bundled("rpgan-colored-mnist.safetensors");
+    let mut extra = SMALL.to_vec();
+    extra.push("--report");
+    let out = analyze(&model, "all", dir.path(), &extra);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "paths-seed0.png",
+        "buckets.json",
+        "buckets.svg",
+        "quality.json",
+        "dissect.json",
+        "dissect.png",
+        "ace.json",
+        "ace.svg",
+        "influence.json",
+        "influence.png",
+        "modules.json",
+        "modules.png",
+        "module-hybrids.png",
+        "groups.json",
+        "groups.png",
+        "report.html",
+    ] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
+    let b = json(dir.path(), "buckets.json");
+    assert_eq!(b["buckets"].as_array().expect("rows").len(), 4);
+    assert!(b["features"]
+        .as_str()
+        .expect("features")
+        .contains("classifier"));
+    let q = json(dir.path(), "quality.json");
+    assert!(q["fd"].as_f64().expect("fd") > 0.0);
+    let m = json(dir.path(), "modules.json");
+    assert_eq!(m["k"], 3);
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
+    assert!(html.contains("data:image/png;base64,") && html.contains("<svg"));
+    assert!(!html.contains("<script"), "the report runs no script");
+
+    // the same seed gives the same numbers
+    let again = tempfile::tempdir().expect("tmp");
+    let out = analyze(&model, "buckets", again.path(), &SMALL);
+    assert!(out.status.success());
+    assert_eq!(json(again.path(), "buckets.json"), b);
+}
+
+#[test]
+fn a_standard_gan_gets_the_per_site_analyses_and_bad_options_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let model = bundled("gan-colored-mnist.safetensors");
+    let out = analyze(
+        &model,
+        "groups",
+        dir.path(),
+        &["--samples", "32", "--site", "b3"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(dir.path(), "groups.json")["site"], 2);
+    for (what, extra, want) in [
+        ("buckets", vec![], "at least 2 blocks per bucket"),
+        ("groups", vec!["--site", "b9"], "no site `b9`"),
+        ("ace", vec!["--concept", "sky"], "no concept `sky`"),
+        ("modules", vec!["--k", "0"], "rank of 0"),
+        (
+            "quality",
+            vec!["--classifier", "/nonexistent.safetensors"],
+            "reading /nonexistent",
+        ),
+    ] {
+        let out = analyze(&model, what, dir.path(), &extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{what} {extra:?} should fail");
+        assert!(err.contains(want), "{what} {extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
