@@ -4,17 +4,20 @@
 //!
 //! - [`metrics`]: colour histograms and the Hellinger distance, feature distances, the
 //!   Fréchet distance and precision/recall;
-//! - [`buckets`]: RPGAN bucket responsibility (RPGAN sec. 4.1) and the noise-injection
-//!   baseline;
-//! - [`dissect`]: GAN Dissection unit statistics, concept masks, IoU, ablation/insertion
-//!   and the average causal effect (Bau et al. sec. 3);
+//! - [`buckets`]: RPGAN bucket responsibility (RPGAN sec. 4.1);
+//! - [`dissect`]: GAN Dissection unit statistics, concept masks and IoU (Bau et al. sec. 3.1);
+//!   [`ace`]: ablation, insertion and the average causal effect (sec. 3.2);
 //! - [`influence`]: counterfactual influence maps, their NMF clustering into modules and
 //!   module hybrids (Besserve et al. sec. 3);
 //! - [`groups`]: concept groups of filters and their exchange (Li et al.);
+//! - [`artifacts`]: artifact units (Bau et al. sec. 4.2) and the RPGAN paper's
+//!   noise-injection baseline;
 //! - [`nmf`], [`kmeans`]: the two clusterings, seeded.
 //!
 //! Every analysis is deterministic for a seed; none needs gradients except where noted.
 
+pub mod ace;
+pub mod artifacts;
 pub mod buckets;
 pub mod dissect;
 mod error;

@@ -1,8 +1,7 @@
 //! The analyses on the bundled models (www/models): real generators, candle backend.
 
-use ganscope_analysis::dissect::{
-    causal_effect, concept_means, dissect, sample, RuleSegmenter, Segmenter,
-};
+use ganscope_analysis::ace::{causal_effect, concept_means};
+use ganscope_analysis::dissect::{dissect, sample, RuleSegmenter, Segmenter};
 use ganscope_analysis::groups::{concept_groups, exchange};
 use ganscope_analysis::influence::{influence_maps, modules};
 use ganscope_analysis::renderer::{CpuRenderer, Renderer};
@@ -102,4 +101,39 @@ fn influence_modules_of_the_bundled_rpgan() {
     assert!(maps.maps.iter().any(|&v| v > 0.0));
     assert_eq!(m.labels.len(), maps.channels);
     assert_eq!(m.templates.len(), 3 * 32 * 32);
+}
+
+#[test]
+fn noise_reaches_only_the_chosen_layer_and_zero_noise_changes_nothing() {
+    use ganscope_analysis::artifacts::inject_noise;
+    use ganscope_model::format::ModelFile;
+    let path = format!(
+        "{}/../../www/models/gan-colored-mnist.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let bytes = std::fs::read(path).expect("model");
+    let orig = ModelFile::parse(&bytes).expect("parse");
+    let same = inject_noise(&bytes, 1, 0.0, 1).expect("noise 0");
+    let noisy = inject_noise(&bytes, 1, 0.5, 1).expect("noise");
+    let (a, b) = (
+        ModelFile::parse(&same).expect("parse"),
+        ModelFile::parse(&noisy).expect("parse"),
+    );
+    let mut changed = Vec::new();
+    for name in orig.tensors.keys() {
+        let o = orig.data(name).expect("data");
+        assert_eq!(a.data(name).expect("data"), o, "{name} with zero noise");
+        if b.data(name).expect("data") != o {
+            changed.push(name.clone());
+        }
+    }
+    assert!(!changed.is_empty());
+    assert!(
+        changed
+            .iter()
+            .all(|n| n.starts_with("g.bucket2.") && n.ends_with(".weight") && !n.contains(".bn")),
+        "{changed:?}"
+    );
+    assert!(inject_noise(&bytes, 9, 0.5, 1).is_err());
+    assert!(inject_noise(&bytes, 1, f32::NAN, 1).is_err());
 }

@@ -18,7 +18,8 @@ use crate::{Result, TrainError};
 /// What to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum What {
-    /// RPGAN path grids (a frozen path; row i varies bucket i).
+    /// RPGAN path grids (a frozen path; row i varies bucket i); for a standard GAN the
+    /// noise-injection grid (row i: noise in layer group i's weights).
     Paths,
     /// RPGAN bucket responsibility: colour and semantic, relative to bucket 1.
     Buckets,
@@ -28,6 +29,8 @@ pub enum What {
     Dissect,
     /// Average causal effect of units on a concept, single units and greedy top sets.
     Ace,
+    /// Artifact units: ablate the units whose top samples the discriminator likes least.
+    Artifacts,
     /// Counterfactual influence maps of every channel of a site.
     Influence,
     /// Influence maps clustered into modules (NMF), and module hybrids.
@@ -85,6 +88,12 @@ pub struct AnalyzeArgs {
     /// ACE: the concept (background, stroke, a hue: red, yellow, green, cyan, blue, magenta, white).
     #[arg(long, default_value = "stroke")]
     pub concept: String,
+    /// Artifact units: how many to ablate.
+    #[arg(long, default_value_t = 20)]
+    pub ablate: usize,
+    /// Noise injection (paths of a standard GAN): noise std relative to each weight's std.
+    #[arg(long, default_value_t = 0.5)]
+    pub noise: f32,
     /// ACE: the size of the largest greedy unit set.
     #[arg(long, default_value_t = 8)]
     pub top: usize,
@@ -224,6 +233,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         site_name(site)
     ));
     let rpgan = job.meta.generator.is_rpgan();
+    let has_d = job.meta.discriminator.is_some();
     let steps: Vec<What> = match args.what {
         What::All => [
             What::Paths,
@@ -231,11 +241,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
             What::Quality,
             What::Dissect,
             What::Ace,
+            What::Artifacts,
             What::Modules,
             What::Groups,
         ]
         .into_iter()
-        .filter(|w| rpgan || !matches!(w, What::Paths | What::Buckets))
+        .filter(|w| rpgan || *w != What::Buckets)
+        .filter(|w| has_d || *w != What::Artifacts)
         .collect(),
         w => vec![w],
     };

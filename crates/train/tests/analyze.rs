@@ -114,11 +114,26 @@ fn a_standard_gan_gets_the_per_site_analyses_and_bad_options_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(dir.path(), "groups.json")["site"], 2);
+    let success = |out: Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let extra = ["--samples", "40", "--ablate", "4", "--site", "b3"];
+    success(analyze(&model, "artifacts", dir.path(), &extra));
+    let a = json(dir.path(), "artifacts.json");
+    assert_eq!(a["worst"].as_array().expect("worst").len(), 4);
+    assert!(a["fd_worst"].as_f64().expect("fd") > 0.0);
+    success(analyze(&model, "paths", dir.path(), &["--noise", "1.0"]));
+    assert!(dir.path().join("noise-seed0.png").is_file());
     for (what, extra, want) in [
         ("buckets", vec![], "at least 2 blocks per bucket"),
         ("groups", vec!["--site", "b9"], "no site `b9`"),
         ("ace", vec!["--concept", "sky"], "no concept `sky`"),
         ("modules", vec!["--k", "0"], "rank of 0"),
+        ("artifacts", vec!["--ablate", "40"], "ablating 40 units"),
         (
             "quality",
             vec!["--classifier", "/nonexistent.safetensors"],

@@ -1,0 +1,210 @@
+//! Unit analyses of `ganscope analyze`: dissection, causal effects, artifact units.
+
+use ganscope_analysis::ace::{concept_means, rank_units};
+use ganscope_analysis::artifacts::{artifact_units, Critic};
+use ganscope_analysis::dissect::{dissect, sample, upsample, RuleSegmenter, Segmenter};
+use ganscope_model::generator::site_name;
+use ganscope_model::intervention::Interventions;
+
+use super::{png, real_features, svg};
+
+use crate::analyze::{need_features, Job};
+use crate::figures::{bar_chart, overlay, Series};
+use crate::{Result, TrainError};
+
+fn segmenter_concept(name: &str) -> Result<(RuleSegmenter, usize)> {
+    let seg = RuleSegmenter::default();
+    let c = seg.concepts();
+    let k = c.iter().position(|x| x == name).ok_or_else(|| {
+        TrainError::Options(format!(
+            "no concept `{}`; the rule segmenter knows {}",
+            name.chars().take(32).collect::<String>(),
+            c.join(", ")
+        ))
+    })?;
+    Ok((seg, k))
+}
+
+pub(super) fn dissection(job: &mut Job) -> Result<()> {
+    let g = job.meta.generator.clone();
+    let (seg, _) = segmenter_concept("stroke")?;
+    let pb = job.bar("dissect", 1);
+    let s = sample(
+        job.r.as_mut(),
+        job.site,
+        job.args.samples,
+        job.args.seed,
+        &Interventions::default(),
+    )?;
+    let d = dissect(&s, &seg, g.channels, g.image_size, 8, job.args.quantile)?;
+    pb.finish_and_clear();
+    job.save("dissect", &d)?;
+    // the 16 units with the best IoU, each with its top 8 samples and their active region
+    let mut order: Vec<usize> = (0..d.labels.len()).collect();
+    order.sort_by(|&a, &b| d.labels[b].1.total_cmp(&d.labels[a].1));
+    order.truncate(16);
+    let [c, h, w] = s.shape;
+    let (px, per) = (
+        g.image_size * g.image_size,
+        g.channels * g.image_size * g.image_size,
+    );
+    let mut tiles = Vec::new();
+    for &u in &order {
+        for &i in &d.units[u].top {
+            let up = upsample(
+                &s.frames.sites[0][(i * c + u) * h * w..][..h * w],
+                h,
+                w,
+                g.image_size,
+            );
+            let t = d.units[u].threshold;
+            let mask: Vec<bool> = up.iter().map(|&v| v >= t && v > d.units[u].min).collect();
+            tiles.extend(overlay(
+                &s.frames.images[i * per..(i + 1) * per],
+                g.channels,
+                &mask,
+            ));
+        }
+    }
+    job.report.heading(&format!(
+        "Dissection of {} (Bau et al. sec. 3.1)",
+        site_name(job.site)
+    ));
+    job.report.text(&format!(
+        "{} samples; each unit thresholded at its {} quantile; concepts from the rule segmenter ({}).",
+        d.samples,
+        job.args.quantile,
+        d.concepts.join(", ")
+    ));
+    let alt = "rows: the units with the best IoU; columns: their top samples, active region in red";
+    png(
+        job,
+        "dissect.png",
+        &tiles,
+        tiles.len() / (3 * px),
+        3,
+        8,
+        alt,
+    )?;
+    let rows: Vec<Vec<String>> = order
+        .iter()
+        .map(|&u| {
+            vec![
+                u.to_string(),
+                d.labels[u].0.clone(),
+                format!("{:.3}", d.labels[u].1),
+                format!("{:.3}", d.units[u].threshold),
+            ]
+        })
+        .collect();
+    job.report
+        .table(&["unit", "concept", "IoU", "threshold"], &rows);
+    Ok(())
+}
+
+pub(super) fn ace(job: &mut Job) -> Result<()> {
+    let g = job.meta.generator.clone();
+    let (seg, concept) = segmenter_concept(&job.args.concept)?;
+    let n = job.args.samples.min(200);
+    let s = sample(
+        job.r.as_mut(),
+        job.site,
+        n,
+        job.args.seed,
+        &Interventions::default(),
+    )?;
+    let values = concept_means(&s, &seg, g.channels, g.image_size, concept);
+    let c = values.len();
+    let pb = job.bar("ace", (c + job.args.top) as u64);
+    let (single, sets) = rank_units(
+        job.r.as_mut(),
+        &seg,
+        job.site,
+        &values,
+        concept,
+        job.args.top,
+        n,
+        job.args.seed,
+        &mut |d, _| pb.set_position(d as u64),
+    )?;
+    pb.finish_and_clear();
+    job.save("ace", &serde_json::json!({ "concept": job.args.concept, "samples": n, "single": single, "greedy": sets }))?;
+    job.report.heading(&format!(
+        "Causal effect on `{}` at {} (Bau et al. sec. 3.2)",
+        job.args.concept,
+        site_name(job.site)
+    ));
+    job.report.text(&format!(
+        "ACE = (E[s(x_insert)] - E[s(x_ablate)]) / E[s(x)] over {n} samples; insertion sets each unit to its mean \
+         where the concept is; ablation to 0; the whole site."
+    ));
+    let cats: Vec<String> = (1..=sets.len()).map(|t| t.to_string()).collect();
+    let series = [
+        Series {
+            name: "ACE".into(),
+            values: sets.iter().map(|e| (e.ace, 0.0)).collect(),
+        },
+        Series {
+            name: "ablation effect".into(),
+            values: sets
+                .iter()
+                .map(|e| (e.ablation_effect.max(0.0), 0.0))
+                .collect(),
+        },
+    ];
+    let chart = bar_chart(
+        "Greedy unit sets",
+        "units in the set (best single-unit ACE first)",
+        "effect",
+        &cats,
+        &series,
+    )?;
+    svg(
+        job,
+        "ace.svg",
+        &chart,
+        "bar chart of the ACE of the top 1 to n units",
+    )
+}
+
+pub(super) fn artifacts(job: &mut Job) -> Result<()> {
+    let f = need_features(job)?;
+    let bytes = std::fs::read(&job.args.model)
+        .map_err(|e| TrainError::Options(format!("reading {}: {e}", job.args.model.display())))?;
+    let critic = Critic::load(&bytes)?.ok_or_else(|| {
+        TrainError::Options(
+            "artifact units are scored by the discriminator, and this model file has none \
+             (export without --no-disc)"
+                .into(),
+        )
+    })?;
+    let n = job.args.samples;
+    let (real, m, name) = real_features(job, f.as_ref(), n)?;
+    let a = artifact_units(
+        job.r.as_mut(),
+        &critic,
+        f.as_ref(),
+        &real,
+        job.site,
+        job.args.ablate,
+        n,
+        job.args.seed,
+    )?;
+    job.save("artifacts", &a)?;
+    job.report.heading(&format!(
+        "Artifact units of {} (Bau et al. sec. 4.2)",
+        site_name(job.site)
+    ));
+    job.report.text(&format!(
+        "Units scored by the discriminator's mean score on their top-activating tenth of {n} samples. \
+         FD against {m} real images ({name}): {:.2} without ablation, {:.2} with the {} lowest-scoring units \
+         ablated ({:?}), {:.2} with {} random units ablated.",
+        a.fd_base,
+        a.fd_worst,
+        a.worst.len(),
+        a.worst,
+        a.fd_random,
+        a.random.len()
+    ));
+    Ok(())
+}
