@@ -1,6 +1,6 @@
 //! The causal effect of units on a concept (GAN Dissection sec. 3.2, eq. 4): each unit's
 //! insertion value from a sample, the ACE of ablating versus inserting a unit set, and a
-//! greedy ranking. (The alpha optimisation of eq. 6 needs gradients; it is not here yet.)
+//! greedy ranking. The alpha optimisation of eq. 6 is in [`crate::alpha`].
 
 use ganscope_model::generator::site_name;
 use ganscope_model::intervention::{Interventions, PerUnit, Region, UnitEdit};

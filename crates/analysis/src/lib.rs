@@ -6,7 +6,8 @@
 //!   Fréchet distance and precision/recall;
 //! - [`buckets`]: RPGAN bucket responsibility (RPGAN sec. 4.1);
 //! - [`dissect`]: GAN Dissection unit statistics, concept masks and IoU (Bau et al. sec. 3.1);
-//!   [`ace`]: ablation, insertion and the average causal effect (sec. 3.2);
+//!   [`ace`]: ablation, insertion and the average causal effect (sec. 3.2); [`alpha`]: the
+//!   optimised insertion strengths of eq. 6 (candle, with gradients);
 //! - [`influence`]: counterfactual influence maps, their NMF clustering into modules and
 //!   module hybrids (Besserve et al. sec. 3);
 //! - [`groups`]: concept groups of filters and their exchange (Li et al.);
@@ -14,9 +15,10 @@
 //!   noise-injection baseline;
 //! - [`nmf`], [`kmeans`]: the two clusterings, seeded.
 //!
-//! Every analysis is deterministic for a seed; none needs gradients except where noted.
+//! Every analysis is deterministic for a seed; only [`alpha`] needs gradients (candle).
 
 pub mod ace;
+pub mod alpha;
 pub mod artifacts;
 pub mod buckets;
 pub mod dissect;

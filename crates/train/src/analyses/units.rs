@@ -1,8 +1,10 @@
 //! Unit analyses of `ganscope analyze`: dissection, causal effects, artifact units.
 
-use ganscope_analysis::ace::{concept_means, rank_units};
+use ganscope_analysis::ace::{causal_effect, concept_means, rank_units};
+use ganscope_analysis::alpha::{optimise_alpha, AlphaOptions, SoftConcept};
 use ganscope_analysis::artifacts::{artifact_units, Critic};
 use ganscope_analysis::dissect::{dissect, sample, upsample, RuleSegmenter, Segmenter};
+use ganscope_analysis::renderer::CpuRenderer;
 use ganscope_model::generator::site_name;
 use ganscope_model::intervention::Interventions;
 
@@ -128,7 +130,58 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
         &mut |d, _| pb.set_position(d as u64),
     )?;
     pb.finish_and_clear();
-    job.save("ace", &serde_json::json!({ "concept": job.args.concept, "samples": n, "single": single, "greedy": sets }))?;
+    // eq. 6: optimised strengths (candle, soft stroke mask), then the ACE of the top units
+    let soft = match job.args.concept.as_str() {
+        "stroke" => Some(SoftConcept::Stroke),
+        "background" => Some(SoftConcept::Background),
+        _ => None,
+    };
+    let optimised = match soft {
+        Some(sc) => {
+            let bytes = std::fs::read(&job.args.model).map_err(|e| {
+                TrainError::Options(format!("reading {}: {e}", job.args.model.display()))
+            })?;
+            let cpu = CpuRenderer::load(&bytes)?;
+            let o = AlphaOptions {
+                seed: job.args.seed,
+                ..Default::default()
+            };
+            let res = optimise_alpha(cpu.generator(), job.site, &values, sc, &o)?;
+            let mut order: Vec<usize> = (0..c).collect();
+            order.sort_by(|&a, &b| res.alpha[b].total_cmp(&res.alpha[a]));
+            // units the optimisation left at 0 are not part of its answer
+            let top: Vec<usize> = order
+                .into_iter()
+                .filter(|&u| res.alpha[u] > 1e-3)
+                .take(job.args.top)
+                .collect();
+            if top.is_empty() {
+                return Err(TrainError::Options(
+                    "the alpha optimisation set every unit to 0: no unit set inserts this concept"
+                        .into(),
+                ));
+            }
+            let vals: Vec<f32> = top.iter().map(|&u| values[u]).collect();
+            let e = causal_effect(
+                job.r.as_mut(),
+                &seg,
+                job.site,
+                &top,
+                &vals,
+                None,
+                concept,
+                n,
+                job.args.seed,
+            )?;
+            Some(serde_json::json!({ "alpha": res.alpha, "delta": res.delta, "top": e }))
+        }
+        None => None,
+    };
+    job.save(
+        "ace",
+        &serde_json::json!({ "concept": job.args.concept, "samples": n, "single": single,
+                             "greedy": sets, "optimised": optimised }),
+    )?;
     job.report.heading(&format!(
         "Causal effect on `{}` at {} (Bau et al. sec. 3.2)",
         job.args.concept,
@@ -138,6 +191,18 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
         "ACE = (E[s(x_insert)] - E[s(x_ablate)]) / E[s(x)] over {n} samples; insertion sets each unit to its mean \
          where the concept is; ablation to 0; the whole site."
     ));
+    if let (Some(o), Some(g)) = (&optimised, sets.last()) {
+        job.report.text(&format!(
+            "Eq. 6 (alpha optimised with Adam on a soft {} mask, L2 penalty 0.01): the {} units with \
+             alpha > 0, {}, have ACE {:.3}; the greedy set of {} units {:.3}.",
+            job.args.concept,
+            o["top"]["units"].as_array().map_or(0, Vec::len),
+            o["top"]["units"],
+            o["top"]["ace"].as_f64().unwrap_or(f64::NAN),
+            sets.len(),
+            g.ace
+        ));
+    }
     let cats: Vec<String> = (1..=sets.len()).map(|t| t.to_string()).collect();
     let series = [
         Series {
