@@ -70,7 +70,8 @@ fn hybrid_sets_split_over_small_submissions_equal_candle() {
     let bytes = bundled();
     let mut cpu = CpuRenderer::load(&bytes).expect("cpu");
     let mut model = GpuModel::load(g, bytes).expect("gpu");
-    model.set_max_rows(7); // 5 pairs + donors: the batch and the sets both split
+    // 5 pairs + donors in chunks of 3 and 2 samples; the first chunk's 4 sets in two passes
+    model.set_max_rows(12);
     let batch = pair_batch(&cpu, 2, 5, 8).expect("pairs");
     let cfg = cpu.config().clone();
     let [c, h, w] = ganscope_model::generator::site_shapes(&cfg)[2].1;
@@ -87,4 +88,7 @@ fn hybrid_sets_split_over_small_submissions_equal_candle() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(err < 1e-4, "hybrid sets differ by {err}");
+    // no sets is an error on both backends
+    assert!(cpu.hybrid_sets(&batch, &resolved, 2, &[]).is_err());
+    assert!(block_on(model.render_hybrid_sets(&batch, &resolved, 2, &[])).is_err());
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::dissect::{sample, Sample, Segmenter};
 use crate::renderer::Renderer;
-use crate::Result;
+use crate::{opts, Result};
 
 /// Mean share of pixels of `concept` over images `[n, C, S, S]`.
 pub fn concept_share(
@@ -22,7 +22,9 @@ pub fn concept_share(
     let mut s = 0.0;
     for i in 0..n {
         let m = seg.segment(&images[i * per..(i + 1) * per], channels);
-        let mk = &m[concept];
+        let Some(mk) = m.get(concept) else {
+            return 0.0;
+        };
         s += mk.iter().filter(|&&b| b).count() as f64 / mk.len().max(1) as f64;
     }
     s / n.max(1) as f64
@@ -43,7 +45,10 @@ pub fn concept_means(
     let mut sum = vec![0f64; c];
     let mut cnt = 0f64;
     for i in 0..s.frames.n {
-        let m = &seg.segment(&s.frames.images[i * per..(i + 1) * per], channels)[concept];
+        let masks = seg.segment(&s.frames.images[i * per..(i + 1) * per], channels);
+        let Some(m) = masks.get(concept) else {
+            break;
+        };
         for y in 0..h {
             for x in 0..w {
                 // the share of the cell's image pixels that show the concept
@@ -83,6 +88,48 @@ pub struct CausalEffect {
     pub ablation_effect: f64,
 }
 
+/// The share of `concept` in `n` samples of `seed` under `iv`.
+#[allow(clippy::too_many_arguments)]
+fn share(
+    r: &mut dyn Renderer,
+    seg: &dyn Segmenter,
+    site: usize,
+    iv: &Interventions,
+    concept: usize,
+    n: usize,
+    seed: u64,
+) -> Result<f64> {
+    let ch = r.config().channels;
+    let s = sample(r, site, n, seed, iv)?;
+    Ok(concept_share(&s.frames.images, n, ch, seg, concept))
+}
+
+/// The concept's share without intervention; an error when the concept is unknown or never
+/// appears (its effect is then undefined).
+fn base_share(
+    r: &mut dyn Renderer,
+    seg: &dyn Segmenter,
+    site: usize,
+    concept: usize,
+    n: usize,
+    seed: u64,
+) -> Result<f64> {
+    let names = seg.concepts();
+    let name = names.get(concept).ok_or_else(|| {
+        opts(format!(
+            "concept {concept}; the segmenter has {}",
+            names.len()
+        ))
+    })?;
+    let base = share(r, seg, site, &Interventions::default(), concept, n, seed)?;
+    if base <= 0.0 {
+        return Err(opts(format!(
+            "`{name}` never appears in the {n} samples, so its causal effect is undefined"
+        )));
+    }
+    Ok(base)
+}
+
 /// ACE of `units` at `site` on `concept` over `n` samples of `seed`: ablation sets them to 0,
 /// insertion to `values` (one per unit, e.g. [`concept_means`]), both inside `region`.
 #[allow(clippy::too_many_arguments)]
@@ -97,7 +144,23 @@ pub fn causal_effect(
     n: usize,
     seed: u64,
 ) -> Result<CausalEffect> {
-    let ch = r.config().channels;
+    let base = base_share(r, seg, site, concept, n, seed)?;
+    effect(r, seg, site, units, values, region, concept, n, seed, base)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn effect(
+    r: &mut dyn Renderer,
+    seg: &dyn Segmenter,
+    site: usize,
+    units: &[usize],
+    values: &[f32],
+    region: Option<Region>,
+    concept: usize,
+    n: usize,
+    seed: u64,
+    base: f64,
+) -> Result<CausalEffect> {
     let edit = |value: PerUnit| Interventions {
         edits: vec![UnitEdit {
             site: site_name(site),
@@ -108,21 +171,23 @@ pub fn causal_effect(
         }],
         ..Default::default()
     };
-    let share = |r: &mut dyn Renderer, iv: &Interventions| -> Result<f64> {
-        let s = sample(r, site, n, seed, iv)?;
-        Ok(concept_share(&s.frames.images, n, ch, seg, concept))
-    };
-    let base = share(r, &Interventions::default())?;
-    let ablated = share(r, &edit(PerUnit::All(0.0)))?;
-    let inserted = share(r, &edit(PerUnit::Each(values.to_vec())))?;
-    let norm = base.max(1e-12);
+    let ablated = share(r, seg, site, &edit(PerUnit::All(0.0)), concept, n, seed)?;
+    let inserted = share(
+        r,
+        seg,
+        site,
+        &edit(PerUnit::Each(values.to_vec())),
+        concept,
+        n,
+        seed,
+    )?;
     Ok(CausalEffect {
         units: units.to_vec(),
         base,
         ablated,
         inserted,
-        ace: (inserted - ablated) / norm,
-        ablation_effect: (base - ablated) / norm,
+        ace: (inserted - ablated) / base,
+        ablation_effect: (base - ablated) / base,
     })
 }
 
@@ -141,9 +206,11 @@ pub fn rank_units(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<CausalEffect>, Vec<CausalEffect>)> {
     let c = values.len();
+    let top = top.min(c);
+    let base = base_share(r, seg, site, concept, n, seed)?;
     let mut single = Vec::with_capacity(c);
     for u in 0..c {
-        single.push(causal_effect(
+        single.push(effect(
             r,
             seg,
             site,
@@ -153,17 +220,18 @@ pub fn rank_units(
             concept,
             n,
             seed,
+            base,
         )?);
         progress(u + 1, c + top);
     }
     let mut order: Vec<usize> = (0..c).collect();
     order.sort_by(|&a, &b| single[b].ace.total_cmp(&single[a].ace));
     let mut sets = Vec::new();
-    for t in 1..=top.min(c) {
+    for t in 1..=top {
         let us: Vec<usize> = order[..t].to_vec();
         let vs: Vec<f32> = us.iter().map(|&u| values[u]).collect();
-        sets.push(causal_effect(
-            r, seg, site, &us, &vs, None, concept, n, seed,
+        sets.push(effect(
+            r, seg, site, &us, &vs, None, concept, n, seed, base,
         )?);
         progress(c + t, c + top);
     }

@@ -81,6 +81,25 @@ pub struct Artifacts {
     pub samples: usize,
 }
 
+/// Checks the number of units to ablate against the site (before any work).
+pub fn check_ablate(
+    cfg: &ganscope_model::config::GeneratorConfig,
+    site: usize,
+    ablate: usize,
+) -> Result<()> {
+    let c = ganscope_model::generator::site_shapes(cfg)
+        .get(site)
+        .ok_or_else(|| opts(format!("site index {site}")))?
+        .1[0];
+    if ablate == 0 || 2 * ablate > c {
+        return Err(opts(format!(
+            "ablating {ablate} units of a site with {c}: use 1..={}",
+            c / 2
+        )));
+    }
+    Ok(())
+}
+
 /// Finds the `ablate` artifact units of `site` over `n` samples and measures the quality of
 /// ablating them against `real` features (`[m, features.dim()]`).
 #[allow(clippy::too_many_arguments)]
@@ -94,14 +113,9 @@ pub fn artifact_units(
     n: usize,
     seed: u64,
 ) -> Result<Artifacts> {
+    check_ablate(r.config(), site, ablate)?;
     let s = sample(r, site, n, seed, &Interventions::default())?;
     let c = s.shape[0];
-    if ablate == 0 || 2 * ablate > c {
-        return Err(opts(format!(
-            "ablating {ablate} units of a site with {c}: use 1..={}",
-            c / 2
-        )));
-    }
     let realism = critic.scores(&s.frames.images, n)?;
     let top = (n / 10).max(1);
     let scores: Vec<f32> = unit_stats(&s, top, 0.99)

@@ -123,7 +123,8 @@ pub fn responsibility(
         ));
     }
     let nb = blocks.len();
-    let mut rng = StdRng::seed_from_u64(o.seed);
+    // block choices on a stream of their own (the latents of the seed use `o.seed`)
+    let mut rng = StdRng::seed_from_u64(o.seed ^ 0xb10c_5eed);
     let bases = random_paths(o.seed, o.evaluations, &blocks);
     // rows: evaluation-major, then bucket, then image
     let mut paths = Vec::new();
@@ -200,16 +201,12 @@ pub fn responsibility(
     let skipped = o.evaluations - used.len();
     let rows = (0..nb)
         .map(|l| {
+            // evaluations where the reference D_1 of this statistic is 0 have no ratio
             let rel = |f: &dyn Fn(usize) -> (f64, f64)| -> Vec<f64> {
                 used.iter()
-                    .map(|&e| {
-                        let (a, b) = f(e);
-                        if b > 0.0 {
-                            a / b
-                        } else {
-                            0.0
-                        }
-                    })
+                    .map(|&e| f(e))
+                    .filter(|&(_, b)| b > 0.0)
+                    .map(|(a, b)| a / b)
                     .collect()
             };
             BucketRow {

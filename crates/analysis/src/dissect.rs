@@ -12,7 +12,7 @@ use ganscope_model::sample::Batch;
 use serde::Serialize;
 
 use crate::influence::quantile;
-use crate::renderer::{Frames, Renderer, CHUNK};
+use crate::renderer::{sample_rows, Frames, Renderer, CHUNK};
 use crate::{opts, Result};
 
 /// Per-pixel concept masks of generated images.
@@ -128,11 +128,17 @@ pub fn sample(
         .get(site)
         .ok_or_else(|| opts(format!("site index {site}")))?
         .1;
-    let resolved = Resolved::new(&cfg, iv)?;
-    let full = Batch::new(&cfg, seed, n, iv)?;
     if iv.hybrid.is_some() {
         return Err(opts("dissection samples take edits and paths, not hybrids"));
     }
+    if n == 0 {
+        return Err(opts("a sample needs at least one image"));
+    }
+    let resolved = Resolved::new(&cfg, iv)?;
+    let (z_all, paths_all) = {
+        let b = sample_rows(&cfg, seed, n, iv.path.as_ref(), 0..n);
+        (b.z, b.paths)
+    };
     let mut frames = Frames {
         n,
         images: Vec::new(),
@@ -141,11 +147,10 @@ pub fn sample(
     for a in (0..n).step_by(CHUNK) {
         let b = (a + CHUNK).min(n);
         let batch = Batch {
-            z: full
-                .z
+            z: z_all
                 .as_ref()
                 .map(|z| z[a * cfg.latent_dim..b * cfg.latent_dim].to_vec()),
-            paths: full.paths[a..b].to_vec(),
+            paths: paths_all[a..b].to_vec(),
             donors: (0..b - a).collect(),
             n: b - a,
         };
@@ -251,7 +256,8 @@ pub fn dissect(
     let hw = h * w;
     let n = s.frames.n;
     let per = channels * size * size;
-    if s.frames.images.len() != n * per {
+    if s.frames.images.len() != n * per || s.frames.sites.first().map_or(0, Vec::len) != n * c * hw
+    {
         return Err(opts("images and activations of the sample disagree"));
     }
     let units = unit_stats(s, top_k, quantile);

@@ -12,7 +12,7 @@ use ganscope_model::sample::Batch;
 use serde::Serialize;
 
 use crate::kmeans::kmeans;
-use crate::renderer::{image_len, Renderer, CHUNK};
+use crate::renderer::{image_len, sample_rows, Renderer, CHUNK};
 use crate::{opts, Result};
 
 /// Filters of one site in groups.
@@ -64,14 +64,7 @@ pub fn concept_groups(
     let mut done = 0;
     while done < samples {
         let n = CHUNK.min(samples - done);
-        let mut batch = Batch::new(&cfg, seed, samples, &Interventions::default())?;
-        // rows of this chunk only (samples are the same whatever the batch size)
-        batch.paths = batch.paths[done..done + n].to_vec();
-        batch.z = batch
-            .z
-            .map(|z| z[done * cfg.latent_dim..(done + n) * cfg.latent_dim].to_vec());
-        batch.donors = (0..n).collect();
-        batch.n = n;
+        let batch = sample_rows(&cfg, seed, samples, None, done..done + n);
         let f = r.render(&batch, &resolved, &[site])?;
         let a = &f.sites[0]; // [n, C, H, W]
         for i in 0..n {

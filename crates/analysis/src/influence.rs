@@ -165,8 +165,8 @@ pub fn quantile(values: &[f32], q: f64) -> f32 {
 pub struct Modules {
     /// Rank K.
     pub k: usize,
-    /// Module of each channel.
-    pub labels: Vec<usize>,
+    /// Module of each channel; `None` for a channel with no influence (a flat map).
+    pub labels: Vec<Option<usize>>,
     /// `[K, size * size]` templates (rows of H), each scaled to a maximum of 1.
     pub templates: Vec<f32>,
     /// `[channels, K]` weights (W).
@@ -181,9 +181,20 @@ impl Modules {
     /// The channels of module `m`.
     pub fn members(&self, m: usize) -> Vec<usize> {
         (0..self.labels.len())
-            .filter(|&c| self.labels[c] == m)
+            .filter(|&c| self.labels[c] == Some(m))
             .collect()
     }
+}
+
+/// Checks a module count against a site before any map is computed.
+pub fn check_rank(k: usize, channels: usize, size: usize) -> Result<()> {
+    let most = channels.min(size * size);
+    if k == 0 || k > most {
+        return Err(opts(format!(
+            "a rank of {k} for {channels} maps of {size}x{size}; it must be 1..={most}"
+        )));
+    }
+    Ok(())
 }
 
 /// Clusters influence maps into `k` modules (smoothing `window`, threshold quantile
@@ -197,6 +208,7 @@ pub fn modules(
 ) -> Result<Modules> {
     let px = maps.size * maps.size;
     let c = maps.channels;
+    check_rank(k, c, maps.size)?;
     let mut s = Vec::with_capacity(c * px);
     for ch in 0..c {
         let m = box_smooth(&maps.maps[ch * px..(ch + 1) * px], maps.size, window.max(1));
@@ -208,7 +220,8 @@ pub fn modules(
     let labels = (0..c)
         .map(|ch| {
             let row = &f.w[ch * k..(ch + 1) * k];
-            (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+            let flat = s[ch * px..(ch + 1) * px].iter().all(|&v| v == 0.0);
+            (!flat).then(|| (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b }))
         })
         .collect();
     let mut templates = Vec::with_capacity(k * px);

@@ -65,6 +65,19 @@ fn once(x: &[f64], n: usize, d: usize, k: usize, rng: &mut StdRng, iters: usize)
                 for t in 0..d {
                     centres[j * d + t] = sums[j * d + t] / counts[j] as f64;
                 }
+            } else {
+                // an empty cluster takes the point farthest from its own centre
+                let far = (0..n)
+                    .map(|i| {
+                        (
+                            i,
+                            sq(&x[i * d..(i + 1) * d], &centres[labels[i] * d..][..d]),
+                        )
+                    })
+                    .fold((0, -1.0), |a, b| if b.1 > a.1 { b } else { a })
+                    .0;
+                centres[j * d..(j + 1) * d].copy_from_slice(&x[far * d..(far + 1) * d]);
+                labels[far] = j;
             }
         }
         if !moved {

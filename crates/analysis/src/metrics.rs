@@ -150,7 +150,8 @@ fn coverage(support: &[f32], radii: &[f32], probe: &[f32], d: usize) -> f64 {
 /// against `real` (`[n, d]` each) with k-nearest-neighbour balls: precision is the share of
 /// fakes inside the real manifold, recall the share of reals inside the fake one.
 pub fn precision_recall(real: &[f32], fake: &[f32], d: usize, k: usize) -> Result<(f64, f64)> {
-    if d == 0
+    if k == 0
+        || d == 0
         || real.len() % d != 0
         || fake.len() % d != 0
         || real.len() / d <= k

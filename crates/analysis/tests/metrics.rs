@@ -144,3 +144,20 @@ fn kmeans_finds_planted_clusters() {
     assert!(kmeans(&x, 2, 0, 1, 0).is_err());
     assert!(kmeans(&x, 2, 91, 1, 0).is_err());
 }
+
+#[test]
+fn kmeans_leaves_no_group_empty_with_repeated_points() {
+    // dead filters: many identical zero profiles, and a few others
+    let mut x = vec![0.0; 2 * 20];
+    x.extend([5.0, 5.0, 5.1, 5.0, -5.0, 5.0]);
+    for seed in 0..8 {
+        let cl = kmeans(&x, 2, 4, 1, seed).expect("kmeans");
+        for g in 0..4 {
+            assert!(
+                cl.labels.contains(&g),
+                "seed {seed}: group {g} is empty: {:?}",
+                cl.labels
+            );
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! colour, channels that only reach one half of the image, a unit that copies a mask.
 
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
-use ganscope_analysis::dissect::{dissect, RuleSegmenter, Sample, Segmenter};
+use ganscope_analysis::dissect::{dissect, upsample, RuleSegmenter, Sample, Segmenter};
 use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
 use ganscope_analysis::metrics::Features;
 use ganscope_analysis::renderer::{Frames, Renderer};
@@ -160,7 +160,7 @@ fn a_bucket_that_only_changes_colour_has_colour_but_no_semantic_responsibility()
     };
     let r = responsibility(&mut t, Some(&Brightness), &o, &mut |_, _| {}).expect("buckets");
     assert_eq!(r.buckets.len(), 3);
-    assert_eq!(r.evaluations + r.skipped, 30);
+    assert_eq!((r.evaluations, r.skipped), (30, 0));
     let b1 = &r.buckets[0];
     let b3 = &r.buckets[2];
     assert!(
@@ -208,7 +208,11 @@ fn influence_of_a_channel_that_reaches_only_the_left_half_is_zero_on_the_right()
     // two modules split channel 0 from channel 1; the templates are the two halves
     let m = modules(&maps, 2, 3, 0.75, 0).expect("modules");
     assert_ne!(m.labels[0], m.labels[1]);
-    let t0 = &m.templates[m.labels[0] * px..][..px];
+    let t0 = &m.templates[m.labels[0].expect("channel 0 has a module") * px..][..px];
+    assert!(
+        m.labels[2..].iter().all(Option::is_none),
+        "flat maps join no module"
+    );
     assert!(
         t0[S / 4] > 0.5 && t0[S - 1 - S / 4] < 0.05,
         "template of channel 0 is the left half"
@@ -263,4 +267,19 @@ fn a_unit_that_copies_a_mask_has_iou_one() {
         d.iou[2].iter().all(|&v| v == 0.0),
         "a constant unit is never active"
     );
+}
+
+#[test]
+fn bilinear_upsampling_aligns_pixel_centres() {
+    // a 2x2 map [0 1; 0 1] to 4x4: every row is 0, 0.25, 0.75, 1
+    let up = upsample(&[0.0, 1.0, 0.0, 1.0], 2, 2, 4);
+    for row in up.chunks(4) {
+        assert_eq!(row, [0.0, 0.25, 0.75, 1.0]);
+    }
+    // a unit active in the top-left cell of an 8x8 site covers the top-left of a 32x32 image
+    let mut map = vec![0.0; 64];
+    map[0] = 1.0;
+    let up = upsample(&map, 8, 8, 32);
+    assert!(up[0] == 1.0 && up[32 + 1] == 1.0, "inside the cell");
+    assert_eq!(up[8 * 32 + 8], 0.0, "two cells away");
 }

@@ -289,9 +289,32 @@ impl GpuModel {
         sets: &[MixVectors],
     ) -> Result<Vec<f32>> {
         self.check_sites(&[site])?;
+        if sets.is_empty() {
+            return Err(Error::Model(ganscope_model::Error::InvalidIntervention(
+                "no channel sets to mix".into(),
+            )));
+        }
+        batch.check()?;
         if self.backend.gpu().lost().is_some() {
             self.recover().await?;
         }
+        match self.hybrid_sets_once(batch, resolved, site, sets).await {
+            // lost during this render: once more on a new device
+            Err(_) if self.backend.gpu().lost().is_some() => {
+                self.recover().await?;
+                self.hybrid_sets_once(batch, resolved, site, sets).await
+            }
+            r => r,
+        }
+    }
+
+    async fn hybrid_sets_once(
+        &self,
+        batch: &Batch,
+        resolved: &Resolved,
+        site: usize,
+        sets: &[MixVectors],
+    ) -> Result<Vec<f32>> {
         let cfg = &self.generator.config;
         let per = cfg.channels * cfg.image_size * cfg.image_size;
         let n = batch.n;

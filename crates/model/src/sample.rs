@@ -128,7 +128,7 @@ impl Batch {
     /// Checks that rows, samples, donors and latents agree (a batch built by hand may not).
     pub fn check(&self) -> Result<()> {
         let rows = self.rows();
-        if rows == 0 || self.n > rows || self.donors.len() != rows {
+        if rows == 0 || self.n == 0 || self.n > rows || self.donors.len() != rows {
             return Err(Error::Shape(format!(
                 "a batch of {rows} rows, {} samples and {} donors",
                 self.n,

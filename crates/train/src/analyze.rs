@@ -151,6 +151,14 @@ impl Job<'_> {
                     .dataset
                     .as_ref()
                     .map_or("mnist", |d| d.name.as_str());
+                // the name comes from the (untrusted) model file: a plain word or nothing
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Ok(None);
+                }
                 let dir = self.args.model.parent().unwrap_or(Path::new("."));
                 let p = dir.join(format!("classifier-{name}.safetensors"));
                 if !p.exists() {
@@ -234,6 +242,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
     ));
     let rpgan = job.meta.generator.is_rpgan();
     let has_d = job.meta.discriminator.is_some();
+    let has_features = job.features()?.is_some();
+    if args.what == What::All && !has_features {
+        job.report.text(
+            "No classifier beside the model and none given (--classifier): no semantic distance, \
+             quality or artifact units.",
+        );
+    }
     let steps: Vec<What> = match args.what {
         What::All => [
             What::Paths,
@@ -248,6 +263,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         .into_iter()
         .filter(|w| rpgan || *w != What::Buckets)
         .filter(|w| has_d || *w != What::Artifacts)
+        .filter(|w| has_features || !matches!(w, What::Quality | What::Artifacts))
         .collect(),
         w => vec![w],
     };

@@ -93,9 +93,26 @@ fn every_analysis_of_the_rpgan_writes_figures_numbers_and_a_report() {
 
     // the same seed gives the same numbers
     let again = tempfile::tempdir().expect("tmp");
-    let out = analyze(&model, "buckets", again.path(), &SMALL);
-    assert!(out.status.success());
-    assert_eq!(json(again.path(), "buckets.json"), b);
+    for what in ["buckets", "modules", "groups"] {
+        let out = analyze(&model, what, again.path(), &SMALL);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for f in [
+        "buckets.json",
+        "influence.json",
+        "modules.json",
+        "groups.json",
+    ] {
+        assert_eq!(
+            json(again.path(), f),
+            json(dir.path(), f),
+            "{f} differs between runs"
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,9 @@ use crate::Result;
 pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
     let g = job.meta.generator.clone();
     let c = ganscope_model::generator::site_shapes(&g)[job.site].1[0];
+    if cluster {
+        ganscope_analysis::influence::check_rank(job.args.k, c, g.image_size)?;
+    }
     let pb = job.bar("influence", c as u64);
     let t = std::time::Instant::now();
     let maps = influence_maps(
@@ -49,7 +52,11 @@ pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
     let m = modules(&maps, job.args.k, 3, 0.75, job.args.seed)?;
     job.save("modules", &m)?;
     job.report.heading(&format!("Modules (NMF rank {})", m.k));
-    let sizes: Vec<String> = (0..m.k).map(|j| m.members(j).len().to_string()).collect();
+    let mut sizes: Vec<String> = (0..m.k).map(|j| m.members(j).len().to_string()).collect();
+    let flat = m.labels.iter().filter(|l| l.is_none()).count();
+    if flat > 0 {
+        sizes.push(format!("and {flat} without influence"));
+    }
     job.report.text(&format!(
         "Maps box-smoothed (3x3), thresholded at their 75th percentile, factorised (relative error {:.3}); channels per module: {}.",
         m.error,
@@ -65,7 +72,13 @@ pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
         "module templates (rows of H)",
     )?;
     let pairs = 6;
-    let y = module_hybrids(job.r.as_mut(), job.site, &m, pairs, job.args.seed + 7)?;
+    let y = module_hybrids(
+        job.r.as_mut(),
+        job.site,
+        &m,
+        pairs,
+        job.args.seed.wrapping_add(7),
+    )?;
     let alt = "rows: sample pairs; columns: original 1, original 2, then the hybrid of each module";
     png(
         job,
@@ -84,14 +97,14 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
     let gr = concept_groups(job.r.as_mut(), job.site, job.args.k, n, job.args.seed)?;
     job.save("groups", &gr)?;
     let mut tiles = Vec::new();
-    for k in 0..gr.k {
+    for k in (0..gr.k).filter(|&k| !gr.members(k).is_empty()) {
         tiles.extend(exchange(
             job.r.as_mut(),
             job.site,
             &gr.members(k),
             None,
             job.args.seed,
-            job.args.seed + 1,
+            job.args.seed.wrapping_add(1),
         )?);
     }
     job.report.heading(&format!(

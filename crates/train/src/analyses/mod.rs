@@ -61,7 +61,7 @@ fn paths(job: &mut Job) -> Result<()> {
     }
     job.report.heading("Path grids (RPGAN Figure 3)");
     for k in 0..3 {
-        let seed = job.args.seed + k;
+        let seed = job.args.seed.wrapping_add(k);
         let base = random_paths(seed, 1, &cfg.blocks()).remove(0);
         let (batch, cols) = Batch::vary_buckets(&cfg, seed, &base)?;
         let f = job.r.render(&batch, &Resolved::default_for(&cfg), &[])?;
@@ -91,10 +91,19 @@ fn noise_grid(job: &mut Job) -> Result<()> {
     let resolved = Resolved::default_for(&cfg);
     let cols = 8;
     let mut images = Vec::with_capacity(cfg.buckets.len() * cols * image_len(&cfg));
+    // every column on candle, the noisy models as the plain one
+    let plain = CpuRenderer::load(&bytes)?
+        .render(&batch, &resolved, &[])?
+        .images;
     for layer in 0..cfg.buckets.len() {
-        images.extend(job.r.render(&batch, &resolved, &[])?.images);
+        images.extend_from_slice(&plain);
         for k in 1..cols as u64 {
-            let noisy = inject_noise(&bytes, layer, job.args.noise, job.args.seed * 1000 + k)?;
+            let noisy = inject_noise(
+                &bytes,
+                layer,
+                job.args.noise,
+                job.args.seed.wrapping_mul(1000).wrapping_add(k),
+            )?;
             images.extend(
                 CpuRenderer::load(&noisy)?
                     .render(&batch, &resolved, &[])?

@@ -14,9 +14,12 @@ use crate::analyze::{need_features, Job};
 use crate::figures::{bar_chart, overlay, Series};
 use crate::{Result, TrainError};
 
-fn segmenter_concept(name: &str) -> Result<(RuleSegmenter, usize)> {
+fn segmenter_concept(name: &str, channels: usize) -> Result<(RuleSegmenter, usize)> {
     let seg = RuleSegmenter::default();
-    let c = seg.concepts();
+    let mut c = seg.concepts();
+    if channels != 3 {
+        c.truncate(2); // hues need colour images
+    }
     let k = c.iter().position(|x| x == name).ok_or_else(|| {
         TrainError::Options(format!(
             "no concept `{}`; the rule segmenter knows {}",
@@ -29,7 +32,7 @@ fn segmenter_concept(name: &str) -> Result<(RuleSegmenter, usize)> {
 
 pub(super) fn dissection(job: &mut Job) -> Result<()> {
     let g = job.meta.generator.clone();
-    let (seg, _) = segmenter_concept("stroke")?;
+    let (seg, _) = segmenter_concept("stroke", g.channels)?;
     let pb = job.bar("dissect", 1);
     let s = sample(
         job.r.as_mut(),
@@ -85,7 +88,7 @@ pub(super) fn dissection(job: &mut Job) -> Result<()> {
         &tiles,
         tiles.len() / (3 * px),
         3,
-        8,
+        d.units.first().map_or(1, |u| u.top.len().max(1)),
         alt,
     )?;
     let rows: Vec<Vec<String>> = order
@@ -106,7 +109,7 @@ pub(super) fn dissection(job: &mut Job) -> Result<()> {
 
 pub(super) fn ace(job: &mut Job) -> Result<()> {
     let g = job.meta.generator.clone();
-    let (seg, concept) = segmenter_concept(&job.args.concept)?;
+    let (seg, concept) = segmenter_concept(&job.args.concept, g.channels)?;
     let n = job.args.samples.min(200);
     let s = sample(
         job.r.as_mut(),
@@ -233,6 +236,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
 }
 
 pub(super) fn artifacts(job: &mut Job) -> Result<()> {
+    ganscope_analysis::artifacts::check_ablate(&job.meta.generator, job.site, job.args.ablate)?;
     let f = need_features(job)?;
     let bytes = std::fs::read(&job.args.model)
         .map_err(|e| TrainError::Options(format!("reading {}: {e}", job.args.model.display())))?;
