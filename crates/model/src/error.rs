@@ -22,7 +22,7 @@ pub enum Error {
     InvalidIntervention(String),
     /// A model file that is not a ganscope safetensors file or fails a check.
     #[error("invalid model file: {0}")]
-    InvalidFile(#[from] FileError),
+    InvalidFile(FileError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -37,6 +37,14 @@ pub enum Error {
     /// A failure inside another backend (the GPU: limits, device loss, readback).
     #[error("{0}")]
     Backend(String),
+}
+
+// By hand, not `#[from]`: the message already holds the file error, so it is not also a
+// `source` (a CLI printing the chain would repeat it).
+impl From<FileError> for Error {
+    fn from(e: FileError) -> Self {
+        Error::InvalidFile(e)
+    }
 }
 
 /// Why a model file was rejected; each check has its own variant.

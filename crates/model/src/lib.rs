@@ -20,6 +20,8 @@ pub mod conv;
 pub mod discriminator;
 mod error;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generator;
 pub mod im2col;
 pub mod intervention;

@@ -54,6 +54,21 @@ pub(crate) fn parse_table(bytes: &[u8]) -> Result<RawTable> {
     let header: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&bytes[8..data])
             .map_err(|e| FileError::BadHeaderJson(e.to_string()))?;
+    // JSON lets a name appear twice (the last one wins); a file must not
+    let keys: Keys = serde_json::from_slice(&bytes[8..data])
+        .map_err(|e| FileError::BadHeaderJson(e.to_string()))?;
+    if keys.0.len() != header.len() {
+        let mut seen = std::collections::BTreeSet::new();
+        let dup = keys
+            .0
+            .into_iter()
+            .find(|k| !seen.insert(k.clone()))
+            .unwrap_or_default();
+        return Err(file_err(FileError::BadHeaderJson(format!(
+            "`{}` is listed twice",
+            dup.chars().take(64).collect::<String>()
+        ))));
+    }
     let data_len = bytes.len() - data;
     let mut tensors = BTreeMap::new();
     for (name, v) in &header {
@@ -73,6 +88,32 @@ pub(crate) fn parse_table(bytes: &[u8]) -> Result<RawTable> {
                 why: format!("its data overlaps tensor `{}`", w[0].0),
             }));
         }
+    }
+    for w in spans.windows(2) {
+        if w[1].1.range.start > w[0].1.range.end {
+            return Err(file_err(FileError::BadOffsets {
+                name: w[1].0.clone(),
+                why: format!(
+                    "bytes between tensor `{}` and it belong to no tensor",
+                    w[0].0
+                ),
+            }));
+        }
+    }
+    // the data section is exactly the tensors, nothing before, between or after them
+    let covered = spans.last().map_or(data, |(_, t)| t.range.end);
+    let starts = spans.first().map_or(data, |(_, t)| t.range.start);
+    if starts != data || covered != bytes.len() {
+        return Err(file_err(FileError::BadOffsets {
+            name: spans
+                .first()
+                .map_or_else(String::new, |(n, _)| (*n).clone()),
+            why: format!(
+                "the data section holds {data_len} bytes but the tensors cover bytes {} to {}",
+                starts - data,
+                covered - data
+            ),
+        }));
     }
     Ok((header, tensors))
 }
@@ -220,4 +261,30 @@ pub(crate) fn serialize(
     let info = HashMap::from([(key.to_string(), json)]);
     safetensors::serialize(views.iter().map(|(n, b)| (n.as_str(), b)), Some(info))
         .map_err(|e| Error::Shape(format!("safetensors: {e}")))
+}
+
+/// The keys of a JSON object in file order, duplicates kept.
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((k, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    keys.push(k);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }

@@ -224,3 +224,43 @@ fn errors_read_like_sentences() {
         .to_string();
     assert!(msg.contains("format version 2 is not supported"), "{msg}");
 }
+
+#[test]
+fn duplicate_names_gaps_and_giant_metadata_are_refused() {
+    let (_, _, good) = model_bytes(None);
+    let n = u64::from_le_bytes(good[..8].try_into().expect("8 bytes")) as usize;
+    let header = std::str::from_utf8(&good[8..8 + n])
+        .expect("utf-8")
+        .to_string();
+    let body = &good[8 + n..];
+    let rebuild = |h: &str| {
+        let mut v = (h.len() as u64).to_le_bytes().to_vec();
+        v.extend_from_slice(h.as_bytes());
+        v.extend_from_slice(body);
+        v
+    };
+    // the same tensor name twice (JSON allows it; the file must not)
+    let first = header.find("\"g.").expect("a tensor");
+    let end = header[first..].find("},").expect("entry end") + first + 2;
+    let entry = &header[first..end];
+    let dup = header.replacen(entry, &format!("{entry}{entry}"), 1);
+    assert!(
+        ModelFile::parse(&rebuild(&dup)).is_err(),
+        "duplicate tensor names"
+    );
+    // a gap: the data section has bytes no tensor covers
+    let mut gap = good.clone();
+    gap.extend_from_slice(&[0u8; 64]);
+    assert!(
+        matches!(ModelFile::parse(&gap), Err(Error::InvalidFile(_))),
+        "trailing bytes no tensor covers"
+    );
+    // 1 GB of metadata is refused from the header length alone, before any allocation
+    let mut giant = (1u64 << 30).to_le_bytes().to_vec();
+    giant.extend_from_slice(b"{\"__metadata__\":{\"ganscope\":\"");
+    assert!(matches!(
+        file_error(&giant),
+        FileError::HeaderTooLarge(_) | FileError::HeaderPastEnd { .. }
+    ));
+    const { assert!(MAX_HEADER < 1 << 30) };
+}

@@ -1,4 +1,5 @@
-//! `ganscope train` killed with SIGKILL at random moments, 20 times, and resumed each time:
+//! `ganscope train` killed with SIGKILL at random moments (each start trains at least one step,
+//! then dies within 150 ms), 20 times, and resumed each time:
 //! every resume succeeds, the checkpoint always loads (never half-written), at most one
 //! checkpoint interval of steps is lost per kill, and the final weights equal an
 //! uninterrupted run's bit for bit.
@@ -111,10 +112,20 @@ fn a_run_killed_twenty_times_ends_with_the_uninterrupted_weights() {
         attempts += 1;
         assert!(attempts < 200, "the run finished before 20 kills landed");
         let resume = checkpoint::path(killed.path()).exists();
+        let before = last_logged(killed.path());
         let mut child = ganscope(&train_args(killed.path(), resume))
             .spawn()
             .expect("spawn");
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..300)));
+        // wait for this start to train a step (however slow the machine), then kill it at
+        // a random moment of the steps that follow
+        let t = std::time::Instant::now();
+        while last_logged(killed.path()) <= before
+            && child.try_wait().expect("wait").is_none()
+            && t.elapsed() < Duration::from_secs(120)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
         if child.try_wait().expect("wait").is_some() {
             // finished (or failed) before the kill: it must have succeeded
             let out = child.wait_with_output().expect("output");
