@@ -15,7 +15,7 @@ use rand::seq::index::sample;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use crate::metrics::{colour_distance, l2, mean_std, Features};
+use crate::metrics::{hellinger, histograms, l2, mean_std, Features, BINS};
 use crate::renderer::{image_len, Renderer, CHUNK};
 use crate::{opts, Result};
 
@@ -179,13 +179,14 @@ pub fn responsibility(
     let ch = cfg.channels;
     let mut colour = vec![vec![vec![0.0; ch]; nb]; o.evaluations];
     let mut semantic = vec![vec![0.0; nb]; o.evaluations];
+    // each image's channel histograms once, not once per pair and channel
+    let hist: Vec<Vec<[f64; BINS]>> = images.chunks(per).map(|im| histograms(im, ch)).collect();
     let mut row = 0;
     for e in 0..o.evaluations {
         for l in 0..nb {
             let k = counts[e * nb + l];
-            let img = |i: usize| &images[(row + i) * per..(row + i + 1) * per];
             for (c, slot) in colour[e][l].iter_mut().enumerate() {
-                *slot = mean_pairs(k, |i, j| colour_distance(img(i), img(j), ch)[c]);
+                *slot = mean_pairs(k, |i, j| hellinger(&hist[row + i][c], &hist[row + j][c]));
             }
             if let Some(f) = &feats {
                 let v = |i: usize| &f[(row + i) * fd..(row + i + 1) * fd];

@@ -136,7 +136,7 @@ pub fn sample(
     }
     let resolved = Resolved::new(&cfg, iv)?;
     let (z_all, paths_all) = {
-        let b = sample_rows(&cfg, seed, n, iv.path.as_ref(), 0..n);
+        let b = sample_rows(&cfg, seed, iv.path.as_ref(), 0..n);
         (b.z, b.paths)
     };
     let mut frames = Frames {

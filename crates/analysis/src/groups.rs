@@ -64,7 +64,7 @@ pub fn concept_groups(
     let mut done = 0;
     while done < samples {
         let n = CHUNK.min(samples - done);
-        let batch = sample_rows(&cfg, seed, samples, None, done..done + n);
+        let batch = sample_rows(&cfg, seed, None, done..done + n);
         let f = r.render(&batch, &resolved, &[site])?;
         let a = &f.sites[0]; // [n, C, H, W]
         for i in 0..n {

@@ -45,24 +45,26 @@ pub trait Renderer {
     ) -> Result<Vec<f32>>;
 }
 
-/// Rows `range` of the `n` samples of `seed` (latents and paths as [`Batch::new`] draws them,
-/// `path` fixed when given), as a batch of their own: analyses use more samples than one
-/// render takes, and sample i is the same whatever the chunk.
+/// Samples `range` of `seed` (latents and paths as [`Batch::new`] draws them, `path` fixed
+/// when given) as a batch of their own, without [`Batch::new`]'s size cap: analyses use more
+/// samples than one render takes. Sample i of a seed is the same whatever the range, so only
+/// the streams' first `range.end` draws are made.
 pub fn sample_rows(
     cfg: &GeneratorConfig,
     seed: u64,
-    n: usize,
     path: Option<&Vec<usize>>,
     range: std::ops::Range<usize>,
 ) -> Batch {
     let k = range.len();
     let z = (!cfg.constant_input).then(|| {
         let d = cfg.latent_dim;
-        ganscope_model::sample::latents(seed, n, d)[range.start * d..range.end * d].to_vec()
+        ganscope_model::sample::latents(seed, range.end, d)[range.start * d..].to_vec()
     });
     let paths = match path {
         Some(p) => vec![p.clone(); k],
-        None => ganscope_model::sample::random_paths(seed, n, &cfg.blocks())[range].to_vec(),
+        None => {
+            ganscope_model::sample::random_paths(seed, range.end, &cfg.blocks())[range].to_vec()
+        }
     };
     Batch {
         z,

@@ -3,9 +3,10 @@
 //! self-contained HTML report of everything that ran.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use clap::{Args, ValueEnum};
-use ganscope_analysis::metrics::{ClassifierFeatures, Features};
+use ganscope_analysis::metrics::ClassifierFeatures;
 use ganscope_analysis::renderer::{CpuRenderer, GpuRenderer, Renderer};
 use ganscope_model::format::ModelFile;
 use ganscope_model::generator::{site_name, site_shapes};
@@ -123,6 +124,10 @@ pub struct Job<'a> {
     pub report: Report,
     /// Numbers of every step, by name.
     pub numbers: serde_json::Map<String, serde_json::Value>,
+    /// The model file's bytes (read once).
+    pub bytes: Vec<u8>,
+    /// The classifier, loaded on first use (`None` inside: there is none).
+    features: Option<Option<Rc<ClassifierFeatures>>>,
 }
 
 impl Job<'_> {
@@ -141,8 +146,15 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// The classifier's features: `--classifier`, or the one beside the model.
-    pub fn features(&self) -> Result<Option<ClassifierFeatures>> {
+    /// The classifier's features: `--classifier`, or the one beside the model; loaded once.
+    pub fn features(&mut self) -> Result<Option<Rc<ClassifierFeatures>>> {
+        if self.features.is_none() {
+            self.features = Some(self.load_features()?.map(Rc::new));
+        }
+        Ok(self.features.clone().flatten())
+    }
+
+    fn load_features(&self) -> Result<Option<ClassifierFeatures>> {
         let path = match &self.args.classifier {
             Some(p) => p.clone(),
             None => {
@@ -232,6 +244,8 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         site,
         report: Report::default(),
         numbers: serde_json::Map::new(),
+        bytes,
+        features: None,
     };
     job.report.text(&format!(
         "Model {}; generator on {}; seed {}; site {} for the per-site analyses.",
@@ -280,9 +294,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
 }
 
 /// The features or a clear error when an analysis needs them.
-pub fn need_features(job: &Job) -> Result<Box<dyn Features>> {
+pub fn need_features(job: &mut Job) -> Result<Rc<ClassifierFeatures>> {
     match job.features()? {
-        Some(f) => Ok(Box::new(f)),
+        Some(f) => Ok(f),
         None => Err(TrainError::Options(
             "this analysis needs a classifier: pass --classifier FILE (train one with \
              `ganscope classifier`)"

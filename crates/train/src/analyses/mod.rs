@@ -84,22 +84,19 @@ fn paths(job: &mut Job) -> Result<()> {
 /// first column has none).
 fn noise_grid(job: &mut Job) -> Result<()> {
     let cfg = job.meta.generator.clone();
-    let bytes = std::fs::read(&job.args.model).map_err(|e| {
-        crate::TrainError::Options(format!("reading {}: {e}", job.args.model.display()))
-    })?;
     let batch = Batch::new(&cfg, job.args.seed, 1, &Interventions::default())?;
     let resolved = Resolved::default_for(&cfg);
     let cols = 8;
     let mut images = Vec::with_capacity(cfg.buckets.len() * cols * image_len(&cfg));
     // every column on candle, the noisy models as the plain one
-    let plain = CpuRenderer::load(&bytes)?
+    let plain = CpuRenderer::load(&job.bytes)?
         .render(&batch, &resolved, &[])?
         .images;
     for layer in 0..cfg.buckets.len() {
         images.extend_from_slice(&plain);
         for k in 1..cols as u64 {
             let noisy = inject_noise(
-                &bytes,
+                &job.bytes,
                 layer,
                 job.args.noise,
                 job.args.seed.wrapping_mul(1000).wrapping_add(k),
@@ -172,7 +169,7 @@ fn buckets(job: &mut Job) -> Result<()> {
     };
     let rows = (o.evaluations * 4 * job.meta.generator.buckets.len()) as u64;
     let pb = job.bar("buckets", rows);
-    let f: Option<&dyn ganscope_analysis::metrics::Features> = features.as_ref().map(|f| f as _);
+    let f: Option<&dyn ganscope_analysis::metrics::Features> = features.as_deref().map(|f| f as _);
     let res = responsibility(job.r.as_mut(), f, &o, &mut |d, _| pb.set_position(d as u64))?;
     pb.finish_and_clear();
     job.save("buckets", &res)?;

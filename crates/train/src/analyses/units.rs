@@ -141,10 +141,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
     };
     let optimised = match soft {
         Some(sc) => {
-            let bytes = std::fs::read(&job.args.model).map_err(|e| {
-                TrainError::Options(format!("reading {}: {e}", job.args.model.display()))
-            })?;
-            let cpu = CpuRenderer::load(&bytes)?;
+            let cpu = CpuRenderer::load(&job.bytes)?;
             let o = AlphaOptions {
                 seed: job.args.seed,
                 ..Default::default()
@@ -238,9 +235,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
 pub(super) fn artifacts(job: &mut Job) -> Result<()> {
     ganscope_analysis::artifacts::check_ablate(&job.meta.generator, job.site, job.args.ablate)?;
     let f = need_features(job)?;
-    let bytes = std::fs::read(&job.args.model)
-        .map_err(|e| TrainError::Options(format!("reading {}: {e}", job.args.model.display())))?;
-    let critic = Critic::load(&bytes)?.ok_or_else(|| {
+    let critic = Critic::load(&job.bytes)?.ok_or_else(|| {
         TrainError::Options(
             "artifact units are scored by the discriminator, and this model file has none \
              (export without --no-disc)"
