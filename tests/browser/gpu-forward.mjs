@@ -1,32 +1,11 @@
-// The generator forward in headless Chromium on WebGPU (SwiftShader without a GPU) against
-// the native wgpu forward of the same file and seed (`ganscope sample --backend gpu --raw`, the
-// debug binary that `cargo test --workspace` builds, or $GANSCOPE),
-// with and without interventions. Needs ./build.sh (www/pkg) and Debian's chromium.
-// Tolerance: rel 1e-4 / abs 1e-5, as for every GPU test.
-import { chromium } from 'playwright-core';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The generator forward in headless Chromium through the wasm package, on WebGPU (SwiftShader
+// without a GPU) against the native wgpu forward and on candle in wasm against native candle,
+// same file and seed (`ganscope sample --raw`), with and without interventions. Needs
+// ./build.sh (www/pkg) and Debian's chromium. Tolerance: rel 1e-4 / abs 1e-5, as for every
+// GPU test.
+import { launch, native, serve } from './harness.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
-
-const server = http.createServer((req, res) => {
-  const file = path.join(root, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-  if (!file.startsWith(root + path.sep)) { res.writeHead(403); res.end(); return; }
-  fs.readFile(file, (err, data) => {
-    if (err) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] || 'application/octet-stream' });
-    res.end(data);
-  });
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const base = `http://127.0.0.1:${server.address().port}`;
-
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ganscope-browser-'));
+const { base, close } = await serve();
 const cases = [
   { model: 'www/models/gan-colored-mnist.safetensors', seed: 3, n: 4, iv: '' },
   {
@@ -39,37 +18,16 @@ const cases = [
   },
 ];
 
-function native(c, i) {
-  const raw = path.join(tmp, `native${i}.f32`);
-  const args = ['sample', c.model, '--n', String(c.n), '--seed', String(c.seed),
-    '--backend', 'gpu', '--out', path.join(tmp, `native${i}.png`), '--raw', raw];
-  if (c.iv) {
-    fs.writeFileSync(path.join(tmp, `iv${i}.json`), c.iv);
-    args.push('--interventions', path.join(tmp, `iv${i}.json`));
-  }
-  // the binary `cargo test --workspace` built (a `cargo run -p` would resolve features
-  // differently and rebuild half the workspace); GANSCOPE overrides it
-  const bin = process.env.GANSCOPE || path.join(root, 'target/debug/ganscope');
-  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run cargo test --workspace or set GANSCOPE`);
-  execFileSync(bin, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  const b = fs.readFileSync(raw);
-  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  ignoreDefaultArgs: ['--headless'],
-  args: ['--headless=new', '--no-sandbox', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
-    '--enable-webgpu-developer-features'],
-});
+const browser = await launch({ webgpu: true });
 let failed = false;
 try {
-  for (const [i, c] of cases.entries()) {
-    const want = native(c, i);
+  for (const [c, backend] of cases.flatMap((c) => [[c, 'gpu'], [c, 'cpu']])) {
+    // WebGPU against the native wgpu forward, candle in wasm against native candle
+    const want = native(c.model, c.seed, c.n, c.iv, backend);
     const page = await browser.newPage();
     page.on('console', (m) => console.log(`  page: ${m.text()}`));
-    const q = new URLSearchParams({ model: `/${c.model}`, seed: c.seed, n: c.n, iv: c.iv });
+    const q = new URLSearchParams({ model: `/${c.model}`, seed: c.seed, n: c.n, iv: c.iv, backend });
     await page.goto(`${base}/tests/browser/gpu-forward.html?${q}`);
     await page.waitForSelector('body[data-done]', { timeout: 300_000 });
     const got = await page.evaluate(() => window.result);
@@ -91,7 +49,6 @@ try {
   }
 } finally {
   await browser.close();
-  server.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  close();
 }
 if (failed) process.exit(1);

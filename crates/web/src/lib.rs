@@ -1,62 +1,88 @@
-//! ganscope-web: the wasm-bindgen layer the page in `www/` calls. It loads a model file from
-//! bytes, renders it on WebGPU (through `ganscope-gpu`) with paths, unit edits and hybrids
-//! given as the same JSON the CLI reads, and returns images as `Float32Array`s or RGBA bytes.
-//! Errors cross the boundary as `JsError`s with the model crate's messages; nothing panics.
+//! ganscope-web: the wasm-bindgen layer the page in `www/` calls (from a Web Worker, so the
+//! page stays responsive). It loads a model file from bytes and renders it with paths, unit
+//! edits and hybrids given as the same JSON the CLI reads, on WebGPU (through `ganscope-gpu`)
+//! or on the CPU (candle compiled to wasm), and runs the analyses of `ganscope-analysis` with
+//! progress callbacks. Errors cross the boundary as `JsError`s carrying the model crate's
+//! messages; nothing panics on bad input.
+
+mod analyses;
+mod engine;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use ganscope_gpu::{Gpu, GpuModel};
+use engine::Engine;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::Batch;
 use wasm_bindgen::prelude::*;
 
-fn js(e: impl std::fmt::Display) -> JsValue {
+pub(crate) fn js(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-/// A model loaded on the GPU.
-#[wasm_bindgen]
-pub struct Lab {
-    /// `None` while a render has the model (a second call meanwhile is refused).
-    model: Rc<RefCell<Option<GpuModel>>>,
-    adapter: String,
-    meta: String,
+pub(crate) fn jserr(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
 }
 
-const BUSY: &str = "the model is busy with another render";
-
-async fn render_json(m: &mut GpuModel, seed: u32, n: usize, iv: &str) -> Result<Vec<f32>, JsValue> {
+/// Parses interventions JSON (empty: none) against the model.
+pub(crate) fn parse(
+    cfg: &ganscope_model::config::GeneratorConfig,
+    iv: &str,
+) -> Result<(Interventions, Resolved), String> {
     let iv = if iv.trim().is_empty() {
         Interventions::default()
     } else {
-        Interventions::from_json(iv).map_err(js)?
+        Interventions::from_json(iv).map_err(|e| e.to_string())?
     };
-    let cfg = m.meta.generator.clone();
-    let resolved = Resolved::new(&cfg, &iv).map_err(js)?;
-    let batch = Batch::new(&cfg, u64::from(seed), n, &iv).map_err(js)?;
-    Ok(m.render(&batch, &resolved, &[]).await.map_err(js)?.images)
+    let resolved = Resolved::new(cfg, &iv).map_err(|e| e.to_string())?;
+    Ok((iv, resolved))
 }
+
+/// A model loaded on one backend (and on the CPU for the analyses).
+#[wasm_bindgen]
+pub struct Lab {
+    /// `None` while a render has the engine (a second call meanwhile is refused).
+    engine: Rc<RefCell<Option<Engine>>>,
+    /// The analyses' renderer: candle on the CPU (shared with the engine when it is the CPU).
+    cpu: Rc<RefCell<ganscope_analysis::renderer::CpuRenderer>>,
+    backend: String,
+    meta: String,
+    /// The influence maps of the last `influence` call (the modules are computed from them).
+    maps: Rc<RefCell<Option<ganscope_analysis::influence::InfluenceMaps>>>,
+}
+
+pub(crate) const BUSY: &str = "the model is busy with another render";
 
 #[wasm_bindgen]
 impl Lab {
-    /// Requests the WebGPU adapter and device, checks the model file and uploads its
-    /// weights. Resolves to a `Lab`.
-    pub async fn load(bytes: Vec<u8>) -> Result<Lab, JsError> {
-        let gpu = Gpu::new().await.map_err(|e| JsError::new(&e.to_string()))?;
-        let adapter = gpu.describe();
-        let model = GpuModel::load(gpu, bytes).map_err(|e| JsError::new(&e.to_string()))?;
-        let meta = serde_json::to_string(&model.meta).map_err(|e| JsError::new(&e.to_string()))?;
+    /// Checks the model file and loads it on `backend`: `"gpu"` (requests the WebGPU adapter
+    /// and device and uploads the weights) or `"cpu"` (candle in wasm). Resolves to a `Lab`.
+    pub async fn load(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
+        let cpu = ganscope_analysis::renderer::CpuRenderer::load(&bytes).map_err(jserr)?;
+        let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
+        let meta = serde_json::to_string(&file.meta).map_err(jserr)?;
+        let cpu = Rc::new(RefCell::new(cpu));
+        let engine = match backend.as_str() {
+            "gpu" => Engine::gpu(bytes).await.map_err(jserr)?,
+            "cpu" => Engine::Cpu(cpu.clone()),
+            other => {
+                return Err(jserr(format!(
+                    "unknown backend {other:?}: it is \"gpu\" or \"cpu\""
+                )))
+            }
+        };
         Ok(Lab {
-            model: Rc::new(RefCell::new(Some(model))),
-            adapter,
+            backend: engine.describe(),
+            engine: Rc::new(RefCell::new(Some(engine))),
+            cpu,
             meta,
+            maps: Rc::new(RefCell::new(None)),
         })
     }
 
-    /// The adapter's name, backend and device type.
-    pub fn adapter(&self) -> String {
-        self.adapter.clone()
+    /// The backend, in words (e.g. `WebGPU on google swiftshader` or `CPU (wasm)`).
+    pub fn backend(&self) -> String {
+        self.backend.clone()
     }
 
     /// The model's metadata as JSON (architecture, sites, dataset, training summary).
@@ -64,17 +90,117 @@ impl Lab {
         self.meta.clone()
     }
 
+    /// The generator's sites as JSON: `[[name, [C, H, W]], ...]`.
+    pub fn sites_json(&self) -> String {
+        let cpu = self.cpu.borrow();
+        let sites = ganscope_model::generator::site_shapes(&cpu.generator().config);
+        serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into())
+    }
+
     /// Renders `n` samples of `seed` under `interventions` (JSON: `{"path": [...],
-    /// "edits": [...], "hybrid": {...}}`, or empty). Resolves to a `Float32Array` of
-    /// `[n, C, S, S]` values in [-1, 1].
-    pub fn render(&self, seed: u32, n: usize, interventions: &str) -> js_sys::Promise {
-        let slot = self.model.clone();
+    /// "edits": [...], "hybrid": {...}}`, or empty) and reads back the activations of `site`
+    /// (a site name, or empty for none). Resolves to `{images, site?}`: `Float32Array`s of
+    /// `[n, C, S, S]` values in [-1, 1] and `[n, C, H, W]` activations after the edits.
+    pub fn render(&self, seed: u32, n: usize, interventions: &str, site: &str) -> js_sys::Promise {
+        let slot = self.engine.clone();
         let iv = interventions.to_string();
+        let site = site.to_string();
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut m = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
-            let r = render_json(&mut m, seed, n, &iv).await;
-            *slot.borrow_mut() = Some(m);
-            Ok(js_sys::Float32Array::from(&r?[..]).into())
+            let mut e = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
+            let r = render(&mut e, seed, n, &iv, &site).await;
+            *slot.borrow_mut() = Some(e);
+            r
         })
     }
+
+    /// The RPGAN paper's Figure 3 for sample 0 of `seed`: row i varies bucket i over all
+    /// its blocks, the other buckets on `interventions`' path (a random path of `seed` when it
+    /// has none), with its unit edits (a hybrid is left out). Resolves to `{images, cols,
+    /// path}`: `[buckets * cols, C, S, S]` values (rows padded to the widest bucket by
+    /// repeating its last block), the grid's width, and the base path.
+    pub fn render_grid(&self, seed: u32, interventions: &str) -> js_sys::Promise {
+        let slot = self.engine.clone();
+        let iv = interventions.to_string();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut e = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
+            let r = grid(&mut e, seed, &iv).await;
+            *slot.borrow_mut() = Some(e);
+            r
+        })
+    }
+
+    /// The random path sample 0 of `seed` takes when no path is given (one block index per
+    /// bucket).
+    pub fn random_path(&self, seed: u32) -> Vec<u32> {
+        let cpu = self.cpu.borrow();
+        let blocks = cpu.generator().config.blocks();
+        ganscope_model::sample::random_paths(u64::from(seed), 1, &blocks)
+            .first()
+            .map(|p| p.iter().map(|&b| b as u32).collect())
+            .unwrap_or_default()
+    }
+}
+
+async fn grid(e: &mut Engine, seed: u32, iv: &str) -> Result<JsValue, JsValue> {
+    let cfg = e.config();
+    let (mut iv, _) = parse(&cfg, iv).map_err(js)?;
+    iv.hybrid = None;
+    let resolved = Resolved::new(&cfg, &iv).map_err(js)?;
+    let base = match &iv.path {
+        Some(p) => p.clone(),
+        None => {
+            ganscope_model::sample::random_paths(u64::from(seed), 1, &cfg.blocks()).swap_remove(0)
+        }
+    };
+    let (batch, cols) = Batch::vary_buckets(&cfg, u64::from(seed), &base).map_err(js)?;
+    let frames = e.render(&batch, &resolved, &[]).await.map_err(js)?;
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v);
+    set(
+        "images",
+        js_sys::Float32Array::from(&frames.images[..]).into(),
+    )?;
+    set("cols", cols.into())?;
+    let path: Vec<u32> = base.iter().map(|&b| b as u32).collect();
+    set("path", js_sys::Uint32Array::from(&path[..]).into())?;
+    Ok(out.into())
+}
+
+async fn render(
+    e: &mut Engine,
+    seed: u32,
+    n: usize,
+    iv: &str,
+    site: &str,
+) -> Result<JsValue, JsValue> {
+    let cfg = e.config();
+    let (iv, resolved) = parse(&cfg, iv).map_err(js)?;
+    let sites = if site.is_empty() {
+        vec![]
+    } else {
+        vec![site_index(&cfg, site).map_err(js)?]
+    };
+    let batch = Batch::new(&cfg, u64::from(seed), n, &iv).map_err(js)?;
+    let frames = e.render(&batch, &resolved, &sites).await.map_err(js)?;
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: &[f32]| {
+        js_sys::Reflect::set(&out, &k.into(), &js_sys::Float32Array::from(v).into())
+    };
+    set("images", &frames.images)?;
+    if let Some(a) = frames.sites.first() {
+        set("site", a)?;
+    }
+    Ok(out.into())
+}
+
+/// A site's index from its name, with the names there are in the error.
+pub(crate) fn site_index(
+    cfg: &ganscope_model::config::GeneratorConfig,
+    name: &str,
+) -> Result<usize, String> {
+    let sites = ganscope_model::generator::site_shapes(cfg);
+    sites.iter().position(|(s, _)| s == name).ok_or_else(|| {
+        let names: Vec<&str> = sites.iter().map(|(s, _)| s.as_str()).collect();
+        format!("no site {name:?}; the model has {}", names.join(", "))
+    })
 }
