@@ -26,7 +26,9 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
-# the wasm package (installs the wasm32 target and wasm-bindgen-cli when missing), then the
-# forward in headless Chromium on WebGPU against the native wgpu forward
+# the wasm package (installs the wasm32 target and wasm-bindgen-cli when missing), then in
+# headless Chromium: the forward (WebGPU against wgpu, candle in wasm against candle) and the
+# lab page end to end on WebGPU (SwiftShader) and on the CPU fallback
 ./build.sh
 node tests/browser/gpu-forward.mjs
+node tests/browser/lab.mjs

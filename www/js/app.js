@@ -1,0 +1,257 @@
+// The lab page: loads a model into the worker (js/worker.js), keeps the view's state in the
+// URL (js/state.js) and draws the sample; the panels (js/panels/*.js) do the rest.
+import { LabClient } from './lab.js';
+import { drawImage } from './draw.js';
+import * as urlState from './state.js';
+import { card } from './card.js';
+import { pathsPanel } from './panels/paths.js';
+import { unitsPanel } from './panels/units.js';
+import { hybridsPanel } from './panels/hybrids.js';
+
+const $ = (id) => document.getElementById(id);
+
+export const BUNDLED = [
+  { name: 'rpgan-colored-mnist', title: 'RPGAN, colored MNIST (4 buckets x 8 blocks)' },
+  { name: 'gan-colored-mnist', title: 'standard GAN, colored MNIST' },
+];
+const CLASSIFIER = 'models/classifier-colored-mnist.safetensors';
+// a model file larger than this is refused before it is read
+const MAX_MODEL_BYTES = 512 << 20;
+
+const parsed = urlState.parse(location.search);
+const app = {
+  lab: new LabClient(),
+  state: parsed.state,
+  model: null,
+  classifier: null,
+  $,
+  /** Shows `msg` (text) as the page's error; empty clears it. */
+  error(msg) {
+    $('error').textContent = msg || '';
+    $('error').hidden = !msg;
+  },
+  status(msg) {
+    $('status').textContent = msg;
+  },
+  /** Interventions of the main sample: path and edits. */
+  iv(extra = {}) {
+    const iv = { ...extra };
+    if (app.state.path && app.model.rpgan) iv.path = app.state.path;
+    if (app.state.edits.length) iv.edits = app.state.edits;
+    return JSON.stringify(iv);
+  },
+  /** The model, seed and interventions of the main image (tests wait for it to be drawn). */
+  viewKey() {
+    return app.model ? `${app.model.name}|${app.state.seed}|${app.iv()}` : '';
+  },
+  /** Merges `patch` into the state and redraws. */
+  set(patch) {
+    Object.assign(app.state, patch);
+    refresh();
+  },
+  /** The classifier file's bytes (fetched once; null when it cannot be had). */
+  async classifierBytes() {
+    if (app.classifier === null) {
+      try {
+        app.classifier = new Uint8Array(await (await fetch(CLASSIFIER)).arrayBuffer());
+      } catch {
+        app.classifier = new Uint8Array();
+      }
+    }
+    return app.classifier;
+  },
+};
+window.ganscope = app; // for the console and the browser tests
+
+const panels = { paths: pathsPanel(app), units: unitsPanel(app), hybrids: hybridsPanel(app) };
+
+function describeModel(r) {
+  const g = r.meta.generator;
+  const blocks = g.buckets.map((b) => b.blocks);
+  return {
+    meta: r.meta,
+    sites: r.sites,
+    channels: g.channels,
+    size: g.image_size,
+    blocks,
+    rpgan: blocks.some((m) => m > 1),
+  };
+}
+
+let drawn = 0;
+async function renderMain() {
+  const st = app.state;
+  const site = st.panel === 'units' && !st.embed ? st.site : st.embed === 'units' ? st.site : '';
+  const view = app.viewKey();
+  const r = await app.lab.latestCall('main', 'render', { seed: st.seed, n: 1, iv: app.iv(), site });
+  if (!r) return; // replaced by a newer call
+  const m = app.model;
+  drawImage($('main'), r.images, 0, m.channels, m.size);
+  const path = st.path && m.rpgan ? `, path ${st.path.join('-')}` : '';
+  const edits = st.edits.length ? `, ${st.edits.length} unit edit(s)` : '';
+  $('main').setAttribute('aria-label', `generated sample: seed ${st.seed}${path}${edits}`);
+  $('main-desc').textContent = `seed ${st.seed}${path}${edits}`;
+  if (r.site) panels.units.onActivations(r.site);
+  drawn += 1;
+  if (drawn === 1 && app.timings) app.timings.firstImage = performance.now();
+  document.body.dataset.drawn = String(drawn);
+  // what the main image shows; equal to app.viewKey() once the latest state is drawn
+  document.body.dataset.view = view;
+}
+
+/** Writes the URL and redraws what the state shows. */
+async function refresh() {
+  if (!app.model) return;
+  const st = app.state;
+  history.replaceState(null, '', urlState.format(st));
+  $('seed').value = String(st.seed);
+  for (const p of urlState.PANELS) {
+    const on = p === st.panel;
+    $(`tab-${p}`).setAttribute('aria-selected', String(on));
+    $(`panel-${p}`).hidden = st.embed ? st.embed !== p : !on;
+  }
+  $('panel-sample').hidden = Boolean(st.embed) && !['sample', 'units'].includes(st.embed);
+  try {
+    const work = [renderMain()];
+    const shown = st.embed || st.panel;
+    if (panels[shown]) work.push(panels[shown].render());
+    await Promise.all(work);
+    app.status(`ready: ${app.model.name}`);
+    document.body.dataset.ready = '1';
+  } catch (e) {
+    app.error(e.message);
+  }
+}
+app.refresh = refresh;
+
+/** Loads model bytes (a promise) named `name` into the worker; on failure the previous
+ * model stays loaded and working. */
+async function load(name, bytes, source) {
+  app.status(`loading ${name}…`);
+  document.body.dataset.ready = '';
+  try {
+    const t0 = performance.now();
+    const data = await bytes;
+    const fetched = performance.now() - t0;
+    const r = await app.lab.call('load', { bytes: data, backend: app.state.backend },
+      { transfer: [data.buffer] });
+    r.meta = JSON.parse(r.meta);
+    const model = { ...describeModel(r), name };
+    app.timings = { ...r.timings, fetch: fetched };
+    fixState(model);
+    app.model = model;
+    app.state.model = source;
+    $('card').textContent = card(r.meta, name);
+    $('backend-info').textContent = `${r.backend} (${r.reason})`;
+    document.body.dataset.backend = r.kind;
+    app.error('');
+    for (const p of Object.values(panels)) p.onModel();
+    if (model.rpgan && !app.state.path) {
+      app.state.path = await app.lab.call('randomPath', { seed: app.state.seed });
+    }
+    await refresh();
+  } catch (e) {
+    app.error(`Could not load ${name}: ${e.message}`);
+    app.status(app.model ? `ready: ${app.model.name}` : 'no model loaded');
+    document.body.dataset.ready = app.model ? '1' : '';
+  }
+}
+
+/** Makes the state fit a newly loaded model; what cannot be kept is dropped. */
+function fixState(m) {
+  const st = app.state;
+  const names = m.sites.map((s) => s[0]);
+  if (st.path && (st.path.length !== m.blocks.length || st.path.some((b, i) => b >= m.blocks[i]))) {
+    st.path = null;
+  }
+  if (!m.rpgan) st.path = null;
+  if (!names.includes(st.site)) st.site = names[Math.min(1, names.length - 1)];
+  if (!names.includes(st.hsite)) st.hsite = names[Math.min(2, names.length - 1)];
+  const hc = m.sites[names.indexOf(st.hsite)][1][0];
+  st.channels = st.channels.filter((c) => c < hc);
+  if (st.edits.some((e) => !names.includes(e && e.site))) st.edits = [];
+}
+
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  const len = Number(res.headers.get('content-length') || 0);
+  if (len > MAX_MODEL_BYTES) throw new Error(`${url} is ${len} bytes; at most ${MAX_MODEL_BYTES}`);
+  const buf = await res.arrayBuffer();
+  if (buf.byteLength > MAX_MODEL_BYTES) throw new Error(`${url} is larger than ${MAX_MODEL_BYTES} bytes`);
+  return new Uint8Array(buf);
+}
+
+function loadSource(source) {
+  const bundled = BUNDLED.find((b) => b.name === source);
+  const url = bundled ? `models/${bundled.name}.safetensors` : source;
+  $('bundled').value = bundled ? bundled.name : '';
+  return load(bundled ? bundled.name : source, fetchBytes(url), source);
+}
+
+function loadFile(file) {
+  if (file.size > MAX_MODEL_BYTES) {
+    app.error(`${file.name} is ${file.size} bytes; at most ${MAX_MODEL_BYTES}`);
+    return Promise.resolve();
+  }
+  $('bundled').value = '';
+  // a local file cannot be put in a URL: the URL keeps naming the last fetched model
+  const keep = app.state.model;
+  return load(file.name, file.arrayBuffer().then((b) => new Uint8Array(b)), keep);
+}
+app.loadFile = loadFile;
+
+function wire() {
+  for (const b of BUNDLED) {
+    const o = document.createElement('option');
+    o.value = b.name;
+    o.textContent = b.title;
+    $('bundled').append(o);
+  }
+  const other = document.createElement('option');
+  other.value = '';
+  other.textContent = '(a file or URL)';
+  other.disabled = true;
+  $('bundled').append(other);
+  $('bundled').addEventListener('change', (e) => {
+    if (e.target.value) loadSource(e.target.value);
+  });
+  $('file').addEventListener('change', (e) => {
+    if (e.target.files[0]) loadFile(e.target.files[0]);
+  });
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = e.dataTransfer.files[0];
+    if (f) loadFile(f);
+  });
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') $('file').click();
+  });
+  $('backend').value = app.state.backend;
+  $('backend').addEventListener('change', (e) => {
+    app.state.backend = e.target.value;
+    loadSource(app.state.model);
+  });
+  const setSeed = (s) => {
+    if (Number.isInteger(s) && s >= 0 && s <= 4294967295) app.set({ seed: s });
+  };
+  $('seed').addEventListener('change', (e) => setSeed(Number(e.target.value)));
+  $('seed-prev').addEventListener('click', () => setSeed(app.state.seed - 1));
+  $('seed-next').addEventListener('click', () => setSeed(app.state.seed + 1));
+  for (const p of urlState.PANELS) {
+    $(`tab-${p}`).addEventListener('click', () => app.set({ panel: p }));
+  }
+  if (app.state.embed) document.body.classList.add('embed');
+}
+
+wire();
+if (parsed.problems.length) app.error(parsed.problems.join('\n'));
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('sw.js').catch(() => {});
+}
+await loadSource(app.state.model);
+if (parsed.problems.length && !$('error').textContent) app.error(parsed.problems.join('\n'));

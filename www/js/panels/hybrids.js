@@ -1,0 +1,158 @@
+// Hybrids (counterfactuals, Besserve et al.): sample 1 (the current sample) takes the chosen
+// channels of a site from sample 2; the channel set is picked by hand, from the influence-map
+// gallery, or as a whole NMF module. Maps and modules are computed in the worker.
+import { drawImage, drawHeat, range, canvas } from '../draw.js';
+
+export function hybridsPanel(app) {
+  const $ = app.$;
+  let chips = [];
+  let maps = null; // {key, channels, size, maps}
+
+  const site = () => app.model.sites.find((s) => s[0] === app.state.hsite);
+  const key = () => `${app.model.name}|${app.state.hsite}`;
+
+  function setChannels(list) {
+    app.set({ channels: [...new Set(list)].sort((a, b) => a - b) });
+  }
+
+  function buildChips() {
+    $('channels').replaceChildren();
+    chips = [];
+    const [, [c]] = site();
+    for (let k = 0; k < c; k++) {
+      const b = document.createElement('button');
+      b.textContent = String(k);
+      b.setAttribute('aria-label', `channel ${k}`);
+      b.addEventListener('click', () => {
+        const on = app.state.channels.includes(k);
+        setChannels(on ? app.state.channels.filter((x) => x !== k) : [...app.state.channels, k]);
+      });
+      $('channels').append(b);
+      chips.push(b);
+    }
+  }
+
+  function onModel() {
+    const sel = $('hybrid-site');
+    sel.replaceChildren();
+    for (const [name, [c, h, w]] of app.model.sites) {
+      const o = document.createElement('option');
+      o.value = name;
+      o.textContent = `${name} (${c} channels, ${h}x${w})`;
+      sel.append(o);
+    }
+    sel.value = app.state.hsite;
+    $('k').value = String(app.state.k);
+    maps = null;
+    $('maps').replaceChildren();
+    $('modules').replaceChildren();
+    $('modules-run').disabled = true;
+    buildChips();
+  }
+
+  async function render() {
+    const st = app.state;
+    const m = app.model;
+    $('donor').value = String(st.donor);
+    chips.forEach((b, k) => b.setAttribute('aria-pressed', String(st.channels.includes(k))));
+    $('channels-desc').textContent = `${st.channels.length} of ${chips.length} channels of ` +
+      `${st.hsite} from sample 2: ${st.channels.join(', ') || 'none'}`;
+    const hybrid = { site: st.hsite, channels: st.channels, donor_seed: st.donor };
+    const edits = st.edits.length ? { edits: st.edits } : {};
+    const [one, two, mix] = await Promise.all([
+      app.lab.latestCall('h-one', 'render', { seed: st.seed, n: 1, iv: app.iv(), site: '' }),
+      // the donor as the hybrid takes it: its own random path, the same unit edits
+      app.lab.latestCall('h-two', 'render', { seed: st.donor, n: 1, iv: JSON.stringify(edits), site: '' }),
+      app.lab.latestCall('h-mix', 'render', { seed: st.seed, n: 1, iv: app.iv({ hybrid }), site: '' }),
+    ]);
+    if (one) drawImage($('h-one'), one.images, 0, m.channels, m.size);
+    if (two) drawImage($('h-two'), two.images, 0, m.channels, m.size);
+    if (mix) {
+      drawImage($('h-mix'), mix.images, 0, m.channels, m.size);
+      document.body.dataset.hybrid = `${st.seed}|${st.donor}|${st.hsite}|${st.channels.join(',')}`;
+    }
+  }
+
+  function showMaps(r) {
+    $('maps').replaceChildren();
+    const px = r.size * r.size;
+    const [lo, hi] = range(r.maps, 0, r.maps.length);
+    for (let k = 0; k < r.channels; k++) {
+      const b = document.createElement('button');
+      const c = canvas('', `influence map of channel ${k}`);
+      drawHeat(c, r.maps, k * px, r.size, r.size, lo, hi);
+      b.append(c, document.createTextNode(String(k)));
+      b.setAttribute('aria-label', `influence map of channel ${k}; adds or removes it`);
+      b.addEventListener('click', () => chips[k].click());
+      $('maps').append(b);
+    }
+  }
+
+  function showModules(mods) {
+    $('modules').replaceChildren();
+    const px = mods.size * mods.size;
+    for (let k = 0; k < mods.k; k++) {
+      const members = mods.labels.flatMap((l, c) => (l === k ? [c] : []));
+      const b = document.createElement('button');
+      const c = canvas('', `template of module ${k + 1}`);
+      drawHeat(c, mods.templates, k * px, mods.size, mods.size, 0, 1);
+      const t = document.createElement('span');
+      t.textContent = `module ${k + 1}: ${members.length} channels`;
+      b.append(c, t);
+      b.setAttribute('aria-label', `use module ${k + 1} (${members.length} channels) as the set`);
+      b.addEventListener('click', () => setChannels(members));
+      $('modules').append(b);
+    }
+  }
+
+  $('hybrid-site').addEventListener('change', (e) => {
+    app.state.hsite = e.target.value;
+    app.state.channels = [];
+    maps = null;
+    $('maps').replaceChildren();
+    $('modules').replaceChildren();
+    $('modules-run').disabled = true;
+    buildChips();
+    app.refresh();
+  });
+  $('donor').addEventListener('change', (e) => {
+    const v = Number(e.target.value);
+    if (Number.isInteger(v) && v >= 0 && v <= 4294967295) app.set({ donor: v });
+  });
+  $('channels-none').addEventListener('click', () => setChannels([]));
+  $('channels-all').addEventListener('click', () => setChannels(chips.map((_, k) => k)));
+  $('influence-run').addEventListener('click', async () => {
+    const bar = $('influence-progress');
+    bar.hidden = false;
+    bar.value = 0;
+    $('influence-run').disabled = true;
+    try {
+      const k = key();
+      const r = await app.lab.call('influence', { site: app.state.hsite, pairs: Number($('pairs').value), seed: app.state.seed },
+        { onProgress: (d, t) => { bar.value = d / t; } });
+      if (k !== key()) return;
+      maps = { key: k, ...r };
+      showMaps(r);
+      $('modules-run').disabled = false;
+      app.error('');
+    } catch (e) {
+      app.error(`Influence maps: ${e.message}`);
+    } finally {
+      bar.hidden = true;
+      $('influence-run').disabled = false;
+    }
+  });
+  $('modules-run').addEventListener('click', async () => {
+    try {
+      const k = Number($('k').value);
+      app.state.k = k;
+      const mods = await app.lab.call('modules', { k, seed: app.state.seed });
+      showModules(mods);
+      app.refresh();
+      app.error('');
+    } catch (e) {
+      app.error(`Modules: ${e.message}`);
+    }
+  });
+  return { onModel, render };
+}

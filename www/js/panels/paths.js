@@ -1,0 +1,162 @@
+// Paths (RPGAN): the bucket x block grid of the paper's Figure 3 around the current path,
+// choosing a block puts it on the path; bucket responsibility measured in the worker and
+// drawn with Chart.js (with a table as its text alternative).
+import { drawImage, canvas } from '../draw.js';
+
+// Chart.js plugin: whiskers of +-std on each bar (datasets carry `std` beside `data`)
+const errorBars = {
+  id: 'errorBars',
+  afterDatasetsDraw(chart) {
+    const { ctx } = chart;
+    ctx.save();
+    ctx.strokeStyle = '#222';
+    chart.data.datasets.forEach((ds, d) => {
+      const meta = chart.getDatasetMeta(d);
+      if (meta.hidden || !ds.std) return;
+      meta.data.forEach((bar, i) => {
+        const m = ds.data[i];
+        const s = ds.std[i];
+        if (m === null || !Number.isFinite(s)) return;
+        const y = chart.scales.y;
+        const top = y.getPixelForValue(m + s);
+        const bottom = y.getPixelForValue(Math.max(0, m - s));
+        ctx.beginPath();
+        ctx.moveTo(bar.x, top);
+        ctx.lineTo(bar.x, bottom);
+        ctx.moveTo(bar.x - 4, top);
+        ctx.lineTo(bar.x + 4, top);
+        ctx.moveTo(bar.x - 4, bottom);
+        ctx.lineTo(bar.x + 4, bottom);
+        ctx.stroke();
+      });
+    });
+    ctx.restore();
+  },
+};
+
+export function pathsPanel(app) {
+  const $ = app.$;
+  let cells = [];
+  let chart = null;
+
+  function onModel() {
+    const m = app.model;
+    $('paths-none').hidden = m.rpgan;
+    $('paths-body').hidden = !m.rpgan;
+    $('grid').replaceChildren();
+    cells = [];
+    $('resp-table').hidden = true;
+    if (chart) chart.destroy();
+    chart = null;
+    if (!m.rpgan) return;
+    const cols = Math.max(...m.blocks);
+    $('grid').style.gridTemplateColumns = `auto repeat(${cols}, auto)`;
+    m.blocks.forEach((count, i) => {
+      const label = document.createElement('span');
+      label.className = 'label';
+      label.textContent = `bucket ${i + 1}`;
+      $('grid').append(label);
+      const row = [];
+      for (let j = 0; j < cols; j++) {
+        if (j >= count) {
+          $('grid').append(document.createElement('span'));
+          row.push(null);
+          continue;
+        }
+        const b = document.createElement('button');
+        const c = canvas('', `the sample with block ${j} in bucket ${i + 1}`);
+        b.append(c);
+        b.dataset.bucket = String(i);
+        b.dataset.block = String(j);
+        b.setAttribute('aria-label', `bucket ${i + 1}, block ${j}`);
+        b.addEventListener('click', () => {
+          const p = [...app.state.path];
+          p[i] = j;
+          app.set({ path: p });
+        });
+        $('grid').append(b);
+        row.push({ b, c });
+      }
+      cells.push(row);
+    });
+  }
+
+  async function render() {
+    const m = app.model;
+    if (!m.rpgan) return;
+    const r = await app.lab.latestCall('grid', 'grid', { seed: app.state.seed, iv: app.iv() });
+    if (!r) return;
+    $('path-text').textContent = r.path.join('-');
+    cells.forEach((row, i) => row.forEach((cell, j) => {
+      if (!cell) return;
+      drawImage(cell.c, r.images, i * r.cols + j, m.channels, m.size);
+      cell.b.setAttribute('aria-pressed', String(r.path[i] === j));
+    }));
+  }
+
+  function show(res) {
+    const fmt = (s) => (s ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
+    const body = $('resp-table').querySelector('tbody');
+    body.replaceChildren();
+    for (const b of res.buckets) {
+      const tr = document.createElement('tr');
+      for (const v of [String(b.bucket), fmt(b.colour_mean), fmt(b.semantic)]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    $('resp-table').hidden = false;
+    if (!window.Chart) return; // the table stands alone
+    if (chart) chart.destroy();
+    const labels = res.buckets.map((b) => `bucket ${b.bucket}`);
+    const datasets = [{
+      label: 'colour', backgroundColor: '#e8a33d',
+      data: res.buckets.map((b) => b.colour_mean.mean),
+      std: res.buckets.map((b) => b.colour_mean.std),
+    }];
+    if (res.buckets.some((b) => b.semantic)) {
+      datasets.push({
+        label: 'semantic', backgroundColor: '#5b3cc4',
+        data: res.buckets.map((b) => (b.semantic ? b.semantic.mean : null)),
+        std: res.buckets.map((b) => (b.semantic ? b.semantic.std : NaN)),
+      });
+    }
+    chart = new window.Chart($('resp-chart'), {
+      type: 'bar',
+      data: { labels, datasets },
+      options: {
+        animation: false,
+        scales: { y: { beginAtZero: true, title: { display: true, text: 'D_l / D_1' } } },
+        plugins: { title: { display: true, text: `${res.evaluations} evaluations` } },
+      },
+      plugins: [errorBars],
+    });
+  }
+
+  $('random-path').addEventListener('click', () => {
+    const p = app.model.blocks.map((k) => Math.floor(Math.random() * k));
+    app.set({ path: p });
+  });
+  $('resp-run').addEventListener('click', async () => {
+    const bar = $('resp-progress');
+    bar.hidden = false;
+    bar.value = 0;
+    $('resp-run').disabled = true;
+    try {
+      const evaluations = Number($('resp-evals').value);
+      const classifier = app.model.channels === 3 ? await app.classifierBytes() : new Uint8Array();
+      const res = await app.lab.call('responsibility', { evaluations, seed: app.state.seed, classifier },
+        { onProgress: (d, t) => { bar.value = d / t; } });
+      show(res);
+      app.error('');
+    } catch (e) {
+      app.error(`Bucket responsibility: ${e.message}`);
+    } finally {
+      bar.hidden = true;
+      $('resp-run').disabled = false;
+    }
+  });
+  return { onModel, render };
+}
