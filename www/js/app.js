@@ -91,7 +91,7 @@ async function renderMain() {
   const edits = st.edits.length ? `, ${st.edits.length} unit edit(s)` : '';
   $('main').setAttribute('aria-label', `generated sample: seed ${st.seed}${path}${edits}`);
   $('main-desc').textContent = `seed ${st.seed}${path}${edits}`;
-  if (r.site) panels.units.onActivations(r.site);
+  for (const p of Object.values(panels)) if (p.onMain) p.onMain(r);
   drawn += 1;
   if (drawn === 1 && app.timings) app.timings.firstImage = performance.now();
   document.body.dataset.drawn = String(drawn);

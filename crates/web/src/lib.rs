@@ -58,9 +58,11 @@ impl Lab {
     /// Checks the model file and loads it on `backend`: `"gpu"` (requests the WebGPU adapter
     /// and device and uploads the weights) or `"cpu"` (candle in wasm). Resolves to a `Lab`.
     pub async fn load(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
-        let cpu = ganscope_analysis::renderer::CpuRenderer::load(&bytes).map_err(jserr)?;
-        let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
-        let meta = serde_json::to_string(&file.meta).map_err(jserr)?;
+        // one parse gives the metadata and the CPU generator
+        let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
+        let m = ganscope_model::candle_backend::load_candle(&bytes, &device).map_err(jserr)?;
+        let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
+        let cpu = ganscope_analysis::renderer::CpuRenderer::new(m.generator);
         let cpu = Rc::new(RefCell::new(cpu));
         let engine = match backend.as_str() {
             "gpu" => Engine::gpu(bytes).await.map_err(jserr)?,

@@ -2,11 +2,11 @@
 // channels of a site from sample 2; the channel set is picked by hand, from the influence-map
 // gallery, or as a whole NMF module. Maps and modules are computed in the worker.
 import { drawImage, drawHeat, range, canvas } from '../draw.js';
+import { fillSites, withProgress } from '../dom.js';
 
 export function hybridsPanel(app) {
   const $ = app.$;
   let chips = [];
-  let maps = null; // {key, channels, size, maps}
 
   const site = () => app.model.sites.find((s) => s[0] === app.state.hsite);
   const key = () => `${app.model.name}|${app.state.hsite}`;
@@ -33,17 +33,8 @@ export function hybridsPanel(app) {
   }
 
   function onModel() {
-    const sel = $('hybrid-site');
-    sel.replaceChildren();
-    for (const [name, [c, h, w]] of app.model.sites) {
-      const o = document.createElement('option');
-      o.value = name;
-      o.textContent = `${name} (${c} channels, ${h}x${w})`;
-      sel.append(o);
-    }
-    sel.value = app.state.hsite;
+    fillSites($('hybrid-site'), app.model.sites, 'channels', app.state.hsite);
     $('k').value = String(app.state.k);
-    maps = null;
     $('maps').replaceChildren();
     $('modules').replaceChildren();
     $('modules-run').disabled = true;
@@ -59,13 +50,12 @@ export function hybridsPanel(app) {
       `${st.hsite} from sample 2: ${st.channels.join(', ') || 'none'}`;
     const hybrid = { site: st.hsite, channels: st.channels, donor_seed: st.donor };
     const edits = st.edits.length ? { edits: st.edits } : {};
-    const [one, two, mix] = await Promise.all([
-      app.lab.latestCall('h-one', 'render', { seed: st.seed, n: 1, iv: app.iv(), site: '' }),
+    // sample 1 is the main image (onMain)
+    const [two, mix] = await Promise.all([
       // the donor as the hybrid takes it: its own random path, the same unit edits
       app.lab.latestCall('h-two', 'render', { seed: st.donor, n: 1, iv: JSON.stringify(edits), site: '' }),
       app.lab.latestCall('h-mix', 'render', { seed: st.seed, n: 1, iv: app.iv({ hybrid }), site: '' }),
     ]);
-    if (one) drawImage($('h-one'), one.images, 0, m.channels, m.size);
     if (two) drawImage($('h-two'), two.images, 0, m.channels, m.size);
     if (mix) {
       drawImage($('h-mix'), mix.images, 0, m.channels, m.size);
@@ -108,7 +98,6 @@ export function hybridsPanel(app) {
   $('hybrid-site').addEventListener('change', (e) => {
     app.state.hsite = e.target.value;
     app.state.channels = [];
-    maps = null;
     $('maps').replaceChildren();
     $('modules').replaceChildren();
     $('modules-run').disabled = true;
@@ -121,27 +110,15 @@ export function hybridsPanel(app) {
   });
   $('channels-none').addEventListener('click', () => setChannels([]));
   $('channels-all').addEventListener('click', () => setChannels(chips.map((_, k) => k)));
-  $('influence-run').addEventListener('click', async () => {
-    const bar = $('influence-progress');
-    bar.hidden = false;
-    bar.value = 0;
-    $('influence-run').disabled = true;
-    try {
+  $('influence-run').addEventListener('click', () => withProgress(app, $('influence-run'),
+    $('influence-progress'), 'Influence maps', async (onProgress) => {
       const k = key();
       const r = await app.lab.call('influence', { site: app.state.hsite, pairs: Number($('pairs').value), seed: app.state.seed },
-        { onProgress: (d, t) => { bar.value = d / t; } });
+        { onProgress });
       if (k !== key()) return;
-      maps = { key: k, ...r };
       showMaps(r);
       $('modules-run').disabled = false;
-      app.error('');
-    } catch (e) {
-      app.error(`Influence maps: ${e.message}`);
-    } finally {
-      bar.hidden = true;
-      $('influence-run').disabled = false;
-    }
-  });
+    }));
   $('modules-run').addEventListener('click', async () => {
     try {
       const k = Number($('k').value);
@@ -154,5 +131,10 @@ export function hybridsPanel(app) {
       app.error(`Modules: ${e.message}`);
     }
   });
-  return { onModel, render };
+  /** Sample 1 is the main render. */
+  function onMain({ images }) {
+    drawImage($('h-one'), images, 0, app.model.channels, app.model.size);
+  }
+
+  return { onModel, render, onMain };
 }

@@ -2,6 +2,7 @@
 // choosing a block puts it on the path; bucket responsibility measured in the worker and
 // drawn with Chart.js (with a table as its text alternative).
 import { drawImage, canvas } from '../draw.js';
+import { withProgress } from '../dom.js';
 
 // Chart.js plugin: whiskers of +-std on each bar (datasets carry `std` beside `data`)
 const errorBars = {
@@ -139,24 +140,12 @@ export function pathsPanel(app) {
     const p = app.model.blocks.map((k) => Math.floor(Math.random() * k));
     app.set({ path: p });
   });
-  $('resp-run').addEventListener('click', async () => {
-    const bar = $('resp-progress');
-    bar.hidden = false;
-    bar.value = 0;
-    $('resp-run').disabled = true;
-    try {
+  $('resp-run').addEventListener('click', () => withProgress(app, $('resp-run'),
+    $('resp-progress'), 'Bucket responsibility', async (onProgress) => {
       const evaluations = Number($('resp-evals').value);
       const classifier = app.model.channels === 3 ? await app.classifierBytes() : new Uint8Array();
-      const res = await app.lab.call('responsibility', { evaluations, seed: app.state.seed, classifier },
-        { onProgress: (d, t) => { bar.value = d / t; } });
-      show(res);
-      app.error('');
-    } catch (e) {
-      app.error(`Bucket responsibility: ${e.message}`);
-    } finally {
-      bar.hidden = true;
-      $('resp-run').disabled = false;
-    }
-  });
+      show(await app.lab.call('responsibility', { evaluations, seed: app.state.seed, classifier },
+        { onProgress }));
+    }));
   return { onModel, render };
 }

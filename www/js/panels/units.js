@@ -3,6 +3,7 @@
 // inserts it, optionally only inside a region painted on the sample (GANPaint-style); focusing
 // a unit shows its top-activating samples.
 import { drawImage, drawHeat, range, canvas } from '../draw.js';
+import { fillSites } from '../dom.js';
 
 // unit statistics, IoU labels and top samples come from this many samples of seed 0
 const STATS_SAMPLES = 64;
@@ -154,15 +155,7 @@ export function unitsPanel(app) {
   }
 
   function onModel() {
-    const sel = $('unit-site');
-    sel.replaceChildren();
-    for (const [name, [c, h, w]] of app.model.sites) {
-      const o = document.createElement('option');
-      o.value = name;
-      o.textContent = `${name} (${c} units, ${h}x${w})`;
-      sel.append(o);
-    }
-    sel.value = app.state.site;
+    fillSites($('unit-site'), app.model.sites, 'units', app.state.site);
     stats = null;
     mask = maskFrom(current().region);
     buildCards();
@@ -192,8 +185,9 @@ export function unitsPanel(app) {
       (cur.region ? ', inside the painted region.' : '.');
   }
 
-  function onActivations(acts) {
-    if (!cards.length) return;
+  /** Draws the heat maps from the main render's activations of the site. */
+  function onMain({ site: acts }) {
+    if (!acts || !cards.length) return;
     const [, [c, h, w]] = site();
     if (acts.length !== c * h * w) return;
     for (let u = 0; u < c; u++) {
@@ -253,5 +247,5 @@ export function unitsPanel(app) {
   });
   o.addEventListener('pointermove', (e) => { if (painting) paintAt(e); });
   o.addEventListener('pointerup', () => { painting = false; });
-  return { onModel, render, onActivations };
+  return { onModel, render, onMain };
 }
