@@ -71,6 +71,7 @@ function describeModel(r) {
   return {
     meta: r.meta,
     sites: r.sites,
+    concepts: r.concepts,
     channels: g.channels,
     size: g.image_size,
     blocks,
@@ -83,7 +84,8 @@ async function renderMain() {
   const st = app.state;
   const site = st.panel === 'units' && !st.embed ? st.site : st.embed === 'units' ? st.site : '';
   const view = app.viewKey();
-  const r = await app.lab.latestCall('main', 'render', { seed: st.seed, n: 1, iv: app.iv(), site });
+  // the main image goes before any other waiting work in the worker
+  const r = await app.lab.latestCall('main', 'render', { seed: st.seed, n: 1, iv: app.iv(), site }, 0);
   if (!r) return; // replaced by a newer call
   const m = app.model;
   drawImage($('main'), r.images, 0, m.channels, m.size);

@@ -25,19 +25,20 @@ export class LabClient {
   }
 
   /** Calls `op` in the worker; resolves to its value, rejects with its message. */
-  call(op, args = {}, { onProgress, transfer } = {}) {
+  call(op, args = {}, { onProgress, transfer, prio } = {}) {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, op, args }, transfer || []);
+      this.worker.postMessage({ id, op, args, prio }, transfer || []);
     });
   }
 
   /**
    * Like `call`, but for a `key` (e.g. "main image") only one call is in flight: a call made
-   * meanwhile replaces any waiting one, and a replaced call resolves to null.
+   * meanwhile replaces any waiting one, and a replaced call resolves to null. `prio` is the
+   * worker's urgency (lower first; see worker.js).
    */
-  latestCall(key, op, args) {
+  latestCall(key, op, args, prio) {
     let slot = this.latest.get(key);
     if (!slot) {
       slot = { busy: false, waiting: null };
@@ -45,7 +46,7 @@ export class LabClient {
     }
     return new Promise((resolve, reject) => {
       if (slot.waiting) slot.waiting.resolve(null);
-      slot.waiting = { op, args, resolve, reject };
+      slot.waiting = { op, args, prio, resolve, reject };
       if (!slot.busy) this.#pump(slot);
     });
   }
@@ -56,7 +57,7 @@ export class LabClient {
       const w = slot.waiting;
       slot.waiting = null;
       try {
-        w.resolve(await this.call(w.op, w.args));
+        w.resolve(await this.call(w.op, w.args, { prio: w.prio }));
       } catch (e) {
         w.reject(e);
       }

@@ -1,14 +1,20 @@
 // The lab's worker: the wasm package runs here, off the page's main thread, so the page stays
 // responsive while a model renders or an analysis runs. Messages in: {id, op, args}; out:
 // {id, value} or {id, error} (a message a person can read), and {id, progress: [done, total]}.
-// Calls run one at a time, in order.
+// Calls run one at a time: the most urgent waiting call first (a message's `prio`, lower
+// first: the main image before the other renders, renders before grid rows, grid rows before
+// analyses), in order of arrival among equals.
 import init, { Lab } from '../pkg/ganscope_web.js';
 
 const t0 = performance.now();
 let wasmMs = null;
-const ready = init().then(() => { wasmMs = performance.now() - t0; });
+let wasm = null;
+const ready = init().then((w) => { wasm = w; wasmMs = performance.now() - t0; });
 let lab = null;
-let queue = Promise.resolve();
+const waiting = [];
+let running = false;
+// default urgency of each operation (a message may say its own)
+const PRIO = { load: 0, randomPath: 0, render: 1, grid: 2 };
 
 const message = (e) => String((e && e.message) || e);
 
@@ -52,6 +58,7 @@ const ops = {
     lab = next;
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
       meta: lab.meta_json(), sites: JSON.parse(lab.sites_json()),
+      concepts: JSON.parse(lab.concepts_json()),
       // milliseconds: fetching and compiling the wasm (from the worker's start), loading the model
       timings: { wasm: wasmMs, load: performance.now() - start } } };
   },
@@ -59,10 +66,26 @@ const ops = {
     const r = await lab.render(seed, n, iv, site || '');
     return { value: r, transfer: [r.images.buffer].concat(r.site ? [r.site.buffer] : []) };
   },
-  async grid({ seed, iv }) {
-    const r = await lab.render_grid(seed, iv);
+  async grid({ seed, iv, bucket }) {
+    const r = await lab.render_grid(seed, iv, Number.isInteger(bucket) ? bucket : undefined);
     return { value: { images: r.images, cols: r.cols, path: Array.from(r.path) },
       transfer: [r.images.buffer] };
+  },
+  latents({ seed, n }) {
+    return { value: lab.latents(seed, n) };
+  },
+  // resource counts for long-session tests: the wasm memory, the GPU's pools and caches
+  stats() {
+    return { value: { wasmBytes: wasm.memory.buffer.byteLength, ...JSON.parse(lab.stats_json()) } };
+  },
+  loseDevice() {
+    return { value: lab.lose_device() };
+  },
+  ace({ site, units, concept, n, seed }) {
+    return { value: lab.ace(site, Uint32Array.from(units), concept, n, seed) };
+  },
+  groups({ site, k, samples, seed }) {
+    return { value: lab.groups(site, k, samples, seed) };
   },
   randomPath({ seed }) {
     return { value: Array.from(lab.random_path(seed)) };
@@ -95,6 +118,19 @@ async function run({ id, op, args }) {
   }
 }
 
+async function pump() {
+  running = true;
+  while (waiting.length) {
+    let best = 0;
+    for (let i = 1; i < waiting.length; i++) if (waiting[i].prio < waiting[best].prio) best = i;
+    const [next] = waiting.splice(best, 1);
+    await run(next);
+  }
+  running = false;
+}
+
 onmessage = ({ data }) => {
-  queue = queue.then(() => run(data));
+  const prio = Number.isFinite(data.prio) ? data.prio : (PRIO[data.op] ?? 3);
+  waiting.push({ ...data, prio });
+  if (!running) pump();
 };

@@ -7,6 +7,7 @@
 
 mod analyses;
 mod engine;
+mod probe;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -119,13 +120,20 @@ impl Lab {
     /// its blocks, the other buckets on `interventions`' path (a random path of `seed` when it
     /// has none), with its unit edits (a hybrid is left out). Resolves to `{images, cols,
     /// path}`: `[buckets * cols, C, S, S]` values (rows padded to the widest bucket by
-    /// repeating its last block), the grid's width, and the base path.
-    pub fn render_grid(&self, seed: u32, interventions: &str) -> js_sys::Promise {
+    /// repeating its last block), the grid's width, and the base path. With `bucket` (0-based)
+    /// only that row: `[cols, C, S, S]` (a page renders a slow grid row by row, so that other
+    /// work can run between rows).
+    pub fn render_grid(
+        &self,
+        seed: u32,
+        interventions: &str,
+        bucket: Option<u32>,
+    ) -> js_sys::Promise {
         let slot = self.engine.clone();
         let iv = interventions.to_string();
         wasm_bindgen_futures::future_to_promise(async move {
             let mut e = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
-            let r = grid(&mut e, seed, &iv).await;
+            let r = grid(&mut e, seed, &iv, bucket).await;
             *slot.borrow_mut() = Some(e);
             r
         })
@@ -143,7 +151,29 @@ impl Lab {
     }
 }
 
-async fn grid(e: &mut Engine, seed: u32, iv: &str) -> Result<JsValue, JsValue> {
+/// The rows of `batch` (a grid of `cols` columns) that make grid row `row`.
+fn grid_row(batch: Batch, cols: usize, row: usize, dim: usize) -> Result<Batch, String> {
+    let rows = batch.n / cols.max(1);
+    if row >= rows {
+        return Err(format!("bucket {row} of a grid of {rows} buckets"));
+    }
+    let span = row * cols..(row + 1) * cols;
+    Ok(Batch {
+        z: batch
+            .z
+            .map(|z| z[span.start * dim..span.end * dim].to_vec()),
+        paths: batch.paths[span].to_vec(),
+        donors: (0..cols).collect(),
+        n: cols,
+    })
+}
+
+async fn grid(
+    e: &mut Engine,
+    seed: u32,
+    iv: &str,
+    bucket: Option<u32>,
+) -> Result<JsValue, JsValue> {
     let cfg = e.config();
     let (mut iv, _) = parse(&cfg, iv).map_err(js)?;
     iv.hybrid = None;
@@ -155,6 +185,10 @@ async fn grid(e: &mut Engine, seed: u32, iv: &str) -> Result<JsValue, JsValue> {
         }
     };
     let (batch, cols) = Batch::vary_buckets(&cfg, u64::from(seed), &base).map_err(js)?;
+    let batch = match bucket {
+        Some(b) => grid_row(batch, cols, b as usize, cfg.latent_dim).map_err(js)?,
+        None => batch,
+    };
     let frames = e.render(&batch, &resolved, &[]).await.map_err(js)?;
     let out = js_sys::Object::new();
     let set = |k: &str, v: JsValue| js_sys::Reflect::set(&out, &k.into(), &v);

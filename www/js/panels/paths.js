@@ -82,17 +82,25 @@ export function pathsPanel(app) {
     });
   }
 
-  async function render() {
+  // The grid is rendered row by row (one worker call per bucket, after the main image and
+  // the other renders), so that on a slow device a new path's main image never waits for a
+  // whole grid.
+  async function renderRow(i, iv) {
     const m = app.model;
-    if (!m.rpgan) return;
-    const r = await app.lab.latestCall('grid', 'grid', { seed: app.state.seed, iv: app.iv() });
-    if (!r) return;
+    const r = await app.lab.latestCall(`grid-${i}`, 'grid', { seed: app.state.seed, iv, bucket: i });
+    if (!r || !cells[i]) return;
     $('path-text').textContent = r.path.join('-');
-    cells.forEach((row, i) => row.forEach((cell, j) => {
+    cells[i].forEach((cell, j) => {
       if (!cell) return;
-      drawImage(cell.c, r.images, i * r.cols + j, m.channels, m.size);
+      drawImage(cell.c, r.images, j, m.channels, m.size);
       cell.b.setAttribute('aria-pressed', String(r.path[i] === j));
-    }));
+    });
+  }
+
+  async function render() {
+    if (!app.model.rpgan) return;
+    const iv = app.iv();
+    await Promise.all(cells.map((_, i) => renderRow(i, iv)));
   }
 
   function show(res) {
