@@ -1,10 +1,13 @@
 //! The analyses the page runs, on candle in the page's worker (whatever renders the
 //! images): influence maps and modules (counterfactuals), unit statistics with IoU labels
-//! (GAN Dissection), bucket responsibility (RPGAN). Long ones report progress through a JS
+//! and the causal effect of units on a concept (GAN Dissection), concept groups (interpretable
+//! GANs), bucket responsibility (RPGAN). Long ones report progress through a JS
 //! callback `progress(done, total)`.
 
+use ganscope_analysis::ace::{causal_effect, concept_means};
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
-use ganscope_analysis::dissect::{dissect, sample, unit_stats, RuleSegmenter};
+use ganscope_analysis::dissect::{dissect, sample, unit_stats, RuleSegmenter, Segmenter};
+use ganscope_analysis::groups::concept_groups;
 use ganscope_analysis::influence::{influence_maps, modules};
 use ganscope_analysis::metrics::{ClassifierFeatures, Features};
 use ganscope_model::classifier::Classifier;
@@ -19,6 +22,8 @@ const MAX_SAMPLES: usize = 4096;
 const MAX_EVALUATIONS: usize = 1000;
 /// Most pairs of influence maps.
 const MAX_PAIRS: usize = 1024;
+/// Most samples of concept groups' profiles.
+const MAX_GROUP_SAMPLES: usize = 512;
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
@@ -83,6 +88,28 @@ impl Lab {
         to_js(&m)
     }
 
+    /// Concept groups (Li et al.): the filters of `site` clustered into `k` groups by where
+    /// they fire over `samples` samples of `seed` (k-means of unit-length activation
+    /// profiles). Resolves to `{site, k, labels, inertia, samples}`: `labels[c]` is filter c's
+    /// group.
+    pub fn groups(
+        &self,
+        site: &str,
+        k: usize,
+        samples: usize,
+        seed: u32,
+    ) -> Result<JsValue, JsError> {
+        if samples == 0 || samples > MAX_GROUP_SAMPLES {
+            return Err(jserr(format!(
+                "{samples} samples; between 1 and {MAX_GROUP_SAMPLES}"
+            )));
+        }
+        let mut r = self.cpu.try_borrow_mut().map_err(|_| jserr(crate::BUSY))?;
+        let s = site_index(&r.generator().config, site).map_err(jserr)?;
+        let g = concept_groups(&mut *r, s, k, samples, u64::from(seed)).map_err(jserr)?;
+        to_js(&g)
+    }
+
     /// Statistics of every unit of `site` over `n` samples of `seed` under `interventions`:
     /// quantiles, threshold and `top_k` top samples, and, for a colour model, each unit's best
     /// concept with its IoU (GAN Dissection with the rule segmenter).
@@ -116,6 +143,52 @@ impl Lab {
             units,
             labels,
         })
+    }
+
+    /// The concepts the page's segmenter finds (the rule segmenter: background, stroke, and
+    /// for colour images the stroke's hue), as JSON; [`Lab::ace`] takes their indices.
+    pub fn concepts_json(&self) -> String {
+        serde_json::to_string(&RuleSegmenter::default().concepts()).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The average causal effect (GAN Dissection eq. 4, normalised) of `units` of `site` on
+    /// concept `concept` over `n` samples of `seed`: ablated to 0 vs inserted at each unit's
+    /// mean activation where the concept is (S-6.4), measured with the rule segmenter.
+    /// Resolves to `{units, base, ablated, inserted, ace, ablation_effect}`.
+    pub fn ace(
+        &self,
+        site: &str,
+        units: Vec<u32>,
+        concept: usize,
+        n: usize,
+        seed: u32,
+    ) -> Result<JsValue, JsError> {
+        if n == 0 || n > MAX_SAMPLES {
+            return Err(jserr(format!("{n} samples; between 1 and {MAX_SAMPLES}")));
+        }
+        if units.is_empty() {
+            return Err(jserr("choose the units to measure first"));
+        }
+        let mut r = self.cpu.try_borrow_mut().map_err(|_| jserr(crate::BUSY))?;
+        let cfg = r.generator().config.clone();
+        let s = site_index(&cfg, site).map_err(jserr)?;
+        let [c, ..] = ganscope_model::generator::site_shapes(&cfg)[s].1;
+        let units: Vec<usize> = units.into_iter().map(|u| u as usize).collect();
+        if let Some(u) = units.iter().find(|&&u| u >= c) {
+            return Err(jserr(format!("unit {u}; {site} has {c} units")));
+        }
+        let seg = RuleSegmenter::default();
+        let seed = u64::from(seed);
+        let plain = ganscope_model::intervention::Interventions::default();
+        let smp = sample(&mut *r, s, n, seed, &plain).map_err(jserr)?;
+        let all = concept_means(&smp, &seg, cfg.channels, cfg.image_size, concept);
+        let values: Vec<f32> = units
+            .iter()
+            .map(|&u| all.get(u).copied().unwrap_or(0.0))
+            .collect();
+        let e = causal_effect(&mut *r, &seg, s, &units, &values, None, concept, n, seed)
+            .map_err(jserr)?;
+        to_js(&e)
     }
 
     /// RPGAN bucket responsibility (sec. 4.1) over `evaluations` random paths of `seed`:

@@ -1,6 +1,7 @@
 // Hybrids (counterfactuals, Besserve et al.): sample 1 (the current sample) takes the chosen
 // channels of a site from sample 2; the channel set is picked by hand, from the influence-map
-// gallery, or as a whole NMF module. Maps and modules are computed in the worker.
+// gallery, as a whole NMF module, or as a concept group (Li et al.: filters clustered by
+// where they fire). Maps, modules and groups are computed in the worker.
 import { drawImage, drawHeat, range, canvas } from '../draw.js';
 import { fillSites, withProgress } from '../dom.js';
 
@@ -37,6 +38,7 @@ export function hybridsPanel(app) {
     $('k').value = String(app.state.k);
     $('maps').replaceChildren();
     $('modules').replaceChildren();
+    $('groups').replaceChildren();
     $('modules-run').disabled = true;
     buildChips();
   }
@@ -95,10 +97,24 @@ export function hybridsPanel(app) {
     }
   }
 
+  function showGroups(g) {
+    $('groups').replaceChildren();
+    for (let k = 0; k < g.k; k++) {
+      const members = g.labels.flatMap((l, c) => (l === k ? [c] : []));
+      const b = document.createElement('button');
+      b.textContent = `group ${k + 1}: ${members.length} filters`;
+      b.title = members.join(', ');
+      b.setAttribute('aria-label', `use concept group ${k + 1} (filters ${members.join(', ')}) as the set`);
+      b.addEventListener('click', () => setChannels(members));
+      $('groups').append(b);
+    }
+  }
+
   $('hybrid-site').addEventListener('change', (e) => {
     app.state.hsite = e.target.value;
     app.state.channels = [];
     $('maps').replaceChildren();
+    $('groups').replaceChildren();
     $('modules').replaceChildren();
     $('modules-run').disabled = true;
     buildChips();
@@ -129,6 +145,21 @@ export function hybridsPanel(app) {
       app.error('');
     } catch (e) {
       app.error(`Modules: ${e.message}`);
+    }
+  });
+  $('groups-run').addEventListener('click', async () => {
+    const run = $('groups-run');
+    run.disabled = true;
+    try {
+      const k = key();
+      const g = await app.lab.call('groups', { site: app.state.hsite, k: Number($('groups-k').value),
+        samples: Number($('groups-n').value), seed: app.state.seed });
+      if (k === key()) showGroups(g);
+      app.error('');
+    } catch (e) {
+      app.error(`Concept groups: ${e.message}`);
+    } finally {
+      run.disabled = false;
     }
   });
   /** Sample 1 is the main render. */

@@ -1,7 +1,8 @@
 // Units (GAN Dissection): every unit of a site as a heat map of its activation in the current
 // sample, captioned with its best concept's IoU (colour models); choosing a unit ablates or
 // inserts it, optionally only inside a region painted on the sample (GANPaint-style); focusing
-// a unit shows its top-activating samples.
+// a unit shows its top-activating samples; the chosen units' causal effect on a concept (ACE)
+// is measured in the worker.
 import { drawImage, drawHeat, range, canvas } from '../draw.js';
 import { fillSites } from '../dom.js';
 
@@ -156,6 +157,13 @@ export function unitsPanel(app) {
 
   function onModel() {
     fillSites($('unit-site'), app.model.sites, 'units', app.state.site);
+    $('ace-concept').replaceChildren(...app.model.concepts.map((name, i) => {
+      const o = document.createElement('option');
+      o.value = String(i);
+      o.textContent = name;
+      return o;
+    }));
+    $('ace-concept').value = '1'; // stroke
     stats = null;
     mask = maskFrom(current().region);
     buildCards();
@@ -235,6 +243,25 @@ export function unitsPanel(app) {
     mask = null;
     drawMask();
     apply(current());
+  });
+  $('ace-run').addEventListener('click', async () => {
+    const cur = current();
+    const units = [...new Set([...cur.ablate, ...cur.insert])].sort((a, b) => a - b);
+    const concept = Number($('ace-concept').value);
+    $('ace-run').disabled = true;
+    try {
+      const e = await app.lab.call('ace', { site: app.state.site, units, concept,
+        n: Number($('ace-n').value), seed: 0 });
+      const pct = (v) => `${(100 * v).toFixed(1)}%`;
+      $('ace-out').textContent = `${app.model.concepts[concept]} at ${app.state.site}, units ` +
+        `${units.join(', ')}: ${pct(e.base)} of the pixels as drawn, ${pct(e.ablated)} ablated, ` +
+        `${pct(e.inserted)} inserted; ACE ${e.ace.toFixed(3)}, ablation removes ${pct(e.ablation_effect)}.`;
+      app.error('');
+    } catch (e) {
+      app.error(`Causal effect: ${e.message}`);
+    } finally {
+      $('ace-run').disabled = false;
+    }
   });
   $('paint').addEventListener('change', (e) => {
     $('brush-overlay').parentElement.classList.toggle('painting', e.target.checked);
