@@ -28,7 +28,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 # the wasm package (installs the wasm32 target and wasm-bindgen-cli when missing), then in
 # headless Chromium: the forward (WebGPU against wgpu, candle in wasm against candle) and the
-# lab page end to end on WebGPU (SwiftShader) and on the CPU fallback
+# lab page end to end on WebGPU (SwiftShader) and on the CPU fallback, then its faults and a
+# long session of edits
 ./build.sh
 node tests/browser/gpu-forward.mjs
 node tests/browser/lab.mjs
+node tests/browser/faults.mjs

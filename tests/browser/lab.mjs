@@ -5,63 +5,12 @@
 // Needs ./build.sh (www/pkg), Debian's chromium and target/debug/ganscope (or $GANSCOPE).
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, native, root, serve, tmp } from './harness.mjs';
+import { native, root, serve, tmp } from './harness.mjs';
+import { differs, pixels, ready, redraw, runSuite, same, settle, state } from './page.mjs';
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
 const GAN = 'www/models/gan-colored-mnist.safetensors';
-const toByte = (v) => Math.round((Math.min(1, Math.max(-1, v)) + 1) * 127.5);
 const { base, close } = await serve();
-
-/** RGBA bytes of a canvas on the page. */
-const pixels = (page, id) => page.evaluate((id) => {
-  const c = document.getElementById(id);
-  return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
-}, id);
-
-/** Checks canvas RGBA against native floats (one image, C channels) within one level. */
-function same(rgba, want, what) {
-  const px = rgba.length / 4;
-  const channels = want.length / px;
-  if (!Number.isInteger(channels)) throw new Error(`${what}: ${px} pixels, ${want.length} values`);
-  let worst = 0;
-  for (let p = 0; p < px; p++) {
-    for (let c = 0; c < 3; c++) {
-      const w = toByte(want[(channels === 3 ? c : 0) * px + p]);
-      worst = Math.max(worst, Math.abs(rgba[4 * p + c] - w));
-    }
-  }
-  if (worst > 1) throw new Error(`${what}: the page differs from native by ${worst} levels`);
-}
-
-const differs = (a, b) => a.some((v, i) => v !== b[i]);
-
-async function open(browser, query, errors) {
-  const page = await browser.newPage();
-  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
-  await page.goto(`${base}/www/index.html${query}`);
-  await ready(page);
-  return page;
-}
-
-async function ready(page) {
-  await page.waitForSelector('body[data-ready="1"]', { timeout: 120_000 });
-  await page.waitForFunction(() => Number(document.body.dataset.drawn) > 0, null, { timeout: 120_000 });
-}
-
-/** Waits until the main image shows the page's latest state. */
-async function settle(page) {
-  await page.waitForFunction(() => document.body.dataset.ready === '1'
-    && document.body.dataset.view === window.ganscope.viewKey(), null, { timeout: 120_000 });
-}
-
-/** Does `action`, then waits until the main image shows the state it led to. */
-async function redraw(page, action) {
-  await action();
-  await settle(page);
-}
-
-const state = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.ganscope.state)));
 
 const tests = {
   async 'loads the bundled RPGAN, renders it as native does, a block click changes path and image'(page, kind) {
@@ -88,6 +37,14 @@ const tests = {
     const units = Array.from({ length: 64 }, (_, u) => u);
     const iv = { path: st.path, edits: [{ site: 'b2', units, strength: 1, value: 0 }] };
     same(await pixels(page, 'main'), native(RPGAN, 5, 1, JSON.stringify(iv)), 'b2 ablated');
+    // the causal effect of the ablated units on the stroke (concept 1)
+    await page.fill('#ace-n', '8');
+    await page.click('#ace-run');
+    await page.waitForFunction(() => /^stroke at/.test(document.getElementById('ace-out').textContent)
+      || !document.getElementById('error').hidden, null, { timeout: 120_000 });
+    const out = await page.textContent('#ace-out');
+    const m = /^stroke at b2, units 0, 1, .*, 63: ([\d.]+)% .* ACE (-?[\d.]+), ablation removes (-?[\d.]+)%/.exec(out);
+    if (!m || !(Number(m[1]) > 0)) throw new Error(`ACE: ${out} ${await page.textContent('#error')}`);
   },
   async 'painting a region edits only there, as native does'(page) {
     await page.click('#tab-units');
@@ -120,6 +77,25 @@ const tests = {
     const iv = { path: st.path, hybrid: { site: 'b3', channels: [1, 4, 5], donor_seed: 1 } };
     same(await pixels(page, 'h-mix'), native(RPGAN, 5, 1, JSON.stringify(iv)), 'hybrid');
     same(await pixels(page, 'h-two'), native(RPGAN, 1, 1, ''), 'sample 2');
+  },
+  async 'a concept group becomes the channel set and exchanges as native does'(page) {
+    await page.click('#tab-hybrids');
+    await page.selectOption('#hybrid-site', 'b2');
+    await page.fill('#groups-k', '3');
+    await page.fill('#groups-n', '16');
+    await page.click('#groups-run');
+    await page.waitForSelector('#groups button >> nth=2', { timeout: 120_000 });
+    const labels = await page.$$eval('#groups button', (bs) => bs.map((b) => b.title));
+    const members = labels.map((t) => (t ? t.split(', ').map(Number) : []));
+    const all = members.flat().sort((a, b) => a - b);
+    if (all.length !== 64 || all.some((c, i) => c !== i)) throw new Error(`groups do not partition b2: ${labels}`);
+    const g = members.findIndex((m) => m.length > 0);
+    await page.click(`#groups button >> nth=${g}`);
+    const want = `5|1|b2|${members[g].join(',')}`;
+    await page.waitForFunction((w) => document.body.dataset.hybrid === w, want, { timeout: 60_000 });
+    const st = await state(page);
+    const iv = { path: st.path, hybrid: { site: 'b2', channels: members[g], donor_seed: 1 } };
+    same(await pixels(page, 'h-mix'), native(RPGAN, 5, 1, JSON.stringify(iv)), 'concept exchange');
   },
   async 'the URL round-trips: a reload shows the same view'(page) {
     await page.click('#tab-units');
@@ -190,63 +166,37 @@ function withDatasetName(bytes, name) {
   return Buffer.concat([len, Buffer.from(json), bytes.subarray(8 + n)]);
 }
 
-let failed = 0;
-try {
-  for (const kind of ['gpu', 'cpu']) {
-    const browser = await launch({ webgpu: kind === 'gpu' });
-    const backend = kind === 'gpu' ? 'gpu' : 'auto';
-    for (const [name, t] of Object.entries(tests)) {
-      const errors = [];
-      const t0 = Date.now();
-      let page;
-      try {
-        page = await open(browser, `?model=rpgan-colored-mnist&seed=5&backend=${backend}`, errors);
-        await t(page, kind);
-        const bad = errors.filter((e) => !e.includes('Failed to load resource'));
-        if (bad.length) throw new Error(bad.join('\n'));
-        console.log(`ok   [${kind}] ${name} (${Date.now() - t0} ms)`);
-      } catch (e) {
-        failed += 1;
-        console.log(`FAIL [${kind}] ${name}: ${e.message}`);
-      } finally {
-        if (page) await page.close();
-      }
-    }
-    if (kind === 'gpu') {
-      // offline: a context with the service worker installed reloads with the network gone
-      const ctx = await browser.newContext();
-      const page = await ctx.newPage();
-      try {
-        await page.goto(`${base}/www/index.html?model=gan-colored-mnist&seed=4`);
-        await ready(page);
-        await page.evaluate(async () => {
-          const reg = await navigator.serviceWorker.ready;
-          await new Promise((ok) => {
-            const sw = reg.active;
-            if (sw && sw.state === 'activated') ok();
-            else sw.addEventListener('statechange', () => sw.state === 'activated' && ok());
+await runSuite({
+  base,
+  close,
+  tests,
+  extra: {
+    gpu: {
+      async 'works offline after the first visit'(browser) {
+        // a context with the service worker installed reloads with the network gone
+        const ctx = await browser.newContext();
+        try {
+          const page = await ctx.newPage();
+          await page.goto(`${base}/www/index.html?model=gan-colored-mnist&seed=4`);
+          await ready(page);
+          await page.evaluate(async () => {
+            const reg = await navigator.serviceWorker.ready;
+            await new Promise((ok) => {
+              const sw = reg.active;
+              if (sw && sw.state === 'activated') ok();
+              else sw.addEventListener('statechange', () => sw.state === 'activated' && ok());
+            });
           });
-        });
-        await page.reload(); // now controlled by the worker, which has cached everything
-        await ready(page);
-        await ctx.setOffline(true);
-        await page.reload();
-        await ready(page);
-        same(await pixels(page, 'main'), native(GAN, 4, 1, ''), 'offline');
-        console.log('ok   [gpu] works offline after the first visit');
-      } catch (e) {
-        failed += 1;
-        console.log(`FAIL [gpu] works offline after the first visit: ${e.message}`);
-      } finally {
-        await ctx.close();
-      }
-    }
-    await browser.close();
-  }
-} finally {
-  close();
-}
-if (failed) {
-  console.log(`${failed} browser test(s) failed`);
-  process.exit(1);
-}
+          await page.reload(); // now controlled by the worker, which has cached everything
+          await ready(page);
+          await ctx.setOffline(true);
+          await page.reload();
+          await ready(page);
+          same(await pixels(page, 'main'), native(GAN, 4, 1, ''), 'offline');
+        } finally {
+          await ctx.close();
+        }
+      },
+    },
+  },
+});

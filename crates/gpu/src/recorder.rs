@@ -85,6 +85,17 @@ impl Recorder {
         }
     }
 
+    /// GPU buffers created so far by the pools (activations, uploads, readback staging):
+    /// steady under repeated renders of the same shapes.
+    pub fn buffers_created(&self) -> usize {
+        self.act.created() + self.upload.created() + self.staging.created()
+    }
+
+    /// Bind groups in the cache (bounded).
+    pub fn bind_groups(&self) -> usize {
+        self.binds.borrow().len()
+    }
+
     /// Lowers the dispatches per submission (tests of forwards split over submissions).
     pub fn limit_dispatches(&self, n: u64) {
         self.slots.set(n.clamp(1, self.slots.get()));

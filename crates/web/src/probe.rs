@@ -1,0 +1,62 @@
+//! What the page, its tests and benchmarks read about a loaded model besides images: the
+//! latents of a seed (to feed another runtime the same z), the GPU's resource counts (to
+//! watch for leaks over long sessions), and a way to lose the WebGPU device on purpose (to
+//! test recovery).
+
+use wasm_bindgen::prelude::*;
+
+use crate::engine::Engine;
+use crate::{jserr, Lab, BUSY};
+
+#[wasm_bindgen]
+impl Lab {
+    /// The latents `[n, latent_dim]` of samples 0..n of `seed` (what `render` feeds the
+    /// generator); empty for a constant-input RPGAN.
+    pub fn latents(&self, seed: u32, n: usize) -> Result<Vec<f32>, JsError> {
+        let cpu = self.cpu.borrow();
+        let cfg = &cpu.generator().config;
+        if n == 0 || n > ganscope_model::sample::MAX_BATCH {
+            return Err(jserr(format!(
+                "{n} latents; between 1 and {}",
+                ganscope_model::sample::MAX_BATCH
+            )));
+        }
+        Ok(if cfg.constant_input {
+            Vec::new()
+        } else {
+            ganscope_model::sample::latents(u64::from(seed), n, cfg.latent_dim)
+        })
+    }
+
+    /// Resource counts as JSON: `{"gpu_buffers": created by the pools so far,
+    /// "bind_groups": cached}` on WebGPU, `{}` on the CPU.
+    pub fn stats_json(&self) -> Result<String, JsError> {
+        let slot = self.engine.borrow();
+        let e = slot.as_ref().ok_or_else(|| jserr(BUSY))?;
+        Ok(match e {
+            Engine::Gpu(m) => {
+                let rec = &m.backend().rec;
+                format!(
+                    "{{\"gpu_buffers\":{},\"bind_groups\":{}}}",
+                    rec.buffers_created(),
+                    rec.bind_groups()
+                )
+            }
+            Engine::Cpu(_) => "{}".into(),
+        })
+    }
+
+    /// Destroys the WebGPU device, as a driver reset or a lost GPU would (tests of recovery:
+    /// the next render re-creates the device). False on the CPU.
+    pub fn lose_device(&self) -> Result<bool, JsError> {
+        let slot = self.engine.borrow();
+        let e = slot.as_ref().ok_or_else(|| jserr(BUSY))?;
+        Ok(match e {
+            Engine::Gpu(m) => {
+                m.backend().gpu().device.destroy();
+                true
+            }
+            Engine::Cpu(_) => false,
+        })
+    }
+}
