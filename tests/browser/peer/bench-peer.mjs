@@ -1,0 +1,56 @@
+// The browser benchmark against a peer (not a test; numbers for BENCHMARKS.md): the bundled
+// standard GAN in ganscope (WebGPU, and candle in wasm) and its ONNX twin (onnx_twin.py, same
+// weights) in onnxruntime-web (WebGPU EP and wasm EP, one thread), in the same headless
+// Chromium, fed the same latents. Prints the median ms per call (latents in, images read
+// back) at each batch, the ratios, and how far each output is from ganscope's CPU output.
+//   (cd tests/browser/peer && npm ci) && pip install onnx==1.23.2
+//   node tests/browser/peer/bench-peer.mjs [min-ms-per-case]      (after ./build.sh)
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { launch, root, serve, tmp } from '../harness.mjs';
+
+const minMs = Number(process.argv[2] || 3000);
+const MODEL = 'www/models/gan-colored-mnist.safetensors';
+const onnx = path.join(tmp, 'twin.onnx');
+execFileSync('python3', [path.join(root, 'tests/browser/peer/onnx_twin.py'), path.join(root, MODEL), onnx],
+  { stdio: 'inherit' });
+// the server serves the repository root; the twin is copied under it for the page
+const served = path.join(root, 'target', 'bench-peer-twin.onnx');
+execFileSync('cp', [onnx, served]);
+
+const { base, close } = await serve();
+const browser = await launch({ webgpu: true });
+const page = await browser.newPage();
+page.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.text()); });
+await page.goto(`${base}/tests/browser/peer/bench-peer.html?model=/${MODEL}&onnx=/target/bench-peer-twin.onnx`);
+await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 120_000 });
+
+const engines = ['ganscope-cpu', 'ort-wasm', 'ganscope-gpu', 'ort-webgpu'];
+const names = {};
+for (const e of engines) names[e] = await page.evaluate((e) => window.peer.load(e), e);
+for (const e of engines) {
+  if (e === 'ganscope-cpu') continue;
+  const d = await page.evaluate((e) => window.peer.diff(e, 7, 4), e);
+  console.log(`${names[e]}: max |difference| from ganscope's CPU output ${d.toExponential(2)} (4 samples of seed 7)`);
+}
+const results = {};
+for (const n of [1, 64]) {
+  for (const e of engines) {
+    const t = await page.evaluate(([e, n, m]) => window.peer.time(e, n, 5, m), [e, n, minMs]);
+    results[`${e}|${n}`] = t.median;
+    console.log(`${names[e]}, batch ${n}: ${t.median.toFixed(2)} ms per call (median of ${t.calls}), ` +
+      `${(t.median / n).toFixed(3)} ms per image`);
+  }
+}
+console.log('\n| batch | ganscope CPU (candle in wasm) | onnxruntime-web wasm EP | ratio | ganscope WebGPU | onnxruntime-web WebGPU EP | ratio |');
+console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const n of [1, 64]) {
+  const r = (e) => results[`${e}|${n}`];
+  console.log(`| ${n} | ${r('ganscope-cpu').toFixed(2)} ms | ${r('ort-wasm').toFixed(2)} ms | ` +
+    `${(r('ort-wasm') / r('ganscope-cpu')).toFixed(2)}x | ${r('ganscope-gpu').toFixed(1)} ms | ` +
+    `${r('ort-webgpu').toFixed(1)} ms | ${(r('ort-webgpu') / r('ganscope-gpu')).toFixed(2)}x |`);
+}
+console.log('(ratio: the peer\'s time over ganscope\'s; above 1 means ganscope is faster)');
+console.log(`WebGPU adapter: ${names['ganscope-gpu']}`);
+await browser.close();
+close();
