@@ -5,13 +5,15 @@
 //! seeded variables ([`store`]), spectral normalisation ([`spectral`]), the RPGAN diversity
 //! loss ([`diversity`]), Adam with checkpointable state ([`adam`]), the step
 //! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench`] times
-//! the forward on candle and on the GPU crate in one run; [`classifier`] trains the small
+//! the forward on candle and on the GPU crate in one run, [`bench_train`] the training step
+//! (and writes one out for a PyTorch twin to replay); [`classifier`] trains the small
 //! classifier whose features the analysis crate compares images with.
 
 pub mod adam;
 pub mod analyses;
 pub mod analyze;
 pub mod bench;
+pub mod bench_train;
 pub mod checkpoint;
 pub mod classifier;
 pub mod diversity;

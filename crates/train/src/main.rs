@@ -90,6 +90,19 @@ enum Cmd {
         #[arg(long, default_value_t = 2.0)]
         min_time: f64,
     },
+    /// Time training steps on a device (whole steps and their phases) and write one step
+    /// out (variables before and after, its inputs, its losses) into --out, for the PyTorch
+    /// twin `tests/torch/train_twin.py` to replay and time on the same machine.
+    BenchTrain {
+        #[command(flatten)]
+        train: Box<TrainArgs>,
+        /// Untimed steps first (after the written-out one).
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        timed: usize,
+    },
     /// Measure what the papers measure (RPGAN buckets, GAN Dissection, influence maps and
     /// modules, concept groups, quality) and write figures, JSON and an HTML report.
     Analyze(Box<ganscope_train::analyze::AnalyzeArgs>),
@@ -308,6 +321,38 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
         tr.elapsed,
         a.out.display()
     );
+    Ok(())
+}
+
+fn cmd_bench_train(a: &TrainArgs, warmup: usize, timed: usize) -> Result<()> {
+    use ganscope_train::bench_train::{dump_step, time_steps};
+    let opts = train_options(a)?;
+    opts.validate().map_err(anyhow::Error::msg)?;
+    opts.generator()?;
+    if timed == 0 {
+        bail!("--timed must be at least 1");
+    }
+    let data = ganscope_train::run::load_data(&opts)?;
+    let mut tr = ganscope_train::trainer::Trainer::new(opts, data)?;
+    let stats = dump_step(&mut tr, &a.out)?;
+    eprintln!(
+        "step 1 written to {}: D {:.4} G {:.4} diversity {:.4}",
+        a.out.display(),
+        stats.d_loss,
+        stats.g_loss,
+        stats.diversity
+    );
+    let t = time_steps(&mut tr, warmup, timed)?;
+    println!(
+        "ganscope (candle) on {}, batch {}: {:.2} ms per training step (median of {}; mean {:.2})",
+        t.device, t.batch, t.step_ms_median, t.steps, t.step_ms_mean
+    );
+    for (name, ms) in &t.phases {
+        println!("  {name:<44} {ms:9.2} ms");
+    }
+    let path = a.out.join("timing.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&t)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -621,6 +666,11 @@ fn run(cli: Cli) -> Result<()> {
             batches,
             min_time,
         } => cmd_bench(model, batches, *min_time),
+        Cmd::BenchTrain {
+            train,
+            warmup,
+            timed,
+        } => cmd_bench_train(train, *warmup, *timed),
         Cmd::Classifier { opts, out, f16 } => cmd_classifier(opts, out, *f16),
         Cmd::Analyze(args) => Ok(ganscope_train::analyze::analyze(args)?),
         Cmd::Info { model } => cmd_info(model),

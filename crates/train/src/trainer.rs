@@ -230,7 +230,7 @@ impl Trainer {
     }
 
     /// Real images for draw `k` (a running index over epochs): `[B, C, S, S]`.
-    fn real_batch(&mut self, k: u64) -> Result<Tensor> {
+    pub(crate) fn real_batch(&mut self, k: u64) -> Result<Tensor> {
         let idx = epoch_batch(
             &mut self.perm,
             self.opts.seed,
