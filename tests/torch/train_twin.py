@@ -218,8 +218,10 @@ class Twin:
 
 
 def compare(twin, after, lr):
-    """Largest differences from candle's variables after the step: weights in units of the
-    learning rate (one Adam step moves each by about lr), state (running stats, u) absolute."""
+    """Largest differences from candle's variables after the step, and the share of elements
+    off by more than a tenth of it: weights in units of the learning rate (one Adam step
+    moves each by about lr; an element whose gradient is round-off may move either way),
+    state (running statistics, spectral-norm vectors) absolute."""
     worst = {}
     for name, want in after.items():
         layer = name.rsplit(".", 2)[0]
@@ -227,13 +229,15 @@ def compare(twin, after, lr):
             # a bias right before BatchNorm has no gradient (the mean is taken out): Adam turns
             # its round-off into +-lr steps of arbitrary sign, in both frameworks
             continue
-        got = twin.v[name].detach()
-        d = (got - want).abs().max().item()
-        kind = "state" if not twin.v[name].requires_grad else name[:1]
-        key = {"g": "generator weights", "d": "discriminator weights", "state": "state"}[kind]
-        scale = lr if kind != "state" else 1.0
-        if d / scale > worst.get(key, (0, ""))[0]:
-            worst[key] = (d / scale, name)
+        state = not twin.v[name].requires_grad
+        key = "state" if state else {"g": "generator weights", "d": "discriminator weights"}[name[0]]
+        scale = 1.0 if state else lr
+        d = (twin.v[name].detach() - want).abs() / scale
+        w = worst.setdefault(key, [0.0, "", 0, 0])
+        if d.max().item() > w[0]:
+            w[0], w[1] = d.max().item(), name
+        w[2] += int((d > 0.1).sum().item())
+        w[3] += d.numel()
     return worst
 
 
@@ -259,9 +263,11 @@ def main():
     print(f"step 1: PyTorch D {stats['d_loss']:.6f} G {stats['g_loss']:.6f} diversity "
           f"{stats.get('diversity', 0.0):.6f}; ganscope D {want['d_loss']:.6f} G {want['g_loss']:.6f} "
           f"diversity {want['diversity']:.6f}")
-    for key, (d, name) in compare(twin, read(f"{a.dir}/after.safetensors", dev), step["options"]["lr"]).items():
-        unit = "x lr" if key != "state" else ""
-        print(f"  {key}: largest difference after the step {d:.3g}{unit} ({name})")
+    for key, (d, name, off, n) in compare(twin, read(f"{a.dir}/after.safetensors", dev),
+                                          step["options"]["lr"]).items():
+        unit = " x lr" if key != "state" else ""
+        print(f"  {key}: largest difference after the step {d:.3g}{unit} ({name}); "
+              f"{off} of {n} elements off by more than 0.1{unit}")
     gen = torch.Generator(device=dev).manual_seed(0)
     inputs = [twin.random_inputs(gen) for _ in range(4)]
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)

@@ -204,29 +204,32 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
     let s = tr.gcfg.image_size;
     let x = Tensor::randn(0f32, 1., (2 * b, tr.gcfg.channels, s, s), &dev)?;
     let dcfg = tr.dcfg.clone();
+    // the discriminator as a step builds it: every weight through one power iteration
+    let disc = |store: &mut crate::store::ParamStore| {
+        Discriminator::new(
+            &dcfg,
+            &mut SpectralSource {
+                store,
+                update: false,
+            },
+        )
+    };
     phase(
         &format!("D spectral norm + forward ({} images)", 2 * b),
         &mut || {
-            let d = Discriminator::new(
-                &dcfg,
-                &mut SpectralSource {
-                    store: &mut tr.store,
-                    update: false,
-                },
-            )?;
-            d.forward(&be, &x)?.0.to_dtype(DType::F32)?;
+            disc(&mut tr.store)?
+                .forward(&be, &x)?
+                .0
+                .to_dtype(DType::F32)?;
             Ok(())
         },
     )?;
     phase("D spectral norm + forward + backward", &mut || {
-        let d = Discriminator::new(
-            &dcfg,
-            &mut SpectralSource {
-                store: &mut tr.store,
-                update: false,
-            },
-        )?;
-        d.forward(&be, &x)?.0.sum_all()?.backward()?;
+        disc(&mut tr.store)?
+            .forward(&be, &x)?
+            .0
+            .sum_all()?
+            .backward()?;
         Ok(())
     })?;
     if tr.gcfg.buckets.iter().any(|bc| bc.blocks > 1) {
