@@ -49,6 +49,16 @@ export const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ganscope-browser-'));
 process.on('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
 let calls = 0;
 
+/** Runs the native `ganscope` (the debug binary `cargo test --workspace` builds, or
+ * $GANSCOPE) with `args` in the repository root. */
+export function ganscope(args) {
+  // the binary `cargo test --workspace` built (a `cargo run -p` would resolve features
+  // differently and rebuild half the workspace); GANSCOPE overrides it
+  const bin = process.env.GANSCOPE || path.join(root, 'target/debug/ganscope');
+  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run cargo test --workspace or set GANSCOPE`);
+  execFileSync(bin, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 /** The native forward: `[n, C, S, S]` floats of `model` at `seed` under `iv` (JSON or ''). */
 export function native(model, seed, n, iv, backend = 'cpu') {
   const k = calls++;
@@ -59,11 +69,7 @@ export function native(model, seed, n, iv, backend = 'cpu') {
     fs.writeFileSync(path.join(tmp, `iv${k}.json`), iv);
     args.push('--interventions', path.join(tmp, `iv${k}.json`));
   }
-  // the binary `cargo test --workspace` built (a `cargo run -p` would resolve features
-  // differently and rebuild half the workspace); GANSCOPE overrides it
-  const bin = process.env.GANSCOPE || path.join(root, 'target/debug/ganscope');
-  if (!fs.existsSync(bin)) throw new Error(`${bin} is missing: run cargo test --workspace or set GANSCOPE`);
-  execFileSync(bin, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  ganscope(args);
   const b = fs.readFileSync(raw);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }

@@ -5,7 +5,7 @@
 // Needs ./build.sh (www/pkg), Debian's chromium and target/debug/ganscope (or $GANSCOPE).
 import fs from 'node:fs';
 import path from 'node:path';
-import { native, root, serve, tmp } from './harness.mjs';
+import { ganscope, native, root, serve, tmp } from './harness.mjs';
 import { differs, pixels, ready, redraw, runSuite, same, settle, state } from './page.mjs';
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
@@ -28,6 +28,21 @@ const tests = {
     const second = await pixels(page, 'main');
     if (!differs(first, second)) throw new Error('the image did not change with the path');
     same(second, native(RPGAN, 5, 1, JSON.stringify({ path: st2.path })), 'after the click');
+  },
+  async 'bucket responsibility in the page equals ganscope analyze buckets'(page) {
+    await page.fill('#resp-evals', '2');
+    await page.click('#resp-run');
+    await page.waitForSelector('#resp-table:not([hidden])', { timeout: 120_000 });
+    const rows = await page.$$eval('#resp-table tbody tr', (trs) => trs.map((tr) =>
+      Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    const out = path.join(tmp, 'buckets');
+    ganscope(['analyze', RPGAN, 'buckets', '--evaluations', '2', '--seed', '5', '--out', out]);
+    const want = JSON.parse(fs.readFileSync(path.join(out, 'buckets.json'), 'utf8')).buckets;
+    const fmt = (s) => (s ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
+    const expect = want.map((b) => [String(b.bucket), fmt(b.colour_mean), fmt(b.semantic)]);
+    if (JSON.stringify(rows) !== JSON.stringify(expect)) {
+      throw new Error(`page ${JSON.stringify(rows)}, native ${JSON.stringify(expect)}`);
+    }
   },
   async 'ablating every unit of a site gives the native image'(page) {
     await page.click('#tab-units');

@@ -151,7 +151,9 @@ export function pathsPanel(app) {
   $('resp-run').addEventListener('click', () => withProgress(app, $('resp-run'),
     $('resp-progress'), 'Bucket responsibility', async (onProgress) => {
       const evaluations = Number($('resp-evals').value);
-      const classifier = app.model.channels === 3 ? await app.classifierBytes() : new Uint8Array();
+      // the bundled classifier knows colored MNIST only: other models get colour alone
+      const dataset = app.model.meta.dataset && app.model.meta.dataset.name;
+      const classifier = dataset === 'colored-mnist' ? await app.classifierBytes() : new Uint8Array();
       show(await app.lab.call('responsibility', { evaluations, seed: app.state.seed, classifier },
         { onProgress }));
     }));
