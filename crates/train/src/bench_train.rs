@@ -12,16 +12,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use ganscope_model::candle_backend::CandleBackend;
 use ganscope_model::discriminator::Discriminator;
-use ganscope_model::sample::{latents, random_paths};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::spectral::SpectralSource;
-use crate::trainer::{step_seed, StepStats, Trainer};
+use crate::trainer::{step_seed, StepStats, Trainer, G_DRAW, PAIRS_DRAW};
 use crate::{Result, TrainError};
 
 /// Milliseconds of the training step and its phases.
@@ -61,40 +58,18 @@ fn variables(tr: &Trainer) -> HashMap<String, Tensor> {
         .collect()
 }
 
-/// Latents `[n, dim]` (absent for a constant input) and paths `[n, buckets]` of a draw.
-fn draw(tr: &Trainer, seed: u64, n: usize, dev: &Device) -> Result<Vec<(String, Tensor)>> {
-    let cfg = &tr.gcfg;
-    let paths: Vec<i64> = random_paths(seed, n, &cfg.blocks())
-        .into_iter()
-        .flatten()
-        .map(|b| b as i64)
-        .collect();
+/// A generator draw as tensors: `paths` `[n, buckets]` and, unless the input is constant,
+/// `z` `[n, dim]`, on the CPU.
+fn draw(tr: &Trainer, seed: u64, n: usize) -> Result<Vec<(String, Tensor)>> {
+    let (z, paths) = tr.draw(seed, n, &Device::Cpu)?;
+    let nb = tr.gcfg.buckets.len();
+    let paths: Vec<i64> = paths.into_iter().flatten().map(|b| b as i64).collect();
     let mut out = vec![(
         "paths".to_string(),
-        Tensor::from_vec(paths, (n, cfg.blocks().len()), dev)?,
+        Tensor::from_vec(paths, (n, nb), &Device::Cpu)?,
     )];
-    if !cfg.constant_input {
-        let z = latents(seed, n, cfg.latent_dim);
-        out.push(("z".into(), Tensor::from_vec(z, (n, cfg.latent_dim), dev)?));
-    }
+    out.extend(z.map(|z| ("z".to_string(), z)));
     Ok(out)
-}
-
-/// The diversity term's pair of blocks per bucket of step `step` (`[buckets, 2]`; -1 for a
-/// bucket of one block), drawn as [`Trainer::diversity_term`] draws them.
-fn pairs(tr: &Trainer, step: u64) -> Vec<i64> {
-    let mut rng = StdRng::seed_from_u64(step_seed(tr.opts.seed, step, 2000));
-    let mut out = Vec::new();
-    for bc in &tr.gcfg.buckets {
-        if bc.blocks < 2 {
-            out.extend([-1, -1]);
-            continue;
-        }
-        let i = rng.random_range(0..bc.blocks);
-        let j = (i + rng.random_range(1..bc.blocks)) % bc.blocks;
-        out.extend([i as i64, j as i64]);
-    }
-    out
 }
 
 /// Writes a fresh run's first step, its inputs and the variables around it into `dir` (see
@@ -108,23 +83,28 @@ pub fn dump_step(tr: &mut Trainer, dir: &Path) -> Result<StepStats> {
         )));
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let cpu = Device::Cpu;
-    let (seed, step, b) = (tr.opts.seed, tr.step, tr.opts.batch);
+    // the seeds Trainer::train_step draws step 0 with
+    let (seed, b) = (tr.opts.seed, tr.opts.batch);
     let mut inputs = HashMap::new();
     for k in 0..tr.opts.d_steps as u64 {
-        let real = tr.real_batch(step * tr.opts.d_steps as u64 + k)?;
-        inputs.insert(format!("d{k}.real"), real.to_device(&cpu)?);
-        for (name, t) in draw(tr, step_seed(seed, step, k), b, &cpu)? {
+        let real = tr.real_for(0, k)?;
+        inputs.insert(format!("d{k}.real"), real.to_device(&Device::Cpu)?);
+        for (name, t) in draw(tr, step_seed(seed, 0, k), b)? {
             inputs.insert(format!("d{k}.{name}"), t);
         }
     }
-    for (name, t) in draw(tr, step_seed(seed, step, 1000), b, &cpu)? {
+    for (name, t) in draw(tr, step_seed(seed, 0, G_DRAW), b)? {
         inputs.insert(format!("g.{name}"), t);
     }
-    let nb = tr.gcfg.buckets.len();
+    let pairs: Vec<i64> = tr
+        .diversity_pairs(step_seed(seed, 0, PAIRS_DRAW))
+        .into_iter()
+        .flat_map(|p| p.map_or([-1, -1], |(i, j)| [i as i64, j as i64]))
+        .collect();
+    let nb = pairs.len() / 2;
     inputs.insert(
         "g.pairs".into(),
-        Tensor::from_vec(pairs(tr, step), (nb, 2), &cpu)?,
+        Tensor::from_vec(pairs, (nb, 2), &Device::Cpu)?,
     );
     save(inputs, &dir.join("inputs.safetensors"))?;
     save(variables(tr), &dir.join("init.safetensors"))?;
@@ -217,10 +197,7 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
     phase(
         &format!("D spectral norm + forward ({} images)", 2 * b),
         &mut || {
-            disc(&mut tr.store)?
-                .forward(&be, &x)?
-                .0
-                .to_dtype(DType::F32)?;
+            disc(&mut tr.store)?.forward(&be, &x)?;
             Ok(())
         },
     )?;

@@ -122,6 +122,11 @@ pub struct Trainer {
     perm: Option<(u64, Vec<usize>)>,
 }
 
+/// The draw index of the generator step's fakes (D step k draws its fakes with index k).
+pub const G_DRAW: u64 = 1000;
+/// The draw index of the diversity term's block pairs.
+pub const PAIRS_DRAW: u64 = 2000;
+
 /// A seed for draw `k` of step `step`.
 pub fn step_seed(seed: u64, step: u64, k: u64) -> u64 {
     crate::store::name_hash(&format!("{seed}/{step}/{k}"))
@@ -229,8 +234,13 @@ impl Trainer {
         })
     }
 
+    /// Real images for D step `k` of step `step`: `[B, C, S, S]`.
+    pub(crate) fn real_for(&mut self, step: u64, k: u64) -> Result<Tensor> {
+        self.real_batch(step * self.opts.d_steps as u64 + k)
+    }
+
     /// Real images for draw `k` (a running index over epochs): `[B, C, S, S]`.
-    pub(crate) fn real_batch(&mut self, k: u64) -> Result<Tensor> {
+    fn real_batch(&mut self, k: u64) -> Result<Tensor> {
         let idx = epoch_batch(
             &mut self.perm,
             self.opts.seed,
@@ -246,22 +256,34 @@ impl Trainer {
         )?)
     }
 
-    /// Generated images for a seed, in training mode: `[B, C, S, S]`.
-    pub fn fake(&self, seed: u64, n: usize, train: bool) -> Result<Tensor> {
-        let be = CandleBackend {
-            device: self.device.clone(),
-            train,
-        };
+    /// What a generator draw of `seed` feeds the generator: latents `[n, latent_dim]` on
+    /// `device` (none for a constant input) and one path per sample.
+    pub fn draw(
+        &self,
+        seed: u64,
+        n: usize,
+        device: &Device,
+    ) -> Result<(Option<Tensor>, Vec<Vec<usize>>)> {
         let paths = random_paths(seed, n, &self.gcfg.blocks());
         let z = (!self.gcfg.constant_input)
             .then(|| {
                 Tensor::from_vec(
                     latents(seed, n, self.gcfg.latent_dim),
                     (n, self.gcfg.latent_dim),
-                    &self.device,
+                    device,
                 )
             })
             .transpose()?;
+        Ok((z, paths))
+    }
+
+    /// Generated images for a seed, in training mode: `[B, C, S, S]`.
+    pub fn fake(&self, seed: u64, n: usize, train: bool) -> Result<Tensor> {
+        let be = CandleBackend {
+            device: self.device.clone(),
+            train,
+        };
+        let (z, paths) = self.draw(seed, n, &self.device)?;
         Ok(self.g.forward(&be, z.as_ref(), &paths, &mut |_, x| Ok(x))?)
     }
 
@@ -276,16 +298,27 @@ impl Trainer {
         }
     }
 
+    /// The diversity term's random pair of blocks of each bucket (`None` for a bucket of one
+    /// block).
+    pub fn diversity_pairs(&self, seed: u64) -> Vec<Option<(usize, usize)>> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        self.gcfg
+            .buckets
+            .iter()
+            .map(|bc| {
+                (bc.blocks >= 2).then(|| {
+                    let i = rng.random_range(0..bc.blocks);
+                    (i, (i + rng.random_range(1..bc.blocks)) % bc.blocks)
+                })
+            })
+            .collect()
+    }
+
     /// The diversity term for one random pair of blocks per bucket (see [`crate::diversity`]).
     pub fn diversity_term(&self, seed: u64) -> Result<Option<Tensor>> {
-        let mut rng = StdRng::seed_from_u64(seed);
         let mut buckets = Vec::new();
-        for (bi, bc) in self.gcfg.buckets.iter().enumerate() {
-            if bc.blocks < 2 {
-                continue;
-            }
-            let i = rng.random_range(0..bc.blocks);
-            let j = (i + rng.random_range(1..bc.blocks)) % bc.blocks;
+        for (bi, pair) in self.diversity_pairs(seed).into_iter().enumerate() {
+            let Some((i, j)) = pair else { continue };
             let (pi, pj) = (
                 format!("g.bucket{}.block{i}.", bi + 1),
                 format!("g.bucket{}.block{j}.", bi + 1),
@@ -327,7 +360,7 @@ impl Trainer {
             ..StepStats::default()
         };
         for k in 0..self.opts.d_steps as u64 {
-            let real = self.real_batch(step * self.opts.d_steps as u64 + k)?; // [B, C, S, S]
+            let real = self.real_for(step, k)?; // [B, C, S, S]
             let fake = self.fake(step_seed(seed, step, k), b, true)?.detach(); // [B, C, S, S]
             let d = Discriminator::new(
                 &self.dcfg,
@@ -354,7 +387,7 @@ impl Trainer {
             }
             self.adam_d.step(&loss.backward()?)?;
         }
-        let fake = self.fake(step_seed(seed, step, 1000), b, true)?; // [B, C, S, S]
+        let fake = self.fake(step_seed(seed, step, G_DRAW), b, true)?; // [B, C, S, S]
         let d = Discriminator::new(
             &self.dcfg,
             &mut SpectralSource {
@@ -370,7 +403,7 @@ impl Trainer {
         stats.g_loss = adv.to_scalar::<f32>()?;
         let mut loss = adv;
         if self.opts.diversity > 0.0 {
-            if let Some(div) = self.diversity_term(step_seed(seed, step, 2000))? {
+            if let Some(div) = self.diversity_term(step_seed(seed, step, PAIRS_DRAW))? {
                 stats.diversity = div.to_scalar::<f32>()?;
                 loss = (loss - (div * self.opts.diversity)?)?;
             }

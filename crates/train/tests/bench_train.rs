@@ -10,7 +10,7 @@ use ganscope_model::sample::random_paths;
 use ganscope_train::bench_train::{dump_step, time_steps};
 use ganscope_train::options::TrainOptions;
 use ganscope_train::run::load_data;
-use ganscope_train::trainer::{step_seed, Trainer};
+use ganscope_train::trainer::{step_seed, Trainer, G_DRAW};
 
 fn opts() -> TrainOptions {
     TrainOptions {
@@ -73,7 +73,7 @@ fn the_written_step_replays_and_is_timed() {
 
     // the inputs are the step's draws (2 D steps)
     let inp = load(&dir.path().join("inputs.safetensors"));
-    for (k, key) in [(0, "d0"), (1, "d1"), (1000, "g")] {
+    for (k, key) in [(0, "d0"), (1, "d1"), (G_DRAW, "g")] {
         let seed = step_seed(o.seed, 0, k);
         let paths: Vec<i64> = random_paths(seed, o.batch, &tr.gcfg.blocks())
             .concat()

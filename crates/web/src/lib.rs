@@ -151,23 +151,6 @@ impl Lab {
     }
 }
 
-/// The rows of `batch` (a grid of `cols` columns) that make grid row `row`.
-fn grid_row(batch: Batch, cols: usize, row: usize, dim: usize) -> Result<Batch, String> {
-    let rows = batch.n / cols.max(1);
-    if row >= rows {
-        return Err(format!("bucket {row} of a grid of {rows} buckets"));
-    }
-    let span = row * cols..(row + 1) * cols;
-    Ok(Batch {
-        z: batch
-            .z
-            .map(|z| z[span.start * dim..span.end * dim].to_vec()),
-        paths: batch.paths[span].to_vec(),
-        donors: (0..cols).collect(),
-        n: cols,
-    })
-}
-
 async fn grid(
     e: &mut Engine,
     seed: u32,
@@ -186,7 +169,20 @@ async fn grid(
     };
     let (batch, cols) = Batch::vary_buckets(&cfg, u64::from(seed), &base).map_err(js)?;
     let batch = match bucket {
-        Some(b) => grid_row(batch, cols, b as usize, cfg.latent_dim).map_err(js)?,
+        // the grid's rows, one per bucket, as the GPU splits a batch
+        Some(b) => {
+            ganscope_gpu::model::split(&batch, cols)
+                .map_err(js)?
+                .into_iter()
+                .nth(b as usize)
+                .ok_or_else(|| {
+                    js(format!(
+                        "bucket {b}; the model has {} buckets",
+                        cfg.buckets.len()
+                    ))
+                })?
+                .0
+        }
         None => batch,
     };
     let frames = e.render(&batch, &resolved, &[]).await.map_err(js)?;

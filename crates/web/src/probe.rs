@@ -3,6 +3,7 @@
 //! watch for leaks over long sessions), and a way to lose the WebGPU device on purpose (to
 //! test recovery).
 
+use ganscope_model::sample::Batch;
 use wasm_bindgen::prelude::*;
 
 use crate::engine::Engine;
@@ -14,18 +15,10 @@ impl Lab {
     /// generator); empty for a constant-input RPGAN.
     pub fn latents(&self, seed: u32, n: usize) -> Result<Vec<f32>, JsError> {
         let cpu = self.cpu.borrow();
-        let cfg = &cpu.generator().config;
-        if n == 0 || n > ganscope_model::sample::MAX_BATCH {
-            return Err(jserr(format!(
-                "{n} latents; between 1 and {}",
-                ganscope_model::sample::MAX_BATCH
-            )));
-        }
-        Ok(if cfg.constant_input {
-            Vec::new()
-        } else {
-            ganscope_model::sample::latents(u64::from(seed), n, cfg.latent_dim)
-        })
+        let plain = ganscope_model::intervention::Interventions::default();
+        let batch =
+            Batch::new(&cpu.generator().config, u64::from(seed), n, &plain).map_err(jserr)?;
+        Ok(batch.z.unwrap_or_default())
     }
 
     /// Resource counts as JSON: `{"gpu_buffers": created by the pools so far,
@@ -35,6 +28,7 @@ impl Lab {
         let e = slot.as_ref().ok_or_else(|| jserr(BUSY))?;
         Ok(match e {
             Engine::Gpu(m) => {
+                // two integers: no escaping (serde_json's Value would add to the wasm)
                 let rec = &m.backend().rec;
                 format!(
                     "{{\"gpu_buffers\":{},\"bind_groups\":{}}}",

@@ -6,17 +6,16 @@
 //   (cd tests/browser/peer && npm ci) && pip install onnx==1.23.2
 //   node tests/browser/peer/bench-peer.mjs [min-ms-per-case]      (after ./build.sh)
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
-import { launch, root, serve, tmp } from '../harness.mjs';
+import { launch, root, serve } from '../harness.mjs';
 
 const minMs = Number(process.argv[2] || 3000);
 const MODEL = 'www/models/gan-colored-mnist.safetensors';
-const onnx = path.join(tmp, 'twin.onnx');
-execFileSync('python3', [path.join(root, 'tests/browser/peer/onnx_twin.py'), path.join(root, MODEL), onnx],
-  { stdio: 'inherit' });
-// the server serves the repository root; the twin is copied under it for the page
-const served = path.join(root, 'target', 'bench-peer-twin.onnx');
-execFileSync('cp', [onnx, served]);
+// the server serves the repository root: the twin goes under it for the page
+fs.mkdirSync(path.join(root, 'target'), { recursive: true });
+execFileSync('python3', [path.join(root, 'tests/browser/peer/onnx_twin.py'), path.join(root, MODEL),
+  path.join(root, 'target', 'bench-peer-twin.onnx')], { stdio: 'inherit' });
 
 const { base, close } = await serve();
 const browser = await launch({ webgpu: true });

@@ -12,6 +12,7 @@ bench-peer.mjs checks in the browser that its output equals ganscope's for the s
 Needs `pip install onnx==1.23.2` (numpy comes with it).
 """
 import json
+import math
 import struct
 import sys
 
@@ -59,12 +60,12 @@ def twin(meta, w):
         return out
 
     x = "z"
-    start = 4
     for i, p in enumerate(prefixes):
         last = i + 1 == len(prefixes)
         if i == 0:
             lw = w[f"{p}.linear.weight"]  # [C*S*S, latent]
-            c = lw.shape[0] // (start * start)
+            c = w[f"{p}.bn.weight"].shape[0]
+            start = math.isqrt(lw.shape[0] // c)
             nodes.append(helper.make_node("Gemm", [x, const(f"{p}.linear.weight", lw), const(f"{p}.linear.bias", w[f"{p}.linear.bias"])], ["h0_lin"], transB=1))
             nodes.append(helper.make_node("Reshape", ["h0_lin", const("shape0", np.array([-1, c, start, start], np.int64))], ["h0_r"]))
             x = bn_relu("h0_r", p, "h0")
