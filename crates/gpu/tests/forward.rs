@@ -1,5 +1,5 @@
 //! The whole generator on wgpu against the candle forward on the same file: the bundled
-//! RPGAN and standard GAN (dcgan backbone, f16 files) and seeded SN-ResNet models, for random
+//! RPGAN and standard GAN (dcgan backbone, f16 files) and seeded SN-ResNet and linear models, for random
 //! paths and every intervention kind, images and site activations, outputs poisoned first.
 
 mod common;
@@ -19,9 +19,9 @@ fn bundled(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// A seeded SN-ResNet model file (f32), BatchNorm variances positive.
-fn snresnet(rpgan: Option<(usize, usize)>) -> Vec<u8> {
-    let mut g = GeneratorConfig::new(Family::SnResnet, 32, 3, 8, rpgan).expect("config");
+/// A seeded model file (f32), BatchNorm variances positive.
+fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
+    let mut g = GeneratorConfig::new(family, 32, 3, 8, rpgan).expect("config");
     g.latent_dim = 16;
     let tensors: Vec<NamedTensor> = expected_tensors(&g, None)
         .expect("names")
@@ -199,8 +199,25 @@ fn bundled_gan_matches_candle() {
 #[test]
 fn snresnet_models_match_candle() {
     let Some(g) = gpu() else { return };
-    check_model(&g, "snresnet rpgan", snresnet(Some((4, 2))), true);
-    check_model(&g, "snresnet", snresnet(None), false);
+    check_model(
+        &g,
+        "snresnet rpgan",
+        seeded(Family::SnResnet, Some((4, 2))),
+        true,
+    );
+    check_model(&g, "snresnet", seeded(Family::SnResnet, None), false);
+}
+
+#[test]
+fn linear_models_match_candle() {
+    let Some(g) = gpu() else { return };
+    check_model(
+        &g,
+        "linear rpgan",
+        seeded(Family::Linear, Some((4, 2))),
+        true,
+    );
+    check_model(&g, "linear", seeded(Family::Linear, None), false);
 }
 
 fn grid_batch(m: &GpuModel) -> (Batch, Resolved) {
@@ -401,7 +418,7 @@ fn small_gpus_refuse_big_models_and_split_batches() {
         Err(e) => e.to_string(),
     };
     assert!(e.contains("binds at most"), "{e}");
-    let bytes = snresnet(Some((4, 2)));
+    let bytes = seeded(Family::SnResnet, Some((4, 2)));
     let mut m = GpuModel::load(small, bytes.clone()).expect("load");
     assert!(
         m.max_rows() < 7,

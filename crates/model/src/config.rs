@@ -17,6 +17,11 @@ pub enum Family {
     Dcgan,
     /// linear -> residual up-blocks -> BN/ReLU -> conv 3x3 -> tanh (Miyato et al. 2018).
     SnResnet,
+    /// Fully connected layers without nonlinearities, tanh only at the end (RPGAN paper,
+    /// sec. 4.4 and Table 3): hidden layers output `[w, 1, 1]`, the last one the image.
+    /// Consecutive buckets of such a generator can be merged by multiplying their matrices
+    /// (`ganscope compress`). Its discriminator is the dcgan one.
+    Linear,
 }
 
 impl Family {
@@ -25,6 +30,7 @@ impl Family {
         match self {
             Family::Dcgan => "dcgan",
             Family::SnResnet => "snresnet",
+            Family::Linear => "linear",
         }
     }
 }
@@ -61,8 +67,14 @@ pub struct GeneratorConfig {
 const MAX_WIDTH: usize = 4096;
 const MAX_BLOCKS: usize = 4096;
 const MAX_LATENT: usize = 65536;
+const MAX_LINEAR_LAYERS: usize = 64;
 
-/// Number of backbone layers and the side of the first feature map for a family and size.
+/// Layers of the default linear generator: `latent -> w -> 2w -> 4w -> 8w -> image`.
+pub const LINEAR_LAYERS: usize = 5;
+
+/// Number of backbone layers and the side of the first feature map for a family and size
+/// (for [`Family::Linear`], the default depth [`LINEAR_LAYERS`]; a config's own depth is
+/// [`GeneratorConfig::layers`]).
 pub fn layer_count(family: Family, image_size: usize) -> Result<(usize, usize)> {
     let start = match image_size {
         28 => 7,
@@ -78,6 +90,7 @@ pub fn layer_count(family: Family, image_size: usize) -> Result<(usize, usize)> 
     Ok(match family {
         Family::Dcgan => (ups + 1, start),
         Family::SnResnet => (ups + 2, start),
+        Family::Linear => (LINEAR_LAYERS, 1),
     })
 }
 
@@ -99,7 +112,8 @@ pub fn group_layers(n: usize, buckets: usize, blocks: usize) -> Result<Vec<Bucke
 
 impl GeneratorConfig {
     /// The default generator for a family and image: `width` sets the channel count
-    /// (dcgan: widths 4w, 2w, w, ...; snresnet: w everywhere); one bucket per layer.
+    /// (dcgan: widths 4w, 2w, w, ...; snresnet: w everywhere; linear: w, 2w, 4w, 8w, the
+    /// RPGAN paper's Table 3 at w = 128); one bucket per layer.
     pub fn new(
         family: Family,
         image_size: usize,
@@ -117,6 +131,7 @@ impl GeneratorConfig {
             .map(|i| match family {
                 Family::Dcgan => width << (n - 2 - i),
                 Family::SnResnet => width,
+                Family::Linear => width << i,
             })
             .collect();
         let (buckets, blocks, constant_input) = match rpgan {
@@ -139,7 +154,14 @@ impl GeneratorConfig {
     /// Checks every field; a config from a file goes through this before anything is built.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
-        let (n, _) = layer_count(self.family, self.image_size)?;
+        layer_count(self.family, self.image_size)?;
+        if self.family == Family::Linear && self.widths.len() >= MAX_LINEAR_LAYERS {
+            return bad(format!(
+                "a linear generator has at most {MAX_LINEAR_LAYERS} layers, not {}",
+                self.widths.len() + 1
+            ));
+        }
+        let (n, _) = self.layers()?;
         if !matches!(self.channels, 1 | 3) {
             return bad(format!("channels must be 1 or 3, not {}", self.channels));
         }
@@ -184,6 +206,18 @@ impl GeneratorConfig {
         Ok(())
     }
 
+    /// Number of backbone layers and the side of the first feature map: the family's for
+    /// the convolutional ones, `widths + 1` layers of side 1 for a linear generator.
+    pub fn layers(&self) -> Result<(usize, usize)> {
+        match self.family {
+            Family::Linear => {
+                layer_count(self.family, self.image_size)?;
+                Ok((self.widths.len() + 1, 1))
+            }
+            f => layer_count(f, self.image_size),
+        }
+    }
+
     /// Blocks per bucket.
     pub fn blocks(&self) -> Vec<usize> {
         self.buckets.iter().map(|b| b.blocks).collect()
@@ -196,14 +230,18 @@ impl GeneratorConfig {
 
     /// The output shape `[C, H, W]` of every layer, first to last.
     pub fn layer_shapes(&self) -> Vec<[usize; 3]> {
-        let (n, start) = layer_count(self.family, self.image_size).unwrap_or((0, 1));
+        let (n, start) = self.layers().unwrap_or((0, 1));
         let mut side = start;
         (0..n)
             .map(|i| {
                 let up = match self.family {
                     Family::Dcgan => i > 0,
                     Family::SnResnet => i > 0 && i + 1 < n,
+                    Family::Linear => false,
                 };
+                if self.family == Family::Linear && i + 1 == n {
+                    side = self.image_size;
+                }
                 if up {
                     side *= 2;
                 }
@@ -252,10 +290,15 @@ impl DiscriminatorConfig {
                 "width {width} is outside 1..={MAX_WIDTH}"
             )));
         }
+        // a linear generator is judged by the dcgan discriminator
+        let family = match family {
+            Family::Linear => Family::Dcgan,
+            f => f,
+        };
         let (n, _) = layer_count(family, image_size)?;
         let widths = match family {
-            Family::Dcgan => (0..n - 1).map(|i| width << i).collect(),
             Family::SnResnet => vec![width; 4],
+            _ => (0..n - 1).map(|i| width << i).collect(),
         };
         let cfg = DiscriminatorConfig {
             family,
@@ -271,6 +314,11 @@ impl DiscriminatorConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         layer_count(self.family, self.image_size)?;
+        if self.family == Family::Linear {
+            return Err(Error::InvalidConfig(
+                "a discriminator is dcgan or snresnet, not linear".into(),
+            ));
+        }
         if !(1..=MAX_OUTPUTS).contains(&self.outputs) {
             return Err(Error::InvalidConfig(format!(
                 "{} discriminator outputs is outside 1..={MAX_OUTPUTS}",

@@ -45,7 +45,8 @@ impl<T: Clone> Discriminator<T> {
         cfg.validate()?;
         let wi = WeightInit::Glorot;
         let (body, feat) = match cfg.family {
-            Family::Dcgan => {
+            // `validate` refuses a linear discriminator
+            Family::Dcgan | Family::Linear => {
                 let mut cin = cfg.channels;
                 let mut side = cfg.image_size;
                 let mut convs = Vec::new();

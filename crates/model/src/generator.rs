@@ -7,7 +7,7 @@
 //! activations observed.
 
 use crate::backend::{Activation, Backend, BatchNormParams, Init, ParamSource};
-use crate::config::{layer_count, Family, GeneratorConfig};
+use crate::config::{Family, GeneratorConfig};
 use crate::layers::{batch_norm, bn_relu, Conv, ConvSpec, Linear, WeightInit};
 use crate::{Error, Result};
 
@@ -42,6 +42,16 @@ pub enum Layer<T> {
         conv2: Conv<T>,
         /// 1x1 shortcut conv.
         shortcut: Conv<T>,
+    },
+    /// Linear family: `x [N, ...] -> flatten -> linear -> [N, C, H, W]`, tanh on the last
+    /// layer only (no other nonlinearity).
+    Dense {
+        /// The projection.
+        linear: Linear<T>,
+        /// `[C, H, W]` of the output (`[w, 1, 1]` for a hidden layer).
+        shape: [usize; 3],
+        /// The output layer: tanh after the projection.
+        tanh: bool,
     },
     /// Output: [BN -> ReLU ->] conv -> tanh.
     Output {
@@ -84,6 +94,22 @@ impl<T: Clone> Layer<T> {
                 let s = b.upsample2x(x)?; // [N, C, 2H, 2W]
                 let s = shortcut.forward(b, &s)?; // [N, C, 2H, 2W]
                 b.add(&h, &s)
+            }
+            Layer::Dense {
+                linear,
+                shape,
+                tanh,
+            } => {
+                let d = b.dims(x);
+                let (n, inp) = (d[0], d[1..].iter().product::<usize>());
+                let h = b.reshape(x, &[n, inp])?; // [N, in]
+                let h = linear.forward(b, &h)?; // [N, C*H*W]
+                let h = b.reshape(&h, &[n, shape[0], shape[1], shape[2]])?; // [N, C, H, W]
+                if *tanh {
+                    b.activation(&h, Activation::Tanh)
+                } else {
+                    Ok(h)
+                }
             }
             Layer::Output { bn, conv } => {
                 let h = match bn {
@@ -128,7 +154,7 @@ fn build_layer<T>(
     p: &str,
     l: usize,
 ) -> Result<Layer<T>> {
-    let (n, start) = layer_count(cfg.family, cfg.image_size)?;
+    let (n, start) = cfg.layers()?;
     let shapes = cfg.layer_shapes();
     let cin = if l == 0 {
         cfg.latent_dim
@@ -139,6 +165,20 @@ fn build_layer<T>(
     let (wi, dc) = match cfg.family {
         Family::Dcgan => (WeightInit::Dcgan, true),
         Family::SnResnet => (WeightInit::Glorot, false),
+        Family::Linear => {
+            let inp = if l == 0 {
+                cfg.latent_dim
+            } else {
+                shapes[l - 1].iter().product()
+            };
+            let shape = shapes[l];
+            let out = shape.iter().product();
+            return Ok(Layer::Dense {
+                linear: Linear::new(src, &format!("{p}.linear"), inp, out, WeightInit::Glorot)?,
+                shape,
+                tanh: l + 1 == n,
+            });
+        }
     };
     Ok(if l == 0 {
         let shape = [cout, start, start];

@@ -105,6 +105,11 @@ pub struct AnalyzeArgs {
     /// Quality: the real data (default: the bundled MNIST).
     #[arg(long)]
     pub data: Option<String>,
+    /// Quality: a class subset (e.g. 0-6; repeat the flag for more) to report separately:
+    /// the share of samples the classifier puts in it and their Fréchet distance to the
+    /// subset's real test images.
+    #[arg(long)]
+    pub subset: Vec<String>,
     /// Also write report.html: every figure and number of this run on one page.
     #[arg(long)]
     pub report: bool,

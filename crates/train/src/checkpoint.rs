@@ -32,6 +32,9 @@ pub struct CheckpointMeta {
     pub last: StepStats,
     /// The training data.
     pub dataset: DatasetMeta,
+    /// Interpretable training: the partition of the site's filters in use.
+    #[serde(default)]
+    pub groups: Option<Vec<usize>>,
 }
 
 /// Path of the checkpoint of a run folder.
@@ -65,6 +68,7 @@ pub fn save(tr: &Trainer, dir: &Path) -> Result<()> {
             mean,
             std,
         },
+        groups: tr.groups.clone(),
     };
     let json = serde_json::to_string(&meta).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
     let bytes = safetensors::serialize(
@@ -128,6 +132,7 @@ pub fn restore(
     }
     tr.step = meta.step;
     tr.elapsed = meta.elapsed;
+    tr.groups = meta.groups.clone();
     tr.last = meta.last;
     Ok(())
 }

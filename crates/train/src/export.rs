@@ -91,6 +91,15 @@ pub fn export_bytes(run_dir: &Path, o: ExportOptions) -> Result<(ModelMeta, Vec<
         options: serde_json::to_value(&ck.options)
             .map_err(|e| TrainError::Checkpoint(e.to_string()))?,
     });
+    if let (Some(io), Some(labels)) = (&ck.options.interpret, &ck.groups) {
+        meta.analysis = Some(serde_json::json!({
+            "learned_groups": {
+                "site": ganscope_model::generator::site_name(io.site),
+                "k": io.groups,
+                "labels": labels,
+            }
+        }));
+    }
     let bytes = to_bytes(&meta, &out, o.f16)?;
     ModelFile::parse(&bytes)?; // what we write must pass our own reader
     Ok((meta, bytes))

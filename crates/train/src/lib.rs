@@ -7,7 +7,9 @@
 //! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench`] times
 //! the forward on candle and on the GPU crate in one run, [`bench_train`] the training step
 //! (and writes one out for a PyTorch twin to replay); [`classifier`] trains the small
-//! classifier whose features the analysis crate compares images with.
+//! classifier whose features the analysis crate compares images with; [`compress`] merges
+//! the buckets of a linear RPGAN; [`extend`] grows a trained RPGAN with new blocks;
+//! [`interpret`] trains a site's filters into groups (interpretable GANs).
 
 pub mod adam;
 pub mod analyses;
@@ -16,10 +18,13 @@ pub mod bench;
 pub mod bench_train;
 pub mod checkpoint;
 pub mod classifier;
+pub mod compress;
 pub mod diversity;
 pub mod export;
+pub mod extend;
 pub mod figures;
 pub mod images;
+pub mod interpret;
 pub mod options;
 pub mod run;
 pub mod spectral;

@@ -118,6 +118,28 @@ enum Cmd {
         #[arg(long)]
         f16: bool,
     },
+    /// Merge consecutive buckets of a linear RPGAN (`train --arch linear`) into one bucket
+    /// whose blocks are products of the merged blocks (RPGAN paper, sec. 4.4): one matrix
+    /// product instead of several per sample.
+    Compress {
+        /// The linear model file.
+        model: PathBuf,
+        /// The buckets to merge, 1-based and inclusive, e.g. 3-5.
+        #[arg(long)]
+        merge: String,
+        /// Blocks of the merged bucket: distinct random tuples of the merged blocks.
+        #[arg(long)]
+        blocks: usize,
+        /// Seed of the tuples.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The model file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Store tensors as f16.
+        #[arg(long)]
+        f16: bool,
+    },
     /// Print a model file's architecture, sites, parameters and training summary.
     Info {
         /// The model file.
@@ -149,14 +171,47 @@ struct TrainArgs {
     /// Use only the first N training images.
     #[arg(long)]
     limit: Option<usize>,
+    /// Keep only these classes (label indices), e.g. 0-6 or 7,8,9.
+    #[arg(long, value_parser = |s: &str| ganscope_train::options::parse_classes(s))]
+    classes: Option<Vec<u32>>,
+    /// Incremental learning (RPGAN paper, sec. 4.3): extend the RPGAN run in this folder
+    /// with --add-blocks and train only the new blocks. Architecture, loss and data source
+    /// come from that run; --data/--classes name the new data.
+    #[arg(long, requires = "add_blocks")]
+    extend: Option<PathBuf>,
+    /// With --extend: blocks to add, bucket:count pairs (buckets 1-based), e.g. 1:4,2:4.
+    #[arg(long, requires = "extend")]
+    add_blocks: Option<String>,
+    /// With --extend: train on the union of the old and the new data, or on the new only.
+    #[arg(long, value_enum, default_value_t = ganscope_train::extend::ExtendOn::Union)]
+    extend_on: ganscope_train::extend::ExtendOn,
+    /// Interpretable training (Li et al., AAAI 2022): the filters of this site (b1..bn)
+    /// learn --groups groups, each generating one consistent region; export records them.
+    #[arg(long)]
+    interpret: Option<String>,
+    /// With --interpret: the number of filter groups.
+    #[arg(long, default_value_t = 4)]
+    groups: usize,
+    /// With --interpret: weight of the group loss in the generator loss.
+    #[arg(long, default_value_t = 1.0)]
+    group_weight: f64,
+    /// With --interpret: weight of the exclusivity (overlap of different groups) term.
+    #[arg(long, default_value_t = 1.0)]
+    group_exclusive: f64,
+    /// With --interpret: steps between re-partitions of the filters.
+    #[arg(long, default_value_t = 50)]
+    group_every: u64,
     /// Backbone.
-    #[arg(long, value_parser = ["dcgan", "snresnet"], default_value = "dcgan")]
+    /// (`linear`: fully connected layers without nonlinearities, tanh at the end, RPGAN
+    /// paper Table 3; its buckets can be merged by `ganscope compress`.)
+    #[arg(long, value_parser = ["dcgan", "snresnet", "linear"], default_value = "dcgan")]
     arch: String,
     /// Image side: 28, 32 or 64 (MNIST is padded to 32 by default).
     #[arg(long, default_value_t = D.image_size)]
     image_size: usize,
     /// Generator width: dcgan's last hidden layer has w channels and each earlier one twice
-    /// as many (4w, 2w, w at 32x32); snresnet w everywhere. Default dcgan 32, snresnet 64.
+    /// as many (4w, 2w, w at 32x32); snresnet w everywhere; linear w, 2w, 4w, 8w. Default
+    /// dcgan 32, snresnet 64, linear 128.
     #[arg(long)]
     width: Option<usize>,
     /// Discriminator width: dcgan's first conv has w channels and each later one twice as
@@ -173,9 +228,10 @@ struct TrainArgs {
     /// RPGAN buckets (default: one per layer).
     #[arg(long)]
     buckets: Option<usize>,
-    /// RPGAN blocks per bucket.
-    #[arg(long, default_value_t = 8)]
-    blocks: usize,
+    /// RPGAN blocks per bucket: one count for every bucket, or one per bucket
+    /// (e.g. 32,32,32,16,16; then --buckets defaults to their number).
+    #[arg(long, value_delimiter = ',', default_values_t = [8usize])]
+    blocks: Vec<usize>,
     /// Adversarial loss.
     #[arg(long, value_enum, default_value_t = D.loss)]
     loss: Loss,
@@ -233,34 +289,63 @@ struct TrainArgs {
 }
 
 fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
-    let arch = if a.arch == "snresnet" {
-        Family::SnResnet
-    } else {
-        Family::Dcgan
+    let arch = match a.arch.as_str() {
+        "snresnet" => Family::SnResnet,
+        "linear" => Family::Linear,
+        _ => Family::Dcgan,
     };
     let data = a.data.clone().unwrap_or_else(bundled_mnist);
     let grey = data.starts_with("mnist:") && !a.colored;
-    let width = a
-        .width
-        .unwrap_or(if arch == Family::Dcgan { D.width } else { 64 });
-    let default_d_width = if arch == Family::Dcgan {
-        width / 2
-    } else {
-        width
+    let width = a.width.unwrap_or(match arch {
+        Family::Dcgan => D.width,
+        Family::SnResnet => 64,
+        Family::Linear => 128,
+    });
+    let default_d_width = match arch {
+        Family::Dcgan => width / 2,
+        Family::SnResnet => width,
+        Family::Linear => D.d_width,
     };
-    let rpgan = if a.rpgan {
+    let (rpgan, blocks) = if a.rpgan {
         let layers = ganscope_model::config::layer_count(arch, a.image_size)?.0;
-        Some((a.buckets.unwrap_or(layers), a.blocks))
+        match a.blocks[..] {
+            [m] => (Some((a.buckets.unwrap_or(layers), m)), None),
+            _ => {
+                let n = a.buckets.unwrap_or(a.blocks.len());
+                if n != a.blocks.len() {
+                    bail!("--blocks gives {} counts for {n} buckets", a.blocks.len());
+                }
+                (Some((n, 1)), Some(a.blocks.clone()))
+            }
+        }
     } else {
         if a.buckets.is_some() {
             bail!("--buckets needs --rpgan");
         }
-        None
+        (None, None)
     };
     Ok(TrainOptions {
         data,
         colored: a.colored,
         limit: a.limit,
+        classes: a.classes.clone(),
+        extend: None,
+        interpret: match &a.interpret {
+            None => None,
+            Some(site) => Some(ganscope_train::interpret::InterpretOptions {
+                site: site
+                    .strip_prefix('b')
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| i.checked_sub(1))
+                    .with_context(|| {
+                        format!("--interpret takes a site such as b2, not `{site}`")
+                    })?,
+                groups: a.groups,
+                weight: a.group_weight,
+                exclusive: a.group_exclusive,
+                every: a.group_every,
+            }),
+        },
         arch,
         image_size: a.image_size,
         channels: if grey { 1 } else { 3 },
@@ -268,6 +353,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         d_width: a.d_width.unwrap_or(default_d_width).max(1),
         latent_dim: a.latent_dim,
         rpgan,
+        blocks,
         loss: a.loss,
         steps: a.steps.unwrap_or(D.steps),
         batch: a.batch,
@@ -288,7 +374,21 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
 }
 
 fn cmd_train(a: &TrainArgs) -> Result<()> {
-    let opts = train_options(a)?;
+    let mut opts = train_options(a)?;
+    if let (Some(from), Some(add)) = (&a.extend, &a.add_blocks) {
+        if a.resume {
+            bail!("--resume continues a run (extended or not); leave out --extend");
+        }
+        use ganscope_train::extend::{extension_options, parse_add_blocks};
+        opts = extension_options(
+            &opts,
+            from,
+            &parse_add_blocks(add)?,
+            a.data.clone(),
+            a.classes.clone(),
+            a.extend_on,
+        )?;
+    }
     // fail on bad options before the data is loaded (Trainer::new checks them again)
     opts.validate().map_err(anyhow::Error::msg)?;
     opts.generator()?;
@@ -320,6 +420,51 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
         tr.step,
         tr.elapsed,
         a.out.display()
+    );
+    Ok(())
+}
+
+fn cmd_compress(
+    model: &Path,
+    merge: &str,
+    blocks: usize,
+    seed: u64,
+    out: &Path,
+    f16: bool,
+) -> Result<()> {
+    let range = merge
+        .split_once('-')
+        .and_then(|(a, b)| {
+            Some((
+                a.trim().parse::<usize>().ok()?,
+                b.trim().parse::<usize>().ok()?,
+            ))
+        })
+        .filter(|&(a, b)| a >= 1 && b >= 1);
+    let Some((first, last)) = range else {
+        bail!("--merge takes two 1-based bucket numbers, e.g. 3-5 (got `{merge}`)");
+    };
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let opts = ganscope_train::compress::CompressOptions {
+        first: first - 1,
+        last: last - 1,
+        blocks,
+        seed,
+        f16,
+    };
+    let (meta, out_bytes) = ganscope_train::compress::compress(&bytes, &opts)?;
+    ganscope_model::format::write_atomic(out, &out_bytes)?;
+    let blocks: Vec<String> = meta
+        .generator
+        .blocks()
+        .iter()
+        .map(|b| b.to_string())
+        .collect();
+    eprintln!(
+        "wrote {} ({} bytes): buckets {first}-{last} merged; blocks per bucket now {}",
+        out.display(),
+        out_bytes.len(),
+        blocks.join(", ")
     );
     Ok(())
 }
@@ -673,6 +818,14 @@ fn run(cli: Cli) -> Result<()> {
         } => cmd_bench_train(train, *warmup, *timed),
         Cmd::Classifier { opts, out, f16 } => cmd_classifier(opts, out, *f16),
         Cmd::Analyze(args) => Ok(ganscope_train::analyze::analyze(args)?),
+        Cmd::Compress {
+            model,
+            merge,
+            blocks,
+            seed,
+            out,
+            f16,
+        } => cmd_compress(model, merge, *blocks, *seed, out, *f16),
         Cmd::Info { model } => cmd_info(model),
     }
 }

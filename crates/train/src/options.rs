@@ -26,6 +26,52 @@ impl Loss {
     }
 }
 
+/// Incremental learning (RPGAN paper, sec. 4.3): a run that adds blocks to buckets of a
+/// trained RPGAN and trains only them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Extension {
+    /// The extended run's folder (absolute); its checkpoint gives the old blocks' weights.
+    pub from: String,
+    /// Blocks of each bucket in the extended run: blocks `0..old_blocks[i]` of bucket i are
+    /// frozen, the ones after them are new and trained.
+    pub old_blocks: Vec<usize>,
+    /// Generator steps of the extended run.
+    pub old_steps: u64,
+    /// Seconds of training of the extended run.
+    pub old_seconds: f64,
+}
+
+impl Extension {
+    /// Name prefixes of the frozen generator parameters: the old blocks and the constant.
+    pub fn frozen_prefixes(&self) -> Vec<String> {
+        let mut p = vec!["g.z".to_string()];
+        for (i, &m) in self.old_blocks.iter().enumerate() {
+            p.extend((0..m).map(|j| format!("g.bucket{}.block{j}.", i + 1)));
+        }
+        p
+    }
+}
+
+/// Parses class lists like `0-6`, `7,8,9` or `0-3,5`.
+pub fn parse_classes(s: &str) -> Result<Vec<u32>, String> {
+    let bad = || format!("`{s}` is not a class list (e.g. 0-6, or 7,8,9)");
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        if a > b || b > 1000 {
+            return Err(bad());
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 /// Every option of a training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainOptions {
@@ -35,6 +81,15 @@ pub struct TrainOptions {
     pub colored: bool,
     /// Use only the first N training images.
     pub limit: Option<usize>,
+    /// Keep only the images of these classes (label indices, e.g. MNIST digits 0-6).
+    #[serde(default)]
+    pub classes: Option<Vec<u32>>,
+    /// Incremental learning: the run this one extends with new blocks (its blocks frozen).
+    #[serde(default)]
+    pub extend: Option<Extension>,
+    /// Interpretable training (Li et al.): the filters of one site learn groups.
+    #[serde(default)]
+    pub interpret: Option<crate::interpret::InterpretOptions>,
     /// Backbone.
     pub arch: Family,
     /// Image side.
@@ -49,6 +104,9 @@ pub struct TrainOptions {
     pub latent_dim: usize,
     /// RPGAN `(buckets, blocks per bucket)`; `None` for a standard GAN.
     pub rpgan: Option<(usize, usize)>,
+    /// RPGAN blocks of each bucket, when they differ (replaces `rpgan`'s count).
+    #[serde(default)]
+    pub blocks: Option<Vec<usize>>,
     /// Adversarial loss.
     pub loss: Loss,
     /// Generator steps in all.
@@ -120,6 +178,17 @@ impl TrainOptions {
         if self.batch == 0 || self.d_steps == 0 {
             return Err("--batch and --d-steps must be at least 1".into());
         }
+        if let Some(io) = &self.interpret {
+            if !(non_negative(io.weight) && non_negative(io.exclusive)) || io.every == 0 {
+                return Err(
+                    "--group-weight and --group-exclusive must be numbers >= 0, --group-every at least 1"
+                        .into(),
+                );
+            }
+            if io.groups < 2 {
+                return Err("--groups must be at least 2".into());
+            }
+        }
         Ok(())
     }
 
@@ -133,6 +202,18 @@ impl TrainOptions {
             self.rpgan,
         )?;
         g.latent_dim = self.latent_dim;
+        if let Some(blocks) = &self.blocks {
+            if blocks.len() != g.buckets.len() {
+                return Err(ganscope_model::Error::InvalidConfig(format!(
+                    "{} block counts for {} buckets",
+                    blocks.len(),
+                    g.buckets.len()
+                )));
+            }
+            for (b, &m) in g.buckets.iter_mut().zip(blocks) {
+                b.blocks = m;
+            }
+        }
         g.validate()?;
         Ok(g)
     }
@@ -151,6 +232,9 @@ impl Default for TrainOptions {
             data: bundled_mnist(),
             colored: false,
             limit: None,
+            classes: None,
+            extend: None,
+            interpret: None,
             arch: Family::Dcgan,
             image_size: 32,
             channels: 1,
@@ -158,6 +242,7 @@ impl Default for TrainOptions {
             d_width: 16,
             latent_dim: 128,
             rpgan: None,
+            blocks: None,
             loss: Loss::Hinge,
             steps: 2000,
             batch: 64,

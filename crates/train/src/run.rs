@@ -15,7 +15,7 @@ pub const GRID: usize = 64;
 /// Loads the training data the options name.
 pub fn load_data(o: &TrainOptions) -> Result<Dataset> {
     let source: Source = o.data.parse()?;
-    Ok(load(
+    let data = load(
         &source,
         &LoadOptions {
             size: o.image_size,
@@ -25,7 +25,25 @@ pub fn load_data(o: &TrainOptions) -> Result<Dataset> {
             limit: o.limit,
             seed: o.seed,
         },
-    )?)
+    )?;
+    let Some(classes) = &o.classes else {
+        return Ok(data);
+    };
+    if let Some(c) = classes.iter().find(|&&c| c as usize >= data.classes.len()) {
+        return Err(TrainError::Options(format!(
+            "class {c} does not exist in {} (it has {} classes)",
+            data.name,
+            data.classes.len()
+        )));
+    }
+    let kept = data.filter_labels(classes);
+    if kept.is_empty() {
+        return Err(TrainError::Options(format!(
+            "no image of classes {classes:?} in {}",
+            data.name
+        )));
+    }
+    Ok(kept)
 }
 
 /// Creates the run folder and proves it writable before any training is done.

@@ -23,6 +23,12 @@ pub struct ParamStore {
     pub vars: BTreeMap<String, Var>,
     /// Names the optimiser updates.
     pub trainable: Vec<String>,
+    /// Parameters created frozen (incremental learning's old blocks), in creation order:
+    /// they keep their values, are handed out detached (no gradient) and, for BatchNorm
+    /// running statistics, are never updated.
+    pub frozen: Vec<String>,
+    /// Name prefixes of parameters to create frozen (see [`ParamStore::freeze`]).
+    freeze: Vec<String>,
     seed: u64,
     device: Device,
 }
@@ -44,9 +50,22 @@ impl ParamStore {
         ParamStore {
             vars: BTreeMap::new(),
             trainable: Vec::new(),
+            frozen: Vec::new(),
+            freeze: Vec::new(),
             seed,
             device: device.clone(),
         }
+    }
+
+    /// The device of every variable.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Parameters and state created from now on whose names start with one of `prefixes`
+    /// are frozen.
+    pub fn freeze(&mut self, prefixes: Vec<String>) {
+        self.freeze = prefixes;
     }
 
     fn get_or_create(
@@ -56,6 +75,7 @@ impl ParamStore {
         init: Init,
         train: bool,
     ) -> ganscope_model::Result<Tensor> {
+        let frozen = self.freeze.iter().any(|p| name.starts_with(p.as_str()));
         if let Some(v) = self.vars.get(name) {
             if v.dims() != shape {
                 return Err(ganscope_model::Error::Shape(format!(
@@ -63,15 +83,26 @@ impl ParamStore {
                     v.dims()
                 )));
             }
-            return Ok(v.as_tensor().clone());
+            return Ok(if frozen {
+                v.as_tensor().detach()
+            } else {
+                v.as_tensor().clone()
+            });
         }
         let n = shape.iter().product();
         let vals = init_values(init, n, self.seed ^ name_hash(name));
         let var = Var::from_tensor(&Tensor::from_vec(vals, shape, &self.device)?)?;
-        if train {
+        if frozen {
+            self.frozen.push(name.to_string());
+        } else if train {
             self.trainable.push(name.to_string());
         }
-        let t = var.as_tensor().clone();
+        // a frozen tensor shares the variable's storage, so `restore` still reaches it
+        let t = if frozen {
+            var.as_tensor().detach()
+        } else {
+            var.as_tensor().clone()
+        };
         self.vars.insert(name.to_string(), var);
         Ok(t)
     }
@@ -91,6 +122,29 @@ impl ParamStore {
             .iter()
             .map(|(n, v)| (n.clone(), v.as_tensor().detach()))
             .collect()
+    }
+
+    /// Overwrites the variables that `tensors` holds (by name; shapes must match) and
+    /// returns how many; for generator weights an `ema.` copy is preferred, as export does.
+    pub fn load_matching(&mut self, tensors: &BTreeMap<String, Tensor>) -> Result<usize> {
+        let mut n = 0;
+        for (name, var) in &self.vars {
+            let t = tensors
+                .get(&format!("ema.{name}"))
+                .or_else(|| tensors.get(name));
+            if let Some(t) = t {
+                if t.dims() != var.dims() {
+                    return Err(TrainError::Checkpoint(format!(
+                        "`{name}` has shape {:?} in the extended run, {:?} here",
+                        t.dims(),
+                        var.dims()
+                    )));
+                }
+                var.set(t)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Overwrites existing variables with `tensors` (names and shapes must match).

@@ -36,6 +36,12 @@ pub struct StepStats {
     pub diversity: f32,
     /// WGAN-GP gradient penalty (before weighting).
     pub gp: f32,
+    /// Interpretable training: the group loss's pull term (filters to their group's map).
+    #[serde(default)]
+    pub group_pull: f32,
+    /// Interpretable training: the group loss's push term (overlap of different groups).
+    #[serde(default)]
+    pub group_push: f32,
     /// Wall-clock seconds of training so far.
     pub seconds: f64,
 }
@@ -119,6 +125,8 @@ pub struct Trainer {
     pub elapsed: f64,
     /// The last step's numbers.
     pub last: StepStats,
+    /// Interpretable training: the current partition of the site's filters into groups.
+    pub groups: Option<Vec<usize>>,
     perm: Option<(u64, Vec<usize>)>,
 }
 
@@ -126,6 +134,8 @@ pub struct Trainer {
 pub const G_DRAW: u64 = 1000;
 /// The draw index of the diversity term's block pairs.
 pub const PAIRS_DRAW: u64 = 2000;
+/// The draw index of the interpretable training's partition (k-means seeds).
+pub const GROUPS_DRAW: u64 = 3000;
 
 /// A seed for draw `k` of step `step`.
 pub fn step_seed(seed: u64, step: u64, k: u64) -> u64 {
@@ -182,6 +192,22 @@ impl Trainer {
         opts.validate().map_err(TrainError::Options)?;
         let gcfg = opts.generator()?;
         let dcfg = opts.discriminator()?;
+        if let Some(io) = &opts.interpret {
+            let sites = ganscope_model::generator::site_shapes(&gcfg);
+            let Some((name, [c, ..])) = sites.get(io.site) else {
+                return Err(TrainError::Options(format!(
+                    "site b{} does not exist: the generator has sites b1..=b{}",
+                    io.site + 1,
+                    sites.len()
+                )));
+            };
+            if io.groups > *c {
+                return Err(TrainError::Options(format!(
+                    "{} groups of site {name}, which has {c} filters",
+                    io.groups
+                )));
+            }
+        }
         if data.channels != gcfg.channels || data.size != gcfg.image_size {
             return Err(TrainError::Options(format!(
                 "the data is {}x{}x{} but the model makes {}x{}x{}",
@@ -195,6 +221,9 @@ impl Trainer {
         }
         let device = device(&opts.device)?;
         let mut store = ParamStore::new(opts.seed, &device);
+        if let Some(ext) = &opts.extend {
+            store.freeze(ext.frozen_prefixes());
+        }
         let g = Generator::new(&gcfg, &mut store)?;
         Discriminator::new(
             &dcfg,
@@ -203,6 +232,9 @@ impl Trainer {
                 update: false,
             },
         )?;
+        if let Some(ext) = &opts.extend {
+            crate::extend::load_extended(&mut store, ext)?;
+        }
         let adam_g = Adam::new(store.trainable_with("g."), opts.lr, opts.beta1, opts.beta2)?;
         let lr_d = opts.lr_d.unwrap_or(opts.lr);
         let adam_d = Adam::new(store.trainable_with("d."), lr_d, opts.beta1, opts.beta2)?;
@@ -230,6 +262,7 @@ impl Trainer {
             step: 0,
             elapsed: 0.0,
             last: StepStats::default(),
+            groups: None,
             perm: None,
         })
     }
@@ -279,12 +312,30 @@ impl Trainer {
 
     /// Generated images for a seed, in training mode: `[B, C, S, S]`.
     pub fn fake(&self, seed: u64, n: usize, train: bool) -> Result<Tensor> {
+        Ok(self.fake_observed(seed, n, train, None)?.0)
+    }
+
+    /// Generated images `[B, C, S, S]` and the activation at `site` (bucket index).
+    pub fn fake_observed(
+        &self,
+        seed: u64,
+        n: usize,
+        train: bool,
+        site: Option<usize>,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let be = CandleBackend {
             device: self.device.clone(),
             train,
         };
         let (z, paths) = self.draw(seed, n, &self.device)?;
-        Ok(self.g.forward(&be, z.as_ref(), &paths, &mut |_, x| Ok(x))?)
+        let mut seen = None;
+        let y = self.g.forward(&be, z.as_ref(), &paths, &mut |i, x| {
+            if Some(i) == site {
+                seen = Some(x.clone());
+            }
+            Ok(x)
+        })?;
+        Ok((y, seen))
     }
 
     fn d_losses(&self, dr: &Tensor, df: &Tensor) -> candle_core::Result<Tensor> {
@@ -324,10 +375,12 @@ impl Trainer {
                 format!("g.bucket{}.block{j}.", bi + 1),
             );
             let mut terms = Vec::new();
+            // frozen blocks (incremental learning) count too: new blocks must differ from them
             for name in self
                 .store
                 .trainable
                 .iter()
+                .chain(&self.store.frozen)
                 .filter(|n| n.starts_with(&pi) && !n.contains(".bn"))
             {
                 let other = name.replacen(&pi, &pj, 1);
@@ -387,7 +440,8 @@ impl Trainer {
             }
             self.adam_d.step(&loss.backward()?)?;
         }
-        let fake = self.fake(step_seed(seed, step, G_DRAW), b, true)?; // [B, C, S, S]
+        let site = self.opts.interpret.as_ref().map(|i| i.site);
+        let (fake, act) = self.fake_observed(step_seed(seed, step, G_DRAW), b, true, site)?; // [B, C, S, S]
         let d = Discriminator::new(
             &self.dcfg,
             &mut SpectralSource {
@@ -406,6 +460,18 @@ impl Trainer {
             if let Some(div) = self.diversity_term(step_seed(seed, step, PAIRS_DRAW))? {
                 stats.diversity = div.to_scalar::<f32>()?;
                 loss = (loss - (div * self.opts.diversity)?)?;
+            }
+        }
+        if let (Some(io), Some(act)) = (&self.opts.interpret, act) {
+            if self.groups.is_none() || step % io.every.max(1) == 0 {
+                let seed = step_seed(seed, step, GROUPS_DRAW);
+                self.groups = Some(crate::interpret::partition(&act, io.groups, seed)?);
+            }
+            if let Some(labels) = &self.groups {
+                let (gl, pull, push) =
+                    crate::interpret::group_loss(&act, labels, io.groups, io.exclusive)?;
+                (stats.group_pull, stats.group_push) = (pull, push);
+                loss = (loss + (gl * io.weight)?)?;
             }
         }
         if !stats.g_loss.is_finite() || !stats.diversity.is_finite() {

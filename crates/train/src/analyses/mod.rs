@@ -2,17 +2,17 @@
 //! its figure and add both to the report.
 
 mod channels;
+mod quality;
 mod units;
 
 use ganscope_analysis::artifacts::inject_noise;
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
-use ganscope_analysis::dissect::sample;
-use ganscope_analysis::metrics::{frechet, precision_recall, Features};
+use ganscope_analysis::metrics::Features;
 use ganscope_analysis::renderer::{image_len, CpuRenderer, Renderer};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{random_paths, Batch};
 
-use crate::analyze::{need_features, Job, What};
+use crate::analyze::{Job, What};
 use crate::figures::{bar_chart, Series};
 use crate::images::{grid, save_png};
 use crate::Result;
@@ -22,7 +22,7 @@ pub fn run(job: &mut Job, what: What) -> Result<()> {
     match what {
         What::Paths => paths(job),
         What::Buckets => buckets(job),
-        What::Quality => quality(job),
+        What::Quality => quality::quality(job),
         What::Dissect => units::dissection(job),
         What::Ace => units::ace(job),
         What::Artifacts => units::artifacts(job),
@@ -126,11 +126,9 @@ fn noise_grid(job: &mut Job) -> Result<()> {
 
 /// Classifier features of up to `n` real test images (`--data`, default the bundled MNIST,
 /// colored when the model was trained on colored MNIST); and the data's name.
-pub(super) fn real_features(
-    job: &Job,
-    f: &dyn Features,
-    n: usize,
-) -> Result<(Vec<f32>, usize, String)> {
+/// The real test images the quality is measured against (`--data`, default the bundled
+/// MNIST; coloured like the model's data), at most `limit`.
+pub(super) fn real_test_data(job: &Job, limit: Option<usize>) -> Result<ganscope_data::Dataset> {
     let g = &job.meta.generator;
     let spec = job
         .args
@@ -148,10 +146,18 @@ pub(super) fn real_features(
         channels: g.channels,
         colored,
         split: ganscope_data::Split::Test,
-        limit: Some(n),
+        limit,
         seed: job.args.seed ^ 0x5eed,
     };
-    let data = ganscope_data::load(&source, &opts)?;
+    Ok(ganscope_data::load(&source, &opts)?)
+}
+
+pub(super) fn real_features(
+    job: &Job,
+    f: &dyn Features,
+    n: usize,
+) -> Result<(Vec<f32>, usize, String)> {
+    let data = real_test_data(job, Some(n))?;
     let m = data.len().min(n);
     Ok((
         f.features(&data.batch(&(0..m).collect::<Vec<_>>()), m)?,
@@ -251,35 +257,5 @@ fn buckets(job: &mut Job) -> Result<()> {
         ],
         &table,
     );
-    Ok(())
-}
-
-fn quality(job: &mut Job) -> Result<()> {
-    let f = need_features(job)?;
-    let n = job.args.samples;
-    let s = sample(
-        job.r.as_mut(),
-        job.site,
-        n,
-        job.args.seed,
-        &Interventions::default(),
-    )?;
-    let fake = f.features(&s.frames.images, n)?;
-    let (real, m, name) = real_features(job, f.as_ref(), n)?;
-    let d = f.dim();
-    let fd = frechet(&real, &fake, d)?;
-    let (precision, recall) = precision_recall(&real, &fake, d, 3)?;
-    let out = serde_json::json!({
-        "fd": fd, "precision": precision, "recall": recall, "generated": n, "real": m,
-        "real_data": name, "features": f.describe(), "k": 3,
-    });
-    job.save("quality", &out)?;
-    job.report.heading("Quality");
-    job.report.text(&format!(
-        "Fréchet distance {fd:.3}, precision {precision:.3}, recall {recall:.3} (k = 3) between {n} generated \
-         and {m} real test images ({}), in the features of {}.",
-        name,
-        f.describe()
-    ));
     Ok(())
 }

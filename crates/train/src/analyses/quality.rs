@@ -1,0 +1,94 @@
+//! Sample quality: the Fréchet distance and precision/recall of classifier features against
+//! real test images, and, per class subset (`--subset 0-6 --subset 7-9`), the share of
+//! samples the classifier puts in the subset and their distance to the subset's real images
+//! (the incremental-learning evaluation of the RPGAN paper, sec. 4.3).
+
+use ganscope_analysis::dissect::sample;
+use ganscope_analysis::metrics::{frechet, precision_recall, Features};
+use ganscope_model::intervention::Interventions;
+
+use super::{real_features, real_test_data};
+use crate::analyze::{need_features, Job};
+use crate::options::parse_classes;
+use crate::{Result, TrainError};
+
+/// Fewest samples of a subset its distance is measured on.
+const MIN_SUBSET: usize = 16;
+
+pub(super) fn quality(job: &mut Job) -> Result<()> {
+    let f = need_features(job)?;
+    let n = job.args.samples;
+    let s = sample(
+        job.r.as_mut(),
+        job.site,
+        n,
+        job.args.seed,
+        &Interventions::default(),
+    )?;
+    let fake = f.features(&s.frames.images, n)?;
+    let (real, m, name) = real_features(job, f.as_ref(), n)?;
+    let d = f.dim();
+    let fd = frechet(&real, &fake, d)?;
+    let (precision, recall) = precision_recall(&real, &fake, d, 3)?;
+    let mut out = serde_json::json!({
+        "fd": fd, "precision": precision, "recall": recall, "generated": n, "real": m,
+        "real_data": name, "features": f.describe(), "k": 3,
+    });
+    job.report.heading("Quality");
+    job.report.text(&format!(
+        "Fréchet distance {fd:.3}, precision {precision:.3}, recall {recall:.3} (k = 3) between {n} generated \
+         and {m} real test images ({}), in the features of {}.",
+        name,
+        f.describe()
+    ));
+    if !job.args.subset.is_empty() {
+        let predicted = f.0.predict(&s.frames.images, n)?;
+        let real_data = real_test_data(job, None)?;
+        let mut rows = Vec::new();
+        let mut table = Vec::new();
+        for spec in &job.args.subset {
+            let classes = parse_classes(spec).map_err(TrainError::Options)?;
+            let fake_idx: Vec<usize> = (0..n)
+                .filter(|&i| classes.contains(&(predicted[i] as u32)))
+                .collect();
+            let real_idx: Vec<usize> = (0..real_data.len())
+                .filter(|&i| classes.contains(&real_data.labels[i]))
+                .take(n)
+                .collect();
+            let pick = |feats: &[f32], idx: &[usize]| -> Vec<f32> {
+                idx.iter()
+                    .flat_map(|&i| feats[i * d..(i + 1) * d].iter().copied())
+                    .collect()
+            };
+            let real_sub = f.features(&real_data.batch(&real_idx), real_idx.len())?;
+            let fd = if fake_idx.len() >= MIN_SUBSET && real_idx.len() >= MIN_SUBSET {
+                Some(frechet(&real_sub, &pick(&fake, &fake_idx), d)?)
+            } else {
+                None
+            };
+            let share = fake_idx.len() as f64 / n as f64;
+            table.push(vec![
+                spec.clone(),
+                format!("{:.1}%", 100.0 * share),
+                fd.map_or("-".into(), |v| format!("{v:.3}")),
+                real_idx.len().to_string(),
+            ]);
+            rows.push(serde_json::json!({
+                "classes": classes, "share": share, "samples": fake_idx.len(),
+                "fd": fd, "real": real_idx.len(),
+            }));
+        }
+        job.report.table(
+            &[
+                "classes",
+                "share of samples",
+                "Fréchet distance",
+                "real images",
+            ],
+            &table,
+        );
+        out["subsets"] = serde_json::Value::Array(rows);
+    }
+    job.save("quality", &out)?;
+    Ok(())
+}
