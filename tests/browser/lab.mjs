@@ -12,6 +12,23 @@ const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
 const GAN = 'www/models/gan-colored-mnist.safetensors';
 const { base, close } = await serve();
 
+/** Trains (3 steps on 128 digits, tiny widths) and exports a model here; returns its file. */
+function trainHere(name, args) {
+  const run = path.join(tmp, name);
+  ganscope(['train', '--limit', '128', '--batch', '8', '--steps', '3', '--width', '4', '--d-width', '4',
+    '--out', run, ...args]);
+  ganscope(['export', run, '--out', `${run}.safetensors`]);
+  return `${run}.safetensors`;
+}
+const LINEAR = trainHere('linear', ['--arch', 'linear', '--image-size', '28', '--rpgan', '--blocks', '3,3,2,2,2']);
+const INTERP = trainHere('interp', ['--interpret', 'b2', '--groups', '3', '--group-every', '2']);
+
+async function load(page, file) {
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction((n) => window.ganscope.model?.name === n, path.basename(file), { timeout: 60_000 });
+  await settle(page);
+}
+
 const tests = {
   async 'loads the bundled RPGAN, renders it as native does, a block click changes path and image'(page, kind) {
     const st = await state(page);
@@ -111,6 +128,38 @@ const tests = {
     const st = await state(page);
     const iv = { path: st.path, hybrid: { site: 'b2', channels: members[g], donor_seed: 1 } };
     same(await pixels(page, 'h-mix'), native(RPGAN, 5, 1, JSON.stringify(iv)), 'concept exchange');
+  },
+  async 'a linear RPGAN trained here renders as native does and swaps paths'(page) {
+    await load(page, LINEAR);
+    const st = await state(page);
+    if (st.path.length !== 5) throw new Error(`path ${st.path} for 5 buckets`);
+    same(await pixels(page, 'main'), native(LINEAR, 5, 1, JSON.stringify({ path: st.path })), 'linear');
+    const block = (st.path[0] + 1) % 3;
+    await redraw(page, () => page.click(`#grid button[data-bucket="0"][data-block="${block}"]`));
+    const st2 = await state(page);
+    if (st2.path[0] !== block) throw new Error(`the path is ${st2.path}, bucket 1 should be ${block}`);
+    same(await pixels(page, 'main'), native(LINEAR, 5, 1, JSON.stringify({ path: st2.path })), 'new path');
+  },
+  async 'an interpretable GAN opens its learned groups, and one exchanges as native does'(page) {
+    await load(page, INTERP);
+    await page.click('#tab-hybrids');
+    if ((await page.inputValue('#hybrid-site')) !== 'b2') throw new Error('the hybrids do not open on b2');
+    const meta = JSON.parse(fs.readFileSync(INTERP).subarray(8, 8 + Number(fs.readFileSync(INTERP).readBigUInt64LE(0)))
+      .toString()).__metadata__.ganscope;
+    const labels = JSON.parse(meta).analysis.learned_groups.labels;
+    const texts = await page.$$eval('#groups button', (bs) => bs.map((b) => [b.textContent, b.title]));
+    const want = [0, 1, 2].map((k) => labels.flatMap((l, c) => (l === k ? [c] : [])))
+      .filter((m) => m.length)
+      .map((m) => m.join(', '));
+    if (JSON.stringify(texts.map((t) => t[1])) !== JSON.stringify(want) || !texts.every((t) => /^learned group/.test(t[0]))) {
+      throw new Error(`groups ${JSON.stringify(texts)}, file ${JSON.stringify(want)}`);
+    }
+    await page.click('#groups button >> nth=0');
+    const members = want[0].split(', ').map(Number);
+    await page.waitForFunction((w) => document.body.dataset.hybrid === w, `5|1|b2|${members.join(',')}`,
+      { timeout: 60_000 });
+    const iv = { hybrid: { site: 'b2', channels: members, donor_seed: 1 } };
+    same(await pixels(page, 'h-mix'), native(INTERP, 5, 1, JSON.stringify(iv)), 'learned group exchange');
   },
   async 'the URL round-trips: a reload shows the same view'(page) {
     await page.click('#tab-units');

@@ -63,6 +63,9 @@ export const state = (page) => page.evaluate(() => JSON.parse(JSON.stringify(win
  * line per test and the closing count, calls `close`, and exits 1 when one failed.
  */
 export async function runSuite({ base, close, tests, extra = {}, expected = /Failed to load resource/ }) {
+  // ONLY=regex runs the tests whose names match (while working on them)
+  const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
+  const chosen = (o) => Object.entries(o).filter(([name]) => !only || only.test(name));
   let failed = 0;
   let passed = 0;
   const report = async (kind, name, f) => {
@@ -80,7 +83,7 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
     for (const kind of ['gpu', 'cpu']) {
       const browser = await launch({ webgpu: kind === 'gpu' });
       const backend = kind === 'gpu' ? 'gpu' : 'auto';
-      for (const [name, t] of Object.entries(tests)) {
+      for (const [name, t] of chosen(tests)) {
         await report(kind, name, async () => {
           const errors = [];
           const page = await open(browser, base, `?model=rpgan-colored-mnist&seed=5&backend=${backend}`, errors);
@@ -94,7 +97,7 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
           }
         });
       }
-      for (const [name, t] of Object.entries(extra[kind] || {})) await report(kind, name, () => t(browser));
+      for (const [name, t] of chosen(extra[kind] || {})) await report(kind, name, () => t(browser));
       await browser.close();
     }
   } finally {

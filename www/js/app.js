@@ -168,6 +168,13 @@ function fixState(m) {
   }
   if (!m.rpgan) st.path = null;
   if (!names.includes(st.site)) st.site = names[Math.min(1, names.length - 1)];
+  // a model with learned concept groups opens the hybrids on their site, unless the URL it
+  // came with names another site
+  const learned = m.meta.analysis?.learned_groups?.site;
+  if (names.includes(learned) && (app.model || !names.includes(st.hsite))) {
+    if (st.hsite !== learned) st.channels = [];
+    st.hsite = learned;
+  }
   if (!names.includes(st.hsite)) st.hsite = names[Math.min(2, names.length - 1)];
   const hc = m.sites[names.indexOf(st.hsite)][1][0];
   st.channels = st.channels.filter((c) => c < hc);

@@ -10,7 +10,8 @@
 //!   optimised insertion strengths of eq. 6 (candle, with gradients);
 //! - [`influence`]: counterfactual influence maps, their NMF clustering into modules and
 //!   module hybrids (Besserve et al. sec. 3);
-//! - [`groups`]: concept groups of filters and their exchange (Li et al.);
+//! - [`groups`]: concept groups of filters and their exchange (Li et al.); [`locality`]:
+//!   how local a group's exchange is and how consistently each filter fires in one place;
 //! - [`artifacts`]: artifact units (Bau et al. sec. 4.2) and the RPGAN paper's
 //!   noise-injection baseline;
 //! - [`nmf`], [`kmeans`]: the two clusterings, seeded.
@@ -26,6 +27,7 @@ mod error;
 pub mod groups;
 pub mod influence;
 pub mod kmeans;
+pub mod locality;
 pub mod metrics;
 pub mod nmf;
 pub mod renderer;

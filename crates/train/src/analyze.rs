@@ -68,13 +68,14 @@ pub struct AnalyzeArgs {
     /// Where the generator runs.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub backend: Device,
-    /// Site (b1..bn) for dissect, ace, influence, modules and groups; default the middle one.
+    /// Site (b1..bn) for dissect, ace, influence, modules and groups; default the site of
+    /// the file's learned groups (interpretable training), else the middle one.
     #[arg(long)]
     pub site: Option<String>,
     /// Bucket responsibility: independent evaluations (random paths).
     #[arg(long, default_value_t = 100)]
     pub evaluations: usize,
-    /// Influence maps and module hybrids: sample pairs.
+    /// Influence maps, module hybrids and the locality of group exchanges: sample pairs.
     #[arg(long, default_value_t = 64)]
     pub pairs: usize,
     /// Modules (NMF rank) or concept groups.
@@ -226,8 +227,13 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         Device::Gpu => Box::new(GpuRenderer::load(&bytes)?),
     };
     let sites = site_shapes(&meta.generator);
+    let learned_site = meta
+        .analysis
+        .as_ref()
+        .and_then(|a| a.get("learned_groups")?.get("site")?.as_str())
+        .and_then(|name| sites.iter().position(|s| s.0 == name));
     let site = match &args.site {
-        None => (sites.len() - 1) / 2,
+        None => learned_site.unwrap_or((sites.len() - 1) / 2),
         Some(name) => sites.iter().position(|s| &s.0 == name).ok_or_else(|| {
             TrainError::Options(format!(
                 "no site `{}`; the model has {}",

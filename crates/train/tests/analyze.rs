@@ -164,3 +164,118 @@ fn a_standard_gan_gets_the_per_site_analyses_and_bad_options_are_refused() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// Trains and exports a tiny model with `args` (a few steps on 128 MNIST digits).
+fn tiny_model(dir: &Path, name: &str, args: &[&str]) -> String {
+    let run = dir.join(name);
+    let run = run.to_str().expect("utf-8");
+    let mut train = vec![
+        "train",
+        "--limit",
+        "128",
+        "--batch",
+        "8",
+        "--steps",
+        "3",
+        "--width",
+        "4",
+        "--d-width",
+        "4",
+        "--out",
+        run,
+    ];
+    train.extend_from_slice(args);
+    let out = ganscope(&train);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = format!("{run}.safetensors");
+    let out = ganscope(&["export", run, "--out", &file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    file
+}
+
+#[test]
+fn linear_and_interpretable_models_get_every_analysis() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let linear = tiny_model(
+        dir.path(),
+        "linear",
+        &[
+            "--arch",
+            "linear",
+            "--image-size",
+            "28",
+            "--rpgan",
+            "--blocks",
+            "3,3,2,2,2",
+        ],
+    );
+    let out = analyze(&linear, "all", &dir.path().join("a-linear"), &SMALL);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = json(&dir.path().join("a-linear"), "buckets.json");
+    assert_eq!(b["buckets"].as_array().expect("rows").len(), 5);
+    // interpretable: the groups analysis reads the learned groups and their site
+    let interp = tiny_model(
+        dir.path(),
+        "interp",
+        &["--interpret", "b3", "--groups", "3", "--group-every", "2"],
+    );
+    let out = analyze(&interp, "groups", &dir.path().join("a-interp"), &SMALL);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let g = json(&dir.path().join("a-interp"), "groups.json");
+    assert_eq!(g["learned"], true);
+    assert_eq!(g["site"], 2, "the learned site b3 is the default");
+    assert_eq!(g["labels"].as_array().expect("labels").len(), 4);
+    let loc = &g["locality"];
+    assert_eq!(loc["outside"].as_array().expect("per group").len(), 3);
+    assert!(loc["mean_inside"].as_f64().expect("inside") >= 0.0);
+    let share = g["consistency"]["share"].as_f64().expect("share");
+    assert!((0.0..=1.0).contains(&share));
+    // compressing the linear model keeps it analysable
+    let small = dir.path().join("linear-c.safetensors");
+    let out = ganscope(&[
+        "compress",
+        &linear,
+        "--merge",
+        "3-5",
+        "--blocks",
+        "6",
+        "--out",
+        small.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = analyze(
+        small.to_str().expect("utf-8"),
+        "paths",
+        &dir.path().join("a-small"),
+        &SMALL,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = ganscope(&[
+        "compress", &interp, "--merge", "1-2", "--blocks", "1", "--out", "x",
+    ]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("only a linear generator"));
+}

@@ -1,7 +1,8 @@
 // Hybrids (counterfactuals, Besserve et al.): sample 1 (the current sample) takes the chosen
 // channels of a site from sample 2; the channel set is picked by hand, from the influence-map
 // gallery, as a whole NMF module, or as a concept group (Li et al.: filters clustered by
-// where they fire). Maps, modules and groups are computed in the worker.
+// where they fire, or the groups an interpretable training learned, read from the model
+// file). Maps, modules and groups are computed in the worker.
 import { drawImage, drawHeat, range, canvas } from '../draw.js';
 import { fillSites, withProgress } from '../dom.js';
 
@@ -33,14 +34,30 @@ export function hybridsPanel(app) {
     }
   }
 
+  /** The groups an interpretable training learned for the current site, from the model
+   * file's metadata (untrusted: one small whole number per filter, or nothing). */
+  function learnedGroups() {
+    const lg = app.model.meta?.analysis?.learned_groups;
+    const [, [c]] = site();
+    if (!lg || lg.site !== app.state.hsite || !Array.isArray(lg.labels) || lg.labels.length !== c) return null;
+    if (!lg.labels.every((l) => Number.isInteger(l) && l >= 0 && l < c)) return null;
+    return { k: Math.max(...lg.labels) + 1, labels: lg.labels, learned: true };
+  }
+
+  function resetGroups() {
+    $('groups').replaceChildren();
+    const g = learnedGroups();
+    if (g) showGroups(g);
+  }
+
   function onModel() {
     fillSites($('hybrid-site'), app.model.sites, 'channels', app.state.hsite);
     $('k').value = String(app.state.k);
     $('maps').replaceChildren();
     $('modules').replaceChildren();
-    $('groups').replaceChildren();
     $('modules-run').disabled = true;
     buildChips();
+    resetGroups();
   }
 
   async function render() {
@@ -101,8 +118,9 @@ export function hybridsPanel(app) {
     $('groups').replaceChildren();
     for (let k = 0; k < g.k; k++) {
       const members = g.labels.flatMap((l, c) => (l === k ? [c] : []));
+      if (!members.length) continue;
       const b = document.createElement('button');
-      b.textContent = `group ${k + 1}: ${members.length} filters`;
+      b.textContent = `${g.learned ? 'learned ' : ''}group ${k + 1}: ${members.length} filters`;
       b.title = members.join(', ');
       b.setAttribute('aria-label', `use concept group ${k + 1} (filters ${members.join(', ')}) as the set`);
       b.addEventListener('click', () => setChannels(members));
@@ -114,10 +132,10 @@ export function hybridsPanel(app) {
     app.state.hsite = e.target.value;
     app.state.channels = [];
     $('maps').replaceChildren();
-    $('groups').replaceChildren();
     $('modules').replaceChildren();
     $('modules-run').disabled = true;
     buildChips();
+    resetGroups();
     app.refresh();
   });
   $('donor').addEventListener('change', (e) => {
