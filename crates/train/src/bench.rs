@@ -99,6 +99,41 @@ pub fn report(bytes: &[u8], name: &str, batches: &[usize], min_time: Duration) -
     ))
 }
 
+/// What `ganscope bench --against OTHER` prints: both models measured in this run, each on
+/// both backends, and how many times faster the first is than the other (e.g. a model
+/// `ganscope compress` made, against its original).
+pub fn report_against(
+    bytes: &[u8],
+    name: &str,
+    other: &[u8],
+    other_name: &str,
+    batches: &[usize],
+    min_time: Duration,
+) -> Result<String> {
+    let gpu = Gpu::new_blocking()?;
+    let adapter = gpu.describe();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mine = bench(bytes, gpu.clone(), batches, min_time)?;
+    let theirs = bench(other, gpu, batches, min_time)?;
+    let mut s = format!(
+        "model:   {name}\nagainst: {other_name}\nwgpu:    {adapter}\ncandle:  CPU, {threads} threads available\n\
+         (median seconds per forward, upload + forward + readback of the images)\n\n\
+         {name}:\n{}\n{other_name}:\n{}\n\
+         | batch | candle: speed-up of {name} | wgpu: speed-up of {name} |\n| ---: | ---: | ---: |\n",
+        table(&mine),
+        table(&theirs)
+    );
+    for (a, b) in mine.iter().zip(&theirs) {
+        s.push_str(&format!(
+            "| {} | {:.2}x | {:.2}x |\n",
+            a.batch,
+            b.cpu / a.cpu,
+            b.gpu / a.gpu
+        ));
+    }
+    Ok(s)
+}
+
 /// The table `ganscope bench` prints.
 pub fn table(rows: &[BenchRow]) -> String {
     let mut s = String::from(

@@ -89,6 +89,10 @@ enum Cmd {
         /// Seconds to keep repeating each measurement (the median is printed).
         #[arg(long, default_value_t = 2.0)]
         min_time: f64,
+        /// Also time this model file in the same run and print the speed-up of MODEL over
+        /// it (e.g. a compressed model against its original).
+        #[arg(long)]
+        against: Option<PathBuf>,
     },
     /// Time training steps on a device (whole steps and their phases) and write one step
     /// out (variables before and after, its inputs, its losses) into --out, for the PyTorch
@@ -629,7 +633,7 @@ fn cmd_sample(
     Ok(())
 }
 
-fn cmd_bench(model: &Path, batches: &[usize], min_time: f64) -> Result<()> {
+fn cmd_bench(model: &Path, batches: &[usize], min_time: f64, against: Option<&Path>) -> Result<()> {
     if batches.is_empty() || batches.contains(&0) {
         bail!("--batches needs positive batch sizes, e.g. 1,64,256");
     }
@@ -638,8 +642,15 @@ fn cmd_bench(model: &Path, batches: &[usize], min_time: f64) -> Result<()> {
     }
     let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
     let time = std::time::Duration::from_secs_f64(min_time);
-    let report =
-        ganscope_train::bench::report(&bytes, &model.display().to_string(), batches, time)?;
+    let name = model.display().to_string();
+    let report = match against {
+        None => ganscope_train::bench::report(&bytes, &name, batches, time)?,
+        Some(other) => {
+            let o = std::fs::read(other).with_context(|| format!("reading {}", other.display()))?;
+            let other_name = other.display().to_string();
+            ganscope_train::bench::report_against(&bytes, &name, &o, &other_name, batches, time)?
+        }
+    };
     print!("{report}");
     Ok(())
 }
@@ -810,7 +821,8 @@ fn run(cli: Cli) -> Result<()> {
             model,
             batches,
             min_time,
-        } => cmd_bench(model, batches, *min_time),
+            against,
+        } => cmd_bench(model, batches, *min_time, against.as_deref()),
         Cmd::BenchTrain {
             train,
             warmup,

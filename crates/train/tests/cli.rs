@@ -371,4 +371,22 @@ fn gpu_sample_matches_cpu_and_bench_reports_both() {
         "{table}"
     );
     fails(&["bench", model, "--batches", "0"], "positive batch sizes");
+    let gan = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../www/models/gan-colored-mnist.safetensors"
+    );
+    let both = ok(&[
+        "bench",
+        model,
+        "--against",
+        gan,
+        "--batches",
+        "2",
+        "--min-time",
+        "0",
+    ]);
+    assert!(
+        both.contains("against:") && both.contains("speed-up of") && both.contains("| 2 |"),
+        "{both}"
+    );
 }
