@@ -12,7 +12,7 @@ use ganscope_model::sample::{latents, random_paths, render, Batch};
 #[test]
 fn every_family_and_size_has_the_right_shapes() {
     let be = CandleBackend::cpu();
-    for family in [Family::Dcgan, Family::SnResnet] {
+    for family in [Family::Dcgan, Family::SnResnet, Family::Linear] {
         for size in [28, 32, 64] {
             for channels in [1, 3] {
                 let m = random_model(family, size, channels, None, 1);

@@ -56,6 +56,7 @@ fn write_seed_corpus() {
         ("dcgan-rpgan-f16", Family::Dcgan, Some((4, 2)), true),
         ("dcgan-f32", Family::Dcgan, None, false),
         ("snresnet-rpgan-f16", Family::SnResnet, Some((2, 2)), true),
+        ("linear-rpgan-f16", Family::Linear, Some((3, 2)), true),
     ] {
         let m = random_model(family, 32, 3, rpgan, 1);
         let bytes = to_bytes(&m.meta, &m.tensors, half).expect("bytes");

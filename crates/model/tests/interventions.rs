@@ -100,7 +100,11 @@ fn render_with(
 
 #[test]
 fn ablating_every_unit_equals_zeroing_the_site() {
-    for (family, rpgan) in [(Family::Dcgan, None), (Family::SnResnet, Some((4, 3)))] {
+    for (family, rpgan) in [
+        (Family::Dcgan, None),
+        (Family::SnResnet, Some((4, 3))),
+        (Family::Linear, Some((4, 3))),
+    ] {
         let m = random_model(family, 32, 3, rpgan, 5);
         for (si, (site, shape)) in m.g.sites().into_iter().enumerate().take(3) {
             let iv = Interventions {
@@ -132,6 +136,7 @@ fn hybrid_with_all_channels_equals_the_second_sample() {
         (Family::Dcgan, None),
         (Family::Dcgan, Some((3, 5))),
         (Family::SnResnet, None),
+        (Family::Linear, Some((3, 5))),
     ] {
         let m = random_model(family, 28, 1, rpgan, 6);
         let (site, shape) = m.g.sites()[1].clone();

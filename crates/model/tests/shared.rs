@@ -17,6 +17,7 @@ fn shared_render_equals_the_plain_render() {
         (Family::Dcgan, Some((4, 3))),
         (Family::Dcgan, None),
         (Family::SnResnet, Some((4, 2))),
+        (Family::Linear, Some((4, 3))),
     ] {
         let m = random_model(family, 32, 3, rpgan, 7);
         let cfg = m.g.config.clone();
