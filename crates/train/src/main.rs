@@ -739,6 +739,32 @@ fn cmd_info(model: &Path) -> Result<()> {
             t.date,
             t.tool_version
         )?;
+        if let Some(ext) = t.options.get("extend").filter(|e| !e.is_null()) {
+            writeln!(
+                out,
+                "extends:    {} ({} steps; blocks per bucket then {})",
+                ext["from"].as_str().unwrap_or("?"),
+                ext["old_steps"],
+                ext["old_blocks"]
+            )?;
+        }
+    }
+    if let Some(a) = &meta.analysis {
+        if let Some(lg) = a.get("learned_groups") {
+            writeln!(
+                out,
+                "groups:     {} learned groups of site {} (interpretable training)",
+                lg["k"],
+                lg["site"].as_str().unwrap_or("?")
+            )?;
+        }
+        if let Some(c) = a.get("compression") {
+            writeln!(
+                out,
+                "compressed: buckets {} merged (they had {} blocks), seed {}",
+                c["merged_buckets"], c["original_blocks"], c["seed"]
+            )?;
+        }
     }
     print_out(&out)
 }
