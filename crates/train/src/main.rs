@@ -176,8 +176,8 @@ struct TrainArgs {
     #[arg(long)]
     limit: Option<usize>,
     /// Keep only these classes (label indices), e.g. 0-6 or 7,8,9.
-    #[arg(long, value_parser = |s: &str| ganscope_train::options::parse_classes(s))]
-    classes: Option<Vec<u32>>,
+    #[arg(long)]
+    classes: Option<String>,
     /// Incremental learning (RPGAN paper, sec. 4.3): extend the RPGAN run in this folder
     /// with --add-blocks and train only the new blocks. Architecture, loss and data source
     /// come from that run; --data/--classes name the new data.
@@ -332,7 +332,12 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         data,
         colored: a.colored,
         limit: a.limit,
-        classes: a.classes.clone(),
+        classes: a
+            .classes
+            .as_deref()
+            .map(ganscope_train::options::parse_classes)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         extend: None,
         interpret: match &a.interpret {
             None => None,
@@ -377,7 +382,10 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     })
 }
 
-fn cmd_train(a: &TrainArgs) -> Result<()> {
+/// The options of `train` and `bench-train`: the command's, or with `--extend` the extended
+/// run's architecture and data with the command's schedule; checked before data is loaded
+/// (`Trainer::new` checks them again).
+fn resolved_options(a: &TrainArgs) -> Result<TrainOptions> {
     let mut opts = train_options(a)?;
     if let (Some(from), Some(add)) = (&a.extend, &a.add_blocks) {
         if a.resume {
@@ -389,13 +397,17 @@ fn cmd_train(a: &TrainArgs) -> Result<()> {
             from,
             &parse_add_blocks(add)?,
             a.data.clone(),
-            a.classes.clone(),
+            opts.classes.clone(),
             a.extend_on,
         )?;
     }
-    // fail on bad options before the data is loaded (Trainer::new checks them again)
     opts.validate().map_err(anyhow::Error::msg)?;
     opts.generator()?;
+    Ok(opts)
+}
+
+fn cmd_train(a: &TrainArgs) -> Result<()> {
+    let opts = resolved_options(a)?;
     let mut tr = ganscope_train::run::open(opts, &a.out, a.resume, a.steps)?;
     eprintln!(
         "training {} ({} images) on {}: {} steps from step {}, {} generator / {} discriminator parameters",
@@ -475,9 +487,7 @@ fn cmd_compress(
 
 fn cmd_bench_train(a: &TrainArgs, warmup: usize, timed: usize) -> Result<()> {
     use ganscope_train::bench_train::{dump_step, time_steps};
-    let opts = train_options(a)?;
-    opts.validate().map_err(anyhow::Error::msg)?;
-    opts.generator()?;
+    let opts = resolved_options(a)?;
     if timed == 0 {
         bail!("--timed must be at least 1");
     }

@@ -160,3 +160,73 @@ fn bad_extensions_are_refused() {
     assert!(parse_classes("6-2").is_err() && parse_classes("a").is_err());
     assert_eq!(parse_classes("0-2,5,1").expect("ok"), vec![0, 1, 2, 5]);
 }
+
+#[test]
+fn the_cli_trains_a_class_subset_and_extends_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ganscope"))
+            .args(args)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let tiny = [
+        "--limit",
+        "256",
+        "--batch",
+        "8",
+        "--steps",
+        "2",
+        "--width",
+        "4",
+        "--d-width",
+        "4",
+    ];
+    let old_s = old.to_str().expect("utf-8");
+    let (ok, err) = run(&[
+        &[
+            "train",
+            "--rpgan",
+            "--blocks",
+            "2",
+            "--classes",
+            "0-6",
+            "--out",
+            old_s,
+        ][..],
+        &tiny,
+    ]
+    .concat());
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("training mnist (185 images)"),
+        "0-6 of the first 256 digits: {err}"
+    );
+    let new_s = new.to_str().expect("utf-8");
+    let ext = [
+        "train",
+        "--extend",
+        old_s,
+        "--add-blocks",
+        "1:2",
+        "--classes",
+        "7-9",
+        "--out",
+        new_s,
+    ];
+    let (ok, err) = run(&[&ext[..], &tiny].concat());
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("training mnist (256 images)"),
+        "the union: {err}"
+    );
+    let (ok, err) = run(&["train", "--classes", "9-2", "--out", "x"]);
+    assert!(!ok && err.contains("not a class list"), "{err}");
+    let (ok, err) = run(&["train", "--extend", old_s, "--out", "x"]);
+    assert!(!ok && err.contains("--add-blocks"), "{err}");
+}
