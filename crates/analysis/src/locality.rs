@@ -40,6 +40,8 @@ pub struct Locality {
 pub struct Consistency {
     /// Per filter: mean IoU of its per-sample region with its mean region.
     pub iou: Vec<f64>,
+    /// Mean over filters of `iou`.
+    pub mean_iou: f64,
     /// Share of filters whose mean IoU is at least `threshold`.
     pub share: f64,
     /// The IoU threshold.
@@ -137,6 +139,7 @@ pub fn consistency(
         .collect();
     let share = iou.iter().filter(|&&v| v >= threshold).count() as f64 / c as f64;
     Ok(Consistency {
+        mean_iou: iou.iter().sum::<f64>() / c as f64,
         iou,
         share,
         threshold,

@@ -156,7 +156,7 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
          pairs changes the image by {:.4} (mean squared) outside the group's region (the top \
          {:.0}% of its map in either sample) and {:.4} inside it. {:.1}% of the filters fire in \
          a consistent place (mean IoU of their top-{:.0}% region with their mean region at \
-         least {CONSISTENT}, over {n} samples).",
+         least {CONSISTENT}, over {n} samples); the mean IoU over filters is {:.3}.",
         gr.labels.len(),
         gr.k,
         sizes.join(", "),
@@ -165,6 +165,7 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
         loc.mean_inside,
         100.0 * con.share,
         100.0 * REGION,
+        con.mean_iou,
     ));
     png(
         job,
