@@ -11,10 +11,11 @@
 //!
 //! Between re-partitions the generator loss gets `weight * (pull + exclusive * push)`:
 //! * `pull`: mean over samples and filters of `|f_j - m_q(j)|^2`, `f_j` the unit-length map of
-//!   filter j and `m_c` the mean map of group c in the same sample: filters of a group fire
-//!   where their group fires (the GMM's log-likelihood term for isotropic Gaussians);
-//! * `push`: mean over samples and pairs of different groups of `<m_c, m_c'>`: groups fire
-//!   in different places (the exclusivity of the poster's `L_interp`).
+//!   filter j in a sample and `m_c` the mean map of group c over the filters of the group and
+//!   the samples of the batch: every filter of a group fires where its group fires, in every
+//!   sample (the GMM's log-likelihood term for isotropic Gaussians around one mean per group);
+//! * `push`: mean over pairs of different groups of `<m_c, m_c'>`: groups fire in different
+//!   places (the exclusivity of the poster's `L_interp`).
 //!
 //! The energy-based realism term and its Langevin sampling are not implemented.
 
@@ -100,19 +101,14 @@ pub fn group_loss(
     let mean = Tensor::from_vec(mean, (1, k, c), dev)?
         .broadcast_as((b, k, c))?
         .contiguous()?;
-    let onehot = Tensor::from_vec(onehot, (1, c, k), dev)?
-        .broadcast_as((b, c, k))?
-        .contiguous()?;
-    let centers = mean.matmul(&f)?; // [B, K, HW]
-    let own = onehot.matmul(&centers)?; // [B, C, HW]: each filter's group mean
-    let pull = (&f - &own)?.sqr()?.sum(D::Minus1)?.mean_all()?; // scalar
-    let gram = centers.matmul(&centers.transpose(1, 2)?.contiguous()?)?; // [B, K, K]
-    let diag = Tensor::eye(k, gram.dtype(), dev)?
-        .unsqueeze(0)?
-        .broadcast_as((b, k, k))?;
-    let off = (gram * (1.0 - diag)?)?; // [B, K, K], zero diagonal
+    let onehot = Tensor::from_vec(onehot, (c, k), dev)?;
+    let centers = mean.matmul(&f)?.mean(0)?; // [K, HW]: each group's map over the batch
+    let own = onehot.matmul(&centers)?; // [C, HW]: each filter's group map
+    let pull = f.broadcast_sub(&own)?.sqr()?.sum(D::Minus1)?.mean_all()?; // scalar
+    let gram = centers.matmul(&centers.t()?)?; // [K, K]
+    let off = (gram * (1.0 - Tensor::eye(k, f.dtype(), dev)?)?)?; // zero diagonal
     let pairs = (k * k.saturating_sub(1)).max(1) as f64;
-    let push = (off.sum_all()? / (b as f64 * pairs))?;
+    let push = (off.sum_all()? / pairs)?;
     let (pv, qv) = (pull.to_scalar::<f32>()?, push.to_scalar::<f32>()?);
     let loss = (pull + (push * exclusive)?)?;
     Ok((loss, pv, qv))
