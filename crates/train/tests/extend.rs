@@ -2,8 +2,8 @@
 //! extended with new blocks on 0-9; the old blocks stay bit for bit, the new ones train,
 //! the extension resumes bit for bit, and bad requests are refused.
 
-use candle_core::Device;
-use ganscope_train::checkpoint;
+mod common;
+
 use ganscope_train::extend::{extension_options, parse_add_blocks, ExtendOn};
 use ganscope_train::options::{parse_classes, TrainOptions};
 use ganscope_train::run::{open, train};
@@ -35,13 +35,7 @@ fn run(o: TrainOptions, dir: &Path, resume: bool) {
 }
 
 fn values(dir: &Path) -> BTreeMap<String, Vec<u32>> {
-    let (_, t) = checkpoint::load(dir, &Device::Cpu).expect("checkpoint");
-    t.into_iter()
-        .map(|(n, v)| {
-            let bits = v.flatten_all().and_then(|v| v.to_vec1::<f32>()).expect("v");
-            (n, bits.iter().map(|x| x.to_bits()).collect())
-        })
-        .collect()
+    common::checkpoint_bits(dir).1
 }
 
 fn extension(old: &Path, steps: u64) -> TrainOptions {
@@ -88,13 +82,7 @@ fn extension_trains_only_new_blocks_and_resumes() {
             kept += 1;
         } else {
             let (_, t) = init.iter().find(|(n, _)| n == name).expect("new var");
-            let t0: Vec<u32> = t
-                .flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .expect("v")
-                .iter()
-                .map(|x| x.to_bits())
-                .collect();
+            let t0 = common::bits(t);
             if !name.contains("running") && !name.ends_with("bn.bias") {
                 assert_ne!(v, &t0, "{name} is new and trained");
             }

@@ -2,8 +2,8 @@
 //! partition travels in the exported file, and an interrupted run resumes bit for bit
 //! (the partition in use is part of the checkpoint).
 
-use candle_core::Device;
-use ganscope_train::checkpoint;
+mod common;
+
 use ganscope_train::export::{export_bytes, ExportOptions};
 use ganscope_train::interpret::InterpretOptions;
 use ganscope_train::options::TrainOptions;
@@ -33,14 +33,8 @@ fn opts(steps: u64) -> TrainOptions {
     }
 }
 
-fn bits(dir: &Path) -> Vec<(String, Vec<u32>)> {
-    let (_, t) = checkpoint::load(dir, &Device::Cpu).expect("checkpoint");
-    t.into_iter()
-        .map(|(n, v)| {
-            let v = v.flatten_all().and_then(|v| v.to_vec1::<f32>()).expect("v");
-            (n, v.iter().map(|x| x.to_bits()).collect())
-        })
-        .collect()
+fn bits(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
+    common::checkpoint_bits(dir).1
 }
 
 #[test]

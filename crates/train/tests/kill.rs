@@ -4,11 +4,12 @@
 //! checkpoint interval of steps is lost per kill, and the final weights equal an
 //! uninterrupted run's bit for bit.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use candle_core::Device;
 use ganscope_train::checkpoint;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -60,19 +61,8 @@ fn ganscope(args: &[String]) -> Command {
 }
 
 /// Every tensor of the run's checkpoint as bits, and its step.
-fn weights(dir: &Path) -> (u64, Vec<(String, Vec<u32>)>) {
-    let (state, t) = checkpoint::load(dir, &Device::Cpu).expect("the checkpoint loads");
-    let bits = t
-        .into_iter()
-        .map(|(n, v)| {
-            let v = v
-                .flatten_all()
-                .and_then(|v| v.to_vec1::<f32>())
-                .expect("values");
-            (n, v.iter().map(|x| x.to_bits()).collect())
-        })
-        .collect();
-    (state.step, bits)
+fn weights(dir: &Path) -> (u64, std::collections::BTreeMap<String, Vec<u32>>) {
+    common::checkpoint_bits(dir)
 }
 
 /// The last step in metrics.jsonl (lines cut by a kill are skipped).

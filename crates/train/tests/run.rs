@@ -1,6 +1,8 @@
 //! Training runs on real MNIST (a few hundred images, tiny widths): resume equals an
 //! uninterrupted run bit for bit, every loss trains, faults stop cleanly.
 
+mod common;
+
 use candle_core::Device;
 use ganscope_model::config::Family;
 use ganscope_train::checkpoint;
@@ -34,21 +36,8 @@ fn run(o: TrainOptions, dir: &Path, resume: bool) -> ganscope_train::Result<()> 
     train(&mut tr, dir, &mut |_| {})
 }
 
-fn tensors(dir: &Path) -> Vec<(String, Vec<u32>)> {
-    let (_, t) = checkpoint::load(dir, &Device::Cpu).expect("checkpoint");
-    t.into_iter()
-        .map(|(n, v)| {
-            (
-                n,
-                v.flatten_all()
-                    .and_then(|v| v.to_vec1::<f32>())
-                    .expect("values")
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect(),
-            )
-        })
-        .collect()
+fn tensors(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
+    common::checkpoint_bits(dir).1
 }
 
 #[test]
