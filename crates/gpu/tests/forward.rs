@@ -8,9 +8,9 @@ use common::{assert_close, gpu};
 use ganscope_gpu::{block_on, Gpu, GpuModel, Rendered};
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::config::{Family, GeneratorConfig};
-use ganscope_model::format::{expected_tensors, to_bytes, ModelMeta, NamedTensor};
+use ganscope_model::format::seeded_model_bytes;
 use ganscope_model::intervention::{Hybrid, Interventions, PerUnit, Region, Resolved, UnitEdit};
-use ganscope_model::sample::{latents, render, Batch};
+use ganscope_model::sample::{render, Batch};
 
 fn bundled(name: &str) -> Vec<u8> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,20 +23,7 @@ fn bundled(name: &str) -> Vec<u8> {
 fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
     let mut g = GeneratorConfig::new(family, 32, 3, 8, rpgan).expect("config");
     g.latent_dim = 16;
-    let tensors: Vec<NamedTensor> = expected_tensors(&g, None)
-        .expect("names")
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, shape))| {
-            let n = shape.iter().product();
-            let mut v: Vec<f32> = latents(i as u64, n, 1).iter().map(|x| x * 0.3).collect();
-            if name.ends_with("running_var") {
-                v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
-            }
-            (name, shape, v)
-        })
-        .collect();
-    to_bytes(&ModelMeta::new(g, None), &tensors, false).expect("bytes")
+    seeded_model_bytes(&g, 0.3).expect("bytes")
 }
 
 fn cpu_render(bytes: &[u8], batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Rendered {

@@ -291,3 +291,25 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         io(e)
     })
 }
+
+/// A model file (f32) of `g` whose weights are seeded normal values times `scale`
+/// (BatchNorm running variances made positive): a stand-in for a trained model in tests,
+/// benchmarks and fuzz seeds.
+pub fn seeded_model_bytes(g: &GeneratorConfig, scale: f32) -> Result<Vec<u8>> {
+    let tensors: Vec<NamedTensor> = expected_tensors(g, None)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, shape))| {
+            let n = shape.iter().product();
+            let mut v: Vec<f32> = crate::sample::latents(i as u64, n, 1)
+                .iter()
+                .map(|x| x * scale)
+                .collect();
+            if name.ends_with("running_var") {
+                v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
+            }
+            (name, shape, v)
+        })
+        .collect();
+    to_bytes(&ModelMeta::new(g.clone(), None), &tensors, false)
+}

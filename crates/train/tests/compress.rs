@@ -3,28 +3,15 @@
 
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::config::{Family, GeneratorConfig};
-use ganscope_model::format::{expected_tensors, to_bytes, ModelMeta, NamedTensor};
+use ganscope_model::format::seeded_model_bytes;
 use ganscope_model::intervention::{Interventions, Resolved};
-use ganscope_model::sample::{latents, render, Batch};
+use ganscope_model::sample::{render, Batch};
 use ganscope_train::compress::{compress, CompressOptions};
 
 fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
     let mut g = GeneratorConfig::new(family, 28, 1, 4, rpgan).expect("config");
     g.latent_dim = 8;
-    let tensors: Vec<NamedTensor> = expected_tensors(&g, None)
-        .expect("names")
-        .into_iter()
-        .enumerate()
-        .map(|(i, (name, shape))| {
-            let n = shape.iter().product();
-            let mut v: Vec<f32> = latents(i as u64, n, 1).iter().map(|x| x * 0.4).collect();
-            if name.ends_with("running_var") {
-                v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
-            }
-            (name, shape, v)
-        })
-        .collect();
-    to_bytes(&ModelMeta::new(g, None), &tensors, false).expect("bytes")
+    seeded_model_bytes(&g, 0.4).expect("bytes")
 }
 
 /// Images of `paths` rendered by the model in `bytes`.
