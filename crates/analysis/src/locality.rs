@@ -10,11 +10,11 @@
 //!   across samples: the mean IoU between its top-`frac` region in each sample and the
 //!   top-`frac` region of its mean unit-length map is at least `iou`.
 
-use ganscope_model::generator::site_shapes;
-use ganscope_model::intervention::Resolved;
+use ganscope_model::generator::{site_name, site_shapes};
+use ganscope_model::intervention::{Hybrid, Interventions, Resolved};
+use ganscope_model::sample::Batch;
 use serde::Serialize;
 
-use crate::groups::exchange;
 use crate::renderer::{image_len, sample_rows, Renderer, CHUNK};
 use crate::{opts, Result};
 
@@ -174,10 +174,21 @@ pub fn locality(
             seed.wrapping_add(2 * p as u64),
             seed.wrapping_add(2 * p as u64 + 1),
         );
-        let maps: Vec<Vec<f64>> = [a, b]
-            .iter()
-            .map(|&sd| Ok(unit_maps(&activations(r, site, 1, sd)?, h * w)))
-            .collect::<Result<_>>()?;
+        // each sample once: its image (sample 1) and its site maps; per group only the hybrid
+        let plain = Resolved::default_for(&cfg);
+        let mut first = Vec::new();
+        let mut maps: Vec<Vec<f64>> = Vec::with_capacity(2);
+        for sd in [a, b] {
+            let f = r.render(
+                &Batch::new(&cfg, sd, 1, &Interventions::default())?,
+                &plain,
+                &[site],
+            )?;
+            if first.is_empty() {
+                first = f.images[..per].to_vec();
+            }
+            maps.push(unit_maps(&f.sites[0], h * w));
+        }
         for g in 0..k {
             let members: Vec<usize> = (0..c).filter(|&j| labels[j] == g).collect();
             if members.is_empty() {
@@ -198,8 +209,18 @@ pub fn locality(
                     *r |= mask[y * w + x];
                 }
             }
-            let t = exchange(r, site, &members, None, a, b)?; // [3, C, S, S]
-            let (first, mixed) = (&t[..per], &t[2 * per..3 * per]);
+            let iv = Interventions {
+                hybrid: Some(Hybrid {
+                    site: site_name(site),
+                    channels: members.clone(),
+                    region: None,
+                    donor_seed: Some(b),
+                    donor_path: None,
+                }),
+                ..Default::default()
+            };
+            let batch = Batch::new(&cfg, a, 1, &iv)?;
+            let mixed = &r.render(&batch, &Resolved::new(&cfg, &iv)?, &[])?.images[..per];
             let (mut o, mut i, mut no, mut ni) = (0f64, 0f64, 0usize, 0usize);
             for px in 0..s * s {
                 for cc in 0..ch {
