@@ -3,7 +3,6 @@
 import { LabClient } from './lab.js';
 import { drawImage } from './draw.js';
 import * as urlState from './state.js';
-import { card } from './card.js';
 import { pathsPanel } from './panels/paths.js';
 import { unitsPanel } from './panels/units.js';
 import { hybridsPanel } from './panels/hybrids.js';
@@ -135,7 +134,7 @@ async function load(name, bytes, source) {
     const t0 = performance.now();
     const data = await bytes;
     const fetched = performance.now() - t0;
-    const r = await app.lab.call('load', { bytes: data, backend: app.state.backend },
+    const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
       { transfer: [data.buffer] });
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
@@ -143,7 +142,8 @@ async function load(name, bytes, source) {
     fixState(model);
     app.model = model;
     app.state.model = source;
-    $('card').textContent = card(r.meta, name);
+    // the card is `ganscope info`'s text (ganscope_model::card); file strings stay text
+    $('card').textContent = r.card;
     $('backend-info').textContent = `${r.backend} (${r.reason})`;
     document.body.dataset.backend = r.kind;
     app.error('');

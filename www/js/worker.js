@@ -41,7 +41,7 @@ async function choose(want) {
 }
 
 const ops = {
-  async load({ bytes, backend }) {
+  async load({ bytes, backend, name }) {
     const pick = await choose(backend);
     const start = performance.now();
     let next;
@@ -57,7 +57,7 @@ const ops = {
     if (lab) lab.free();
     lab = next;
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
-      meta: lab.meta_json(), sites: JSON.parse(lab.sites_json()),
+      meta: lab.meta_json(), card: lab.card(String(name || '')), sites: JSON.parse(lab.sites_json()),
       concepts: JSON.parse(lab.concepts_json()),
       // milliseconds: fetching and compiling the wasm (from the worker's start), loading the model
       timings: { wasm: wasmMs, load: performance.now() - start } } };

@@ -246,7 +246,11 @@ pub struct CandleModel {
 
 /// Parses, checks and loads a model file's bytes onto `device`.
 pub fn load_candle(bytes: &[u8], device: &Device) -> Result<CandleModel> {
-    let file = crate::format::ModelFile::parse(bytes)?;
+    from_file(crate::format::ModelFile::parse(bytes)?, device)
+}
+
+/// The networks of a parsed (checked) model file on `device`.
+pub fn from_file(file: crate::format::ModelFile<'_>, device: &Device) -> Result<CandleModel> {
     let mut tensors = HashMap::new();
     for (name, raw) in &file.tensors {
         tensors.insert(

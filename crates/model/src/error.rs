@@ -37,6 +37,9 @@ pub enum Error {
     /// A failure inside another backend (the GPU: limits, device loss, readback).
     #[error("{0}")]
     Backend(String),
+    /// A model transformation (`ganscope compress`) that cannot apply to this model.
+    #[error("{0}")]
+    Compress(String),
 }
 
 // By hand, not `#[from]`: the message already holds the file error, so it is not also a

@@ -9,12 +9,16 @@
 //! - [`shared`]: the same render computing each distinct partial state once (prefix reuse);
 //! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
 //! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback);
+//! - [`compress`]: merging the buckets of a linear RPGAN into products (RPGAN sec. 4.4);
+//! - [`card`]: the text of `ganscope info`, shared by the CLI and the page;
 //! - [`classifier`]: a small image classifier in its own file, the feature network for
 //!   semantic distances between images.
 
 pub mod backend;
 pub mod candle_backend;
+pub mod card;
 pub mod classifier;
+pub mod compress;
 pub mod config;
 pub mod conv;
 pub mod discriminator;

@@ -70,21 +70,34 @@ pub fn save(tr: &Trainer, dir: &Path) -> Result<()> {
         },
         groups: tr.groups.clone(),
     };
-    let json = serde_json::to_string(&meta).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let json = serde_json::to_string(&meta)?;
     let bytes = safetensors::serialize(
         tensors.iter().map(|(n, t)| (n.as_str(), t)),
         Some(HashMap::from([(KEY.to_string(), json)])),
-    )
-    .map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    )?;
     write_atomic(&path(dir), &bytes)?;
     Ok(())
+}
+
+/// The step of a run folder's checkpoint and every tensor in it as the bits of its f32
+/// values, by name: what bit-for-bit comparisons of runs (resume, kills, extension) compare.
+pub fn load_bits(dir: &Path) -> Result<(u64, BTreeMap<String, Vec<u32>>)> {
+    let (meta, tensors) = load(dir, &Device::Cpu)?;
+    let mut out = BTreeMap::new();
+    for (name, t) in tensors {
+        let v = t.flatten_all()?.to_vec1::<f32>()?;
+        out.insert(name, v.iter().map(|x| x.to_bits()).collect());
+    }
+    Ok((meta.step, out))
 }
 
 /// Reads a checkpoint: its metadata and every tensor.
 pub fn load(dir: &Path, device: &Device) -> Result<(CheckpointMeta, BTreeMap<String, Tensor>)> {
     let p = path(dir);
-    let bytes =
-        std::fs::read(&p).map_err(|e| TrainError::Checkpoint(format!("{}: {e}", p.display())))?;
+    let bytes = std::fs::read(&p).map_err(|source| TrainError::Io {
+        path: p.display().to_string(),
+        source,
+    })?;
     let bad = |m: String| TrainError::Checkpoint(format!("{}: {m}", p.display()));
     let (_, st_meta) =
         safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;

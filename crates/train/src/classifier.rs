@@ -221,8 +221,7 @@ impl ClassifierTrainer {
                 colour_seed(self.opts.seed, Split::Train),
                 colour_seed(self.opts.seed, Split::Test),
             ]),
-            "options": serde_json::to_value(&self.opts)
-                .map_err(|e| TrainError::Options(e.to_string()))?,
+            "options": serde_json::to_value(&self.opts)?,
         }));
         Ok(meta)
     }

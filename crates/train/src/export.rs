@@ -88,8 +88,7 @@ pub fn export_bytes(run_dir: &Path, o: ExportOptions) -> Result<(ModelMeta, Vec<
         tool_version: env!("CARGO_PKG_VERSION").into(),
         device: ck.options.device.clone(),
         ema: use_ema,
-        options: serde_json::to_value(&ck.options)
-            .map_err(|e| TrainError::Checkpoint(e.to_string()))?,
+        options: serde_json::to_value(&ck.options)?,
     });
     if let (Some(io), Some(labels)) = (&ck.options.interpret, &ck.groups) {
         meta.analysis = Some(serde_json::json!({

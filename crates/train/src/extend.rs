@@ -13,7 +13,7 @@ use candle_core::Device;
 use std::path::Path;
 
 /// Which data the extension trains on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExtendOn {
     /// The extended run's data and the new data together.
     Union,

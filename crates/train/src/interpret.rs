@@ -66,7 +66,7 @@ pub fn partition(act: &Tensor, k: usize, seed: u64) -> Result<Vec<usize>> {
         .flatten_all()?
         .to_vec1::<f32>()?;
     let x: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
-    let cl = kmeans(&x, b * hw, k, 4, seed).map_err(|e| TrainError::Options(e.to_string()))?;
+    let cl = kmeans(&x, b * hw, k, 4, seed)?;
     Ok(cl.labels)
 }
 

@@ -1,28 +1,23 @@
 //! ganscope-train: native training of ganscope generators with candle (CPU, or CUDA with
-//! the `cuda` feature), checkpoints, export to one model file, and the `ganscope` CLI.
+//! the `cuda` feature), checkpoints and export to one model file. The `ganscope` command
+//! that drives it is the `ganscope-cli` crate.
 //!
 //! The networks come from `ganscope-model`; this crate adds what only training needs:
 //! seeded variables ([`store`]), spectral normalisation ([`spectral`]), the RPGAN diversity
 //! loss ([`diversity`]), Adam with checkpointable state ([`adam`]), the step
-//! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench`] times
-//! the forward on candle and on the GPU crate in one run, [`bench_train`] the training step
-//! (and writes one out for a PyTorch twin to replay); [`classifier`] trains the small
-//! classifier whose features the analysis crate compares images with; [`compress`] merges
-//! the buckets of a linear RPGAN; [`extend`] grows a trained RPGAN with new blocks;
-//! [`interpret`] trains a site's filters into groups (interpretable GANs).
+//! ([`trainer`]), the run folder ([`run`], [`checkpoint`]) and [`export`]; [`bench_train`]
+//! times the training step (and writes one out for a PyTorch twin to replay); [`classifier`]
+//! trains the small classifier whose features the analysis crate compares images with;
+//! [`extend`] grows a trained RPGAN with new blocks; [`interpret`] trains a site's filters
+//! into groups (interpretable GANs); [`images`] lays samples out in PNG grids.
 
 pub mod adam;
-pub mod analyses;
-pub mod analyze;
-pub mod bench;
 pub mod bench_train;
 pub mod checkpoint;
 pub mod classifier;
-pub mod compress;
 pub mod diversity;
 pub mod export;
 pub mod extend;
-pub mod figures;
 pub mod images;
 pub mod interpret;
 pub mod options;
@@ -43,9 +38,6 @@ pub enum TrainError {
     /// The model crate refused something.
     #[error(transparent)]
     Model(#[from] ganscope_model::Error),
-    /// The GPU backend failed.
-    #[error(transparent)]
-    Gpu(#[from] ganscope_gpu::Error),
     /// An analysis failed.
     #[error(transparent)]
     Analysis(#[from] ganscope_analysis::Error),
@@ -71,6 +63,12 @@ pub enum TrainError {
         /// The error.
         source: std::io::Error,
     },
+    /// Metadata or a log line that could not be written or read as JSON.
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A safetensors file (a checkpoint) that could not be written or read.
+    #[error("safetensors: {0}")]
+    Safetensors(#[from] safetensors::SafeTensorError),
     /// Image encoding failed.
     #[error("image: {0}")]
     Image(#[from] image::ImageError),

@@ -4,7 +4,7 @@ use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig};
 use serde::{Deserialize, Serialize};
 
 /// The adversarial loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// Hinge loss (Lim & Ye; Miyato et al.): the default.
@@ -264,44 +264,33 @@ impl Default for TrainOptions {
 }
 
 /// Every option of `ganscope classifier` (a digit classifier, the feature network of the
-/// analysis crate), stored in the classifier file's metadata. `Default` equals the CLI's
-/// defaults.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, clap::Args)]
+/// analysis crate), stored in the classifier file's metadata.
+/// `Default` holds the defaults of the command line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassifierOptions {
     /// Training data: mnist:DIR, cifar10:DIR or folder:DIR (it needs a test split).
     /// Default: the MNIST files bundled in data/mnist.
-    #[arg(long)]
     pub data: Option<String>,
     /// Randomly colored MNIST; the colours are drawn from seeds of their own (not the GANs'
     /// seed 0, and other ones for the test images), so colour tells nothing of the digit.
-    #[arg(long)]
     pub colored: bool,
     /// Use only the first N training images.
-    #[arg(long)]
     pub limit: Option<usize>,
     /// Evaluate on only the first N test images.
-    #[arg(long)]
     pub test_limit: Option<usize>,
     /// Image side: 28, 32 or 64 (MNIST is padded to 32 by default).
-    #[arg(long, default_value_t = 32)]
     pub size: usize,
     /// Width: the dcgan discriminator's convs have w, 2w, 4w channels (at 32x32).
-    #[arg(long, default_value_t = 16)]
     pub width: usize,
     /// Steps in all.
-    #[arg(long, default_value_t = 3000)]
     pub steps: u64,
     /// Batch size.
-    #[arg(long, default_value_t = 128)]
     pub batch: usize,
     /// Adam learning rate at the start (cosine decay to a twentieth of it at the end).
-    #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
     /// Seed of the initial weights, the data order and the colours.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// cpu, or cuda (needs a build with --features cuda).
-    #[arg(long, default_value = "cpu")]
     pub device: String,
 }
 

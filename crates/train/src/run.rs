@@ -149,8 +149,7 @@ pub fn train(tr: &mut Trainer, dir: &Path, on_step: &mut dyn FnMut(&StepStats)) 
         on_step(&s);
         let done = s.step == o.steps;
         if s.step % o.log_every.max(1) == 0 || done {
-            let line =
-                serde_json::to_string(&s).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+            let line = serde_json::to_string(&s)?;
             writeln!(log, "{line}").map_err(io)?;
         }
         if s.step % o.sample_every.max(1) == 0 || done {

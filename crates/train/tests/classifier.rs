@@ -1,93 +1,17 @@
-//! `ganscope classifier`: a tiny CLI run writes a file that loads as a classifier (and not as
-//! a model); the loss is the softmax cross-entropy; a short run learns digits; the options'
-//! defaults are the CLI's.
+//! Classifier training: the loss is the softmax cross-entropy, a short run learns digits,
+//! train and test colours have their own seeds, and the bundled classifier recognises
+//! colored digits.
 
 use candle_core::{Device, Tensor};
-use clap::Parser;
 use ganscope_data::Split;
 use ganscope_model::classifier::Classifier;
 use ganscope_train::classifier::{
     accuracy, colour_seed, cross_entropy, finish, load_split, ClassifierTrainer,
 };
 use ganscope_train::options::ClassifierOptions;
-use std::process::Command;
 
 fn mnist() -> String {
     format!("mnist:{}/../../data/mnist", env!("CARGO_MANIFEST_DIR"))
-}
-
-#[test]
-fn cli_run_writes_a_loadable_classifier() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = tmp.path().join("c.safetensors");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ganscope"))
-            .args(args)
-            .output()
-            .expect("runs")
-    };
-    let data = mnist();
-    let path = out.to_str().expect("utf-8");
-    let args = [
-        "classifier",
-        "--colored",
-        "--data",
-        &data,
-        "--limit",
-        "64",
-        "--test-limit",
-        "40",
-        "--width",
-        "4",
-        "--steps",
-        "3",
-        "--batch",
-        "16",
-        "--f16",
-        "--out",
-        path,
-    ];
-    let o = run(&args);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        stdout.contains("test accuracy: ") && stdout.contains("(40 test images)"),
-        "{stdout}"
-    );
-    let bytes = std::fs::read(&out).expect("written");
-    let c = Classifier::load(&bytes).expect("loads as a classifier");
-    let m = c.meta();
-    assert_eq!(
-        (m.network.outputs, m.network.channels, m.network.image_size),
-        (10, 3, 32)
-    );
-    assert_eq!(
-        m.classes,
-        (0..10).map(|i| i.to_string()).collect::<Vec<_>>()
-    );
-    let acc = m.test_accuracy.expect("accuracy stored");
-    assert!((0.0..=1.0).contains(&acc));
-    assert!(stdout.contains(&format!("{:.2}%", 100.0 * acc)), "{stdout}");
-    let d = m.dataset.as_ref().expect("dataset");
-    assert_eq!((d.name.as_str(), d.images), ("colored-mnist", 64));
-    let t = m.training.as_ref().expect("training");
-    assert_eq!(t["steps"], 3);
-    assert_eq!(t["options"]["width"], 4);
-    assert_eq!(
-        c.features(&vec![0.0; 2 * 3 * 32 * 32], 2).expect("f").len(),
-        2 * 16 * 4 * 4
-    );
-    let info = run(&["info", path]);
-    assert!(!info.status.success(), "a classifier is not a model");
-    let err = String::from_utf8_lossy(&info.stderr);
-    assert!(err.contains("ganscope classifier"), "{err}");
-
-    let bad = run(&["classifier", "--steps", "0", "--out", path]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        !bad.status.success() && err.starts_with("error: ") && err.contains("--steps"),
-        "{err}"
-    );
 }
 
 #[test]
@@ -156,18 +80,6 @@ fn colours_of_train_and_test_images_have_their_own_seeds() {
     ];
     assert!(!seeds.contains(&0), "not the GANs' default colour seed");
     assert!(seeds[0] != seeds[1] && seeds[0] != seeds[2] && seeds[1] != seeds[2]);
-}
-
-#[derive(Parser)]
-struct Wrap {
-    #[command(flatten)]
-    opts: ClassifierOptions,
-}
-
-#[test]
-fn default_options_are_the_cli_defaults() {
-    let parsed = Wrap::try_parse_from(["x"]).expect("parse").opts;
-    assert_eq!(parsed, ClassifierOptions::default());
 }
 
 #[test]

@@ -2,8 +2,6 @@
 //! partition travels in the exported file, and an interrupted run resumes bit for bit
 //! (the partition in use is part of the checkpoint).
 
-mod common;
-
 use ganscope_train::export::{export_bytes, ExportOptions};
 use ganscope_train::interpret::InterpretOptions;
 use ganscope_train::options::TrainOptions;
@@ -34,7 +32,9 @@ fn opts(steps: u64) -> TrainOptions {
 }
 
 fn bits(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
-    common::checkpoint_bits(dir).1
+    ganscope_train::checkpoint::load_bits(dir)
+        .expect("the checkpoint loads")
+        .1
 }
 
 #[test]

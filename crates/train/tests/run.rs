@@ -1,8 +1,6 @@
 //! Training runs on real MNIST (a few hundred images, tiny widths): resume equals an
 //! uninterrupted run bit for bit, every loss trains, faults stop cleanly.
 
-mod common;
-
 use candle_core::Device;
 use ganscope_model::config::Family;
 use ganscope_train::checkpoint;
@@ -37,7 +35,9 @@ fn run(o: TrainOptions, dir: &Path, resume: bool) -> ganscope_train::Result<()> 
 }
 
 fn tensors(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
-    common::checkpoint_bits(dir).1
+    ganscope_train::checkpoint::load_bits(dir)
+        .expect("the checkpoint loads")
+        .1
 }
 
 #[test]

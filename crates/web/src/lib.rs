@@ -48,6 +48,12 @@ pub struct Lab {
     cpu: Rc<RefCell<ganscope_analysis::renderer::CpuRenderer>>,
     backend: String,
     meta: String,
+    /// The model card's facts (the text needs the name the page shows).
+    card: (
+        ganscope_model::format::ModelMeta,
+        ganscope_model::card::ParamCounts,
+        usize,
+    ),
     /// The influence maps of the last `influence` call (the modules are computed from them).
     maps: Rc<RefCell<Option<ganscope_analysis::influence::InfluenceMaps>>>,
 }
@@ -59,10 +65,13 @@ impl Lab {
     /// Checks the model file and loads it on `backend`: `"gpu"` (requests the WebGPU adapter
     /// and device and uploads the weights) or `"cpu"` (candle in wasm). Resolves to a `Lab`.
     pub async fn load(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
-        // one parse gives the metadata and the CPU generator
+        // one parse gives the metadata, the card and the CPU generator
         let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
-        let m = ganscope_model::candle_backend::load_candle(&bytes, &device).map_err(jserr)?;
+        let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
+        let params = ganscope_model::card::ParamCounts::of(&file);
+        let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
         let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
+        let card = (m.meta.clone(), params, bytes.len());
         let cpu = ganscope_analysis::renderer::CpuRenderer::new(m.generator);
         let cpu = Rc::new(RefCell::new(cpu));
         let engine = match backend.as_str() {
@@ -79,6 +88,7 @@ impl Lab {
             engine: Rc::new(RefCell::new(Some(engine))),
             cpu,
             meta,
+            card,
             maps: Rc::new(RefCell::new(None)),
         })
     }
@@ -91,6 +101,12 @@ impl Lab {
     /// The model's metadata as JSON (architecture, sites, dataset, training summary).
     pub fn meta_json(&self) -> String {
         self.meta.clone()
+    }
+
+    /// The model card, as `ganscope info` prints it, for the file shown as `name`.
+    pub fn card(&self, name: &str) -> String {
+        let (meta, params, bytes) = &self.card;
+        ganscope_model::card::card(meta, *params, name, *bytes)
     }
 
     /// The generator's sites as JSON: `[[name, [C, H, W]], ...]`.

@@ -8,11 +8,11 @@
 //! does one matrix product where the original did several. The tuples are seeded and
 //! recorded in the file's `analysis.compression`.
 
-use crate::{Result, TrainError};
+use crate::config::{BucketConfig, Family, GeneratorConfig};
+use crate::format::{expected_tensors, to_bytes, ModelFile, ModelMeta, NamedTensor};
+use crate::generator::layer_prefix;
+use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use ganscope_model::config::{BucketConfig, Family, GeneratorConfig};
-use ganscope_model::format::{expected_tensors, to_bytes, ModelFile, ModelMeta, NamedTensor};
-use ganscope_model::generator::layer_prefix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
@@ -48,7 +48,7 @@ pub fn draw_tuples(counts: &[usize], blocks: usize, seed: u64) -> Result<Vec<Vec
         .try_fold(1usize, |a, &m| a.checked_mul(m))
         .unwrap_or(usize::MAX);
     if blocks == 0 || blocks > total {
-        return Err(TrainError::Options(format!(
+        return Err(Error::Compress(format!(
             "the merged buckets have {total} block tuples; --blocks must be 1..={total}, not {blocks}"
         )));
     }
@@ -67,14 +67,14 @@ pub fn draw_tuples(counts: &[usize], blocks: usize, seed: u64) -> Result<Vec<Vec
 /// The merged architecture: buckets `first..=last` become one bucket of one layer.
 pub fn merged_config(cfg: &GeneratorConfig, o: &CompressOptions) -> Result<GeneratorConfig> {
     if cfg.family != Family::Linear {
-        return Err(TrainError::Options(format!(
+        return Err(Error::Compress(format!(
             "only a linear generator's buckets can be merged (this one is {}): a nonlinearity between layers keeps them apart",
             cfg.family.name()
         )));
     }
     let n = cfg.buckets.len();
     if o.first >= o.last || o.last >= n {
-        return Err(TrainError::Options(format!(
+        return Err(Error::Compress(format!(
             "merge at least two consecutive buckets within 1..={n} (asked {}-{})",
             o.first + 1,
             o.last + 1
@@ -121,7 +121,7 @@ pub fn compress(bytes: &[u8], o: &CompressOptions) -> Result<(ModelMeta, Vec<u8>
         expected
             .get(name)
             .cloned()
-            .ok_or_else(|| TrainError::Checkpoint(format!("no tensor `{name}` in the model")))
+            .ok_or_else(|| Error::Compress(format!("no tensor `{name}` in the model")))
     };
     let mut out: Vec<NamedTensor> = Vec::new();
     // untouched tensors: renamed when they come after the merged buckets
@@ -153,7 +153,7 @@ pub fn compress(bytes: &[u8], o: &CompressOptions) -> Result<(ModelMeta, Vec<u8>
             };
         }
         let (Some(w), Some(c)) = (w, c) else {
-            return Err(TrainError::Options("nothing to merge".into()));
+            return Err(Error::Compress("nothing to merge".into()));
         };
         let p = format!("{}.linear", layer_prefix(o.first, k, a));
         let (dims_w, dims_c) = (w.dims().to_vec(), vec![c.dims()[0]]);

@@ -4,8 +4,6 @@
 //! checkpoint interval of steps is lost per kill, and the final weights equal an
 //! uninterrupted run's bit for bit.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -62,7 +60,7 @@ fn ganscope(args: &[String]) -> Command {
 
 /// Every tensor of the run's checkpoint as bits, and its step.
 fn weights(dir: &Path) -> (u64, std::collections::BTreeMap<String, Vec<u32>>) {
-    common::checkpoint_bits(dir)
+    checkpoint::load_bits(dir).expect("the checkpoint loads")
 }
 
 /// The last step in metrics.jsonl (lines cut by a kill are skipped).

@@ -2,11 +2,11 @@
 //! original path its tuple names, and what cannot be merged is refused.
 
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
+use ganscope_model::compress::{compress, CompressOptions};
 use ganscope_model::config::{Family, GeneratorConfig};
 use ganscope_model::format::seeded_model_bytes;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
-use ganscope_train::compress::{compress, CompressOptions};
 
 fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
     let mut g = GeneratorConfig::new(family, 28, 1, 4, rpgan).expect("config");

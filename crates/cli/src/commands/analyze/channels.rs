@@ -5,10 +5,10 @@ use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
 use ganscope_analysis::locality::{consistency, locality};
 use ganscope_model::generator::site_name;
 
-use super::png;
-use crate::analyze::Job;
-use crate::figures::normalise_maps;
-use crate::Result;
+use super::figures::normalise_maps;
+use super::steps::png;
+use super::Job;
+use anyhow::Result;
 
 pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
     let g = job.meta.generator.clone();

@@ -8,11 +8,11 @@ use ganscope_analysis::renderer::CpuRenderer;
 use ganscope_model::generator::site_name;
 use ganscope_model::intervention::Interventions;
 
-use super::{png, real_features, svg};
+use super::steps::{png, real_features, svg};
 
-use crate::analyze::{need_features, Job};
-use crate::figures::{bar_chart, overlay, Series};
-use crate::{Result, TrainError};
+use super::figures::{bar_chart, overlay, Series};
+use super::{need_features, Job};
+use anyhow::{anyhow, Result};
 
 fn segmenter_concept(name: &str, channels: usize) -> Result<(RuleSegmenter, usize)> {
     let seg = RuleSegmenter::default();
@@ -21,11 +21,11 @@ fn segmenter_concept(name: &str, channels: usize) -> Result<(RuleSegmenter, usiz
         c.truncate(2); // hues need colour images
     }
     let k = c.iter().position(|x| x == name).ok_or_else(|| {
-        TrainError::Options(format!(
+        anyhow!(
             "no concept `{}`; the rule segmenter knows {}",
             name.chars().take(32).collect::<String>(),
             c.join(", ")
-        ))
+        )
     })?;
     Ok((seg, k))
 }
@@ -156,9 +156,8 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
                 .take(job.args.top)
                 .collect();
             if top.is_empty() {
-                return Err(TrainError::Options(
-                    "the alpha optimisation set every unit to 0: no unit set inserts this concept"
-                        .into(),
+                return Err(anyhow!(
+                    "the alpha optimisation set every unit to 0: no unit set inserts this concept",
                 ));
             }
             let vals: Vec<f32> = top.iter().map(|&u| values[u]).collect();
@@ -236,10 +235,9 @@ pub(super) fn artifacts(job: &mut Job) -> Result<()> {
     ganscope_analysis::artifacts::check_ablate(&job.meta.generator, job.site, job.args.ablate)?;
     let f = need_features(job)?;
     let critic = Critic::load(&job.bytes)?.ok_or_else(|| {
-        TrainError::Options(
+        anyhow!(
             "artifact units are scored by the discriminator, and this model file has none \
-             (export without --no-disc)"
-                .into(),
+             (export without --no-disc)",
         )
     })?;
     let n = job.args.samples;

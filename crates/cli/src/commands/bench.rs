@@ -4,15 +4,16 @@
 //! and the readback of the images. Both backends run the same algorithm (prefix reuse,
 //! [`ganscope_model::shared`]), so the ratio compares the backends, not two algorithms.
 
-use std::time::{Duration, Instant};
-
 use ganscope_gpu::{block_on, Gpu, GpuModel};
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::Batch;
 use ganscope_model::shared::render_shared;
+use std::time::{Duration, Instant};
 
-use crate::Result;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
 
 /// One batch size measured on both backends.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,4 +154,45 @@ pub fn table(rows: &[BenchRow]) -> String {
         ));
     }
     s
+}
+
+/// The options of `bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// The model file.
+    model: PathBuf,
+    /// Batch sizes.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 64, 256])]
+    batches: Vec<usize>,
+    /// Seconds to keep repeating each measurement (the median is printed).
+    #[arg(long, default_value_t = 2.0)]
+    min_time: f64,
+    /// Also time this model file in the same run and print the speed-up of MODEL over
+    /// it (e.g. a compressed model against its original).
+    #[arg(long)]
+    against: Option<PathBuf>,
+}
+
+/// Runs `ganscope bench`.
+pub fn run(a: &BenchArgs) -> Result<()> {
+    let (batches, min_time) = (&a.batches, a.min_time);
+    if batches.is_empty() || batches.contains(&0) {
+        bail!("--batches needs positive batch sizes, e.g. 1,64,256");
+    }
+    if !(min_time.is_finite() && (0.0..=600.0).contains(&min_time)) {
+        bail!("--min-time must be a number of seconds in 0..=600");
+    }
+    let bytes = super::read(&a.model)?;
+    let time = Duration::from_secs_f64(min_time);
+    let name = a.model.display().to_string();
+    let report = match &a.against {
+        None => report(&bytes, &name, batches, time)?,
+        Some(other) => {
+            let o = super::read(other)?;
+            let other_name = other.display().to_string();
+            report_against(&bytes, &name, &o, &other_name, batches, time)?
+        }
+    };
+    print!("{report}");
+    Ok(())
 }

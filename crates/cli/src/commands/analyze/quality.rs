@@ -7,10 +7,10 @@ use ganscope_analysis::dissect::sample;
 use ganscope_analysis::metrics::{frechet, precision_recall, Features};
 use ganscope_model::intervention::Interventions;
 
-use super::{real_features, real_test_data};
-use crate::analyze::{need_features, Job};
-use crate::options::parse_classes;
-use crate::{Result, TrainError};
+use super::steps::{real_features, real_test_data};
+use super::{need_features, Job};
+use anyhow::Result;
+use ganscope_train::options::parse_classes;
 
 /// Fewest samples of a subset its distance is measured on.
 const MIN_SUBSET: usize = 16;
@@ -47,7 +47,7 @@ pub(super) fn quality(job: &mut Job) -> Result<()> {
         let mut rows = Vec::new();
         let mut table = Vec::new();
         for spec in &job.args.subset {
-            let classes = parse_classes(spec).map_err(TrainError::Options)?;
+            let classes = parse_classes(spec).map_err(anyhow::Error::msg)?;
             let fake_idx: Vec<usize> = (0..n)
                 .filter(|&i| classes.contains(&(predicted[i] as u32)))
                 .collect();

@@ -7,9 +7,9 @@ use std::path::Path;
 use base64::Engine as _;
 use plotters::prelude::*;
 
-use crate::{Result, TrainError};
+use anyhow::{anyhow, Result};
 
-/// Scales each of `n` maps of `px` values to [-1, 1] by its own maximum (for [`crate::images::grid`]).
+/// Scales each of `n` maps of `px` values to [-1, 1] by its own maximum (for [`ganscope_train::images::grid`]).
 pub fn normalise_maps(maps: &[f32], n: usize, px: usize) -> Vec<f32> {
     (0..n)
         .flat_map(|i| {
@@ -55,8 +55,8 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 60, 180),
 ];
 
-fn plot_err(e: impl std::fmt::Display) -> TrainError {
-    TrainError::Options(format!("drawing a chart: {e}"))
+fn plot_err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("drawing a chart: {e}")
 }
 
 /// A grouped bar chart with error bars (mean ± std), as SVG text.
@@ -168,8 +168,7 @@ impl Report {
 
     /// A PNG file, inlined, with its alternative text.
     pub fn png(&mut self, path: &Path, alt: &str) -> Result<()> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| TrainError::Options(format!("{}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
         let _ = writeln!(
             self.body,

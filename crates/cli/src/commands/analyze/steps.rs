@@ -1,10 +1,6 @@
 //! The steps of `ganscope analyze`, one function per analysis: run it, save its JSON, draw
 //! its figure and add both to the report.
 
-mod channels;
-mod quality;
-mod units;
-
 use ganscope_analysis::artifacts::inject_noise;
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
 use ganscope_analysis::metrics::Features;
@@ -12,23 +8,23 @@ use ganscope_analysis::renderer::{image_len, CpuRenderer, Renderer};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{random_paths, Batch};
 
-use crate::analyze::{Job, What};
-use crate::figures::{bar_chart, Series};
-use crate::images::{grid, save_png};
-use crate::Result;
+use super::figures::{bar_chart, Series};
+use super::{Job, What};
+use anyhow::Result;
+use ganscope_train::images::{grid, save_png};
 
 /// Runs one analysis.
 pub fn run(job: &mut Job, what: What) -> Result<()> {
     match what {
         What::Paths => paths(job),
         What::Buckets => buckets(job),
-        What::Quality => quality::quality(job),
-        What::Dissect => units::dissection(job),
-        What::Ace => units::ace(job),
-        What::Artifacts => units::artifacts(job),
-        What::Influence => channels::influence(job, false),
-        What::Modules => channels::influence(job, true),
-        What::Groups => channels::groups(job),
+        What::Quality => super::quality::quality(job),
+        What::Dissect => super::units::dissection(job),
+        What::Ace => super::units::ace(job),
+        What::Artifacts => super::units::artifacts(job),
+        What::Influence => super::channels::influence(job, false),
+        What::Modules => super::channels::influence(job, true),
+        What::Groups => super::channels::groups(job),
         What::All => Ok(()),
     }
 }
@@ -134,7 +130,7 @@ pub(super) fn real_test_data(job: &Job, limit: Option<usize>) -> Result<ganscope
         .args
         .data
         .clone()
-        .unwrap_or_else(crate::options::bundled_mnist);
+        .unwrap_or_else(ganscope_train::options::bundled_mnist);
     let source: ganscope_data::Source = spec.parse()?;
     let colored = job
         .meta

@@ -2,6 +2,12 @@
 //! (JSON) in a folder, deterministic for a seed, on candle or wgpu, and optionally one
 //! self-contained HTML report of everything that ran.
 
+mod channels;
+mod figures;
+mod quality;
+mod steps;
+mod units;
+
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -10,11 +16,12 @@ use ganscope_analysis::metrics::ClassifierFeatures;
 use ganscope_analysis::renderer::{CpuRenderer, GpuRenderer, Renderer};
 use ganscope_model::format::ModelFile;
 use ganscope_model::generator::{site_name, site_shapes};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
-use crate::figures::Report;
-use crate::{Result, TrainError};
+use super::read;
+use anyhow::{anyhow, Context, Result};
+use figures::Report;
 
 /// What to measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -144,9 +151,8 @@ impl Job<'_> {
 
     /// Records a step's numbers (and writes `<name>.json`).
     pub fn save<T: Serialize>(&mut self, name: &str, value: &T) -> Result<()> {
-        let v = serde_json::to_value(value).map_err(|e| TrainError::Options(e.to_string()))?;
-        let text =
-            serde_json::to_string_pretty(&v).map_err(|e| TrainError::Options(e.to_string()))?;
+        let v = serde_json::to_value(value)?;
+        let text = serde_json::to_string_pretty(&v)?;
         ganscope_model::format::write_atomic(&self.path(&format!("{name}.json")), text.as_bytes())?;
         self.numbers.insert(name.into(), v);
         Ok(())
@@ -190,32 +196,21 @@ impl Job<'_> {
         let [ch, s, _] = c.input_shape();
         let g = &self.meta.generator;
         if ch != g.channels || s != g.image_size {
-            return Err(TrainError::Options(format!(
+            return Err(anyhow!(
                 "{} takes {s}x{s}x{ch} images; the model makes {}x{}x{}",
                 path.display(),
                 g.image_size,
                 g.image_size,
                 g.channels
-            )));
+            ));
         }
         Ok(Some(ClassifierFeatures(c)))
     }
 
     /// A progress bar of `total` steps.
     pub fn bar(&self, what: &str, total: u64) -> ProgressBar {
-        let pb = ProgressBar::new(total);
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg:>14} [{bar:30}] {pos}/{len} {elapsed}")
-        {
-            pb.set_style(style.progress_chars("=> "));
-        }
-        pb.set_message(what.to_string());
-        pb
+        crate::progress::task(what, total)
     }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| TrainError::Options(format!("reading {}: {e}", path.display())))
 }
 
 /// Runs `ganscope analyze`.
@@ -235,7 +230,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let site = match &args.site {
         None => learned_site.unwrap_or((sites.len() - 1) / 2),
         Some(name) => sites.iter().position(|s| &s.0 == name).ok_or_else(|| {
-            TrainError::Options(format!(
+            anyhow!(
                 "no site `{}`; the model has {}",
                 name.chars().take(32).collect::<String>(),
                 sites
@@ -243,11 +238,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
                     .map(|s| s.0.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
-            ))
+            )
         })?,
     };
     std::fs::create_dir_all(&args.out)
-        .map_err(|e| TrainError::Options(format!("creating {}: {e}", args.out.display())))?;
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let mut job = Job {
         args,
         r,
@@ -294,7 +289,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
     };
     for w in steps {
         let t = std::time::Instant::now();
-        crate::analyses::run(&mut job, w)?;
+        steps::run(&mut job, w)?;
         eprintln!("{w:?}: {:.1} s", t.elapsed().as_secs_f64());
     }
     if args.report {
@@ -308,10 +303,9 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
 pub fn need_features(job: &mut Job) -> Result<Rc<ClassifierFeatures>> {
     match job.features()? {
         Some(f) => Ok(f),
-        None => Err(TrainError::Options(
+        None => Err(anyhow!(
             "this analysis needs a classifier: pass --classifier FILE (train one with \
-             `ganscope classifier`)"
-                .into(),
+             `ganscope classifier`)",
         )),
     }
 }

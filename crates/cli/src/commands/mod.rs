@@ -1,0 +1,19 @@
+//! One module per `ganscope` command: its arguments and what it runs.
+
+pub mod analyze;
+pub mod bench;
+pub mod bench_train;
+pub mod classifier;
+pub mod compress;
+pub mod export;
+pub mod info;
+pub mod sample;
+pub mod train;
+
+use anyhow::{Context, Result};
+use std::path::Path;
+
+/// A file's bytes, or an error naming it.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}

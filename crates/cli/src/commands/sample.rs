@@ -1,0 +1,105 @@
+//! `ganscope sample`: a grid of samples with paths and interventions, on candle or wgpu.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use ganscope_model::candle_backend::{load_candle, CandleBackend};
+use ganscope_model::intervention::{Interventions, Resolved};
+use ganscope_model::sample::{random_paths, render, Batch};
+use ganscope_train::images::{grid, save_png};
+use std::path::PathBuf;
+
+/// Where `sample` runs the generator.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// candle on the CPU.
+    Cpu,
+    /// wgpu (Vulkan, Metal, DX12; lavapipe without a GPU).
+    Gpu,
+}
+
+/// The options of `sample`.
+#[derive(Args)]
+pub struct SampleArgs {
+    /// The model file.
+    model: PathBuf,
+    /// How many samples.
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    /// The PNG to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of latents and random paths.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// RPGAN path: one block index per bucket, e.g. 3,0,7,1 (every sample takes it).
+    #[arg(long, value_delimiter = ',')]
+    path: Option<Vec<usize>>,
+    /// A JSON file of interventions: {"path": [...], "edits": [...], "hybrid": {...}}.
+    #[arg(long)]
+    interventions: Option<PathBuf>,
+    /// Images per grid row.
+    #[arg(long, default_value_t = 8)]
+    nrow: usize,
+    /// RPGAN path grid instead (RPGAN paper, Figure 3): from --path (or a random path
+    /// of --seed), row i varies bucket i over all its blocks; --n and --nrow are ignored.
+    #[arg(long)]
+    vary_buckets: bool,
+    /// Where to run the generator: candle on the CPU, or wgpu on the default GPU adapter
+    /// (`WGPU_BACKEND=vulkan|metal|dx12` picks one).
+    #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+    backend: BackendArg,
+    /// Also write the images as raw little-endian f32 values, `[n, C, S, S]`.
+    #[arg(long)]
+    raw: Option<PathBuf>,
+}
+
+/// Runs `ganscope sample`.
+pub fn run(a: &SampleArgs) -> Result<()> {
+    let bytes = super::read(&a.model)?;
+    let m = load_candle(&bytes, &candle_core::Device::Cpu)
+        .with_context(|| format!("loading {}", a.model.display()))?;
+    let mut ivs = match &a.interventions {
+        Some(p) => Interventions::from_json(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
+        None => Interventions::default(),
+    };
+    if a.path.is_some() {
+        ivs.path = a.path.clone();
+    }
+    let cfg = &m.generator.config;
+    let (batch, nrow) = if a.vary_buckets {
+        if !cfg.is_rpgan() {
+            bail!("--vary-buckets needs an RPGAN (this model has one block per bucket)");
+        }
+        let base = ivs
+            .path
+            .clone()
+            .unwrap_or_else(|| random_paths(a.seed, 1, &cfg.blocks()).remove(0));
+        m.generator.check_paths(std::slice::from_ref(&base))?;
+        eprintln!("path grid around path {base:?}: row i varies bucket i");
+        Batch::vary_buckets(cfg, a.seed, &base)?
+    } else {
+        (Batch::new(cfg, a.seed, a.n, &ivs)?, a.nrow)
+    };
+    let n = batch.n;
+    let resolved = Resolved::new(cfg, &ivs)?;
+    let images = if a.backend == BackendArg::Gpu {
+        let gpu = ganscope_gpu::Gpu::new_blocking()?;
+        eprintln!("GPU: {}", gpu.describe());
+        let mut g = ganscope_gpu::GpuModel::load(gpu, bytes)?;
+        ganscope_gpu::block_on(g.render(&batch, &resolved, &[]))?.images
+    } else {
+        let be = CandleBackend::cpu();
+        let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
+        y.flatten_all()?.to_vec1::<f32>()?
+    };
+    if let Some(raw) = &a.raw {
+        let bytes: Vec<u8> = images.iter().flat_map(|v| v.to_le_bytes()).collect();
+        ganscope_model::format::write_atomic(raw, &bytes)?;
+    }
+    let img = grid(&images, n, cfg.channels, cfg.image_size, nrow);
+    save_png(&img, &a.out)?;
+    eprintln!("wrote {} ({n} samples, seed {})", a.out.display(), a.seed);
+    Ok(())
+}
