@@ -4,7 +4,7 @@
 
 use candle_core::Device;
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 use ganscope_train::export::{export_bytes, ExportOptions};
@@ -14,7 +14,7 @@ use ganscope_train::run::{open, train};
 #[test]
 fn exported_file_renders_like_the_trainer() {
     for (arch, rpgan, channels) in [
-        (Family::Dcgan, Some((4, 3)), 1),
+        (Family::Dcgan, Some(Rpgan::new(4, 3)), 1),
         (Family::SnResnet, None, 3),
     ] {
         let dir = tempfile::tempdir().expect("tmp");

@@ -7,7 +7,7 @@ use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
 use ganscope_analysis::metrics::Features;
 use ganscope_analysis::renderer::{Frames, Renderer};
 use ganscope_analysis::Result;
-use ganscope_model::config::{Family, GeneratorConfig};
+use ganscope_model::config::{Family, GeneratorConfig, Rpgan};
 use ganscope_model::generator::site_shapes;
 use ganscope_model::intervention::{MixVectors, Resolved};
 use ganscope_model::sample::Batch;
@@ -30,7 +30,7 @@ struct Toy {
 
 fn toy(mode: Mode) -> Toy {
     Toy {
-        cfg: GeneratorConfig::new(Family::Dcgan, S, 3, 8, Some((3, 6))).expect("config"),
+        cfg: GeneratorConfig::new(Family::Dcgan, S, 3, 8, Some(Rpgan::new(3, 6))).expect("config"),
         mode,
     }
 }

@@ -30,6 +30,46 @@ pub trait ParamSource<T> {
     }
 }
 
+/// A parameter source seen under a name prefix (candle's `VarBuilder::pp`): `name` is asked
+/// of the source as `{prefix}.{name}`. Made by [`pp`](trait.ParamSource.html#method.pp) on
+/// a `dyn ParamSource`; scopes nest (`src.pp("g").pp("bucket1")`).
+pub struct Scope<'a, T> {
+    src: &'a mut dyn ParamSource<T>,
+    prefix: String,
+}
+
+impl<T> dyn ParamSource<T> + '_ {
+    /// This source under the prefix `name`.
+    pub fn pp(&mut self, name: &str) -> Scope<'_, T> {
+        Scope {
+            src: self,
+            prefix: name.to_string(),
+        }
+    }
+}
+
+impl<T> Scope<'_, T> {
+    /// This scope under the further prefix `name`.
+    pub fn pp(&mut self, name: &str) -> Scope<'_, T> {
+        Scope {
+            prefix: format!("{}.{name}", self.prefix),
+            src: &mut *self.src,
+        }
+    }
+}
+
+impl<T> ParamSource<T> for Scope<'_, T> {
+    fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<T> {
+        self.src
+            .param(&format!("{}.{name}", self.prefix), shape, init)
+    }
+
+    fn state(&mut self, name: &str, shape: &[usize], init: Init) -> Result<T> {
+        self.src
+            .state(&format!("{}.{name}", self.prefix), shape, init)
+    }
+}
+
 /// The parameters of a BatchNorm layer.
 #[derive(Clone, Debug)]
 pub struct BatchNormParams<T> {

@@ -110,6 +110,37 @@ pub fn group_layers(n: usize, buckets: usize, blocks: usize) -> Result<Vec<Bucke
         .collect())
 }
 
+/// The Random-Path GAN shape of a generator (Voynov & Babenko): its layers grouped into
+/// `buckets` buckets of `blocks` independent blocks each, fed by a learned constant.
+/// Stored (in checkpoints' options) as the pair `[buckets, blocks]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(usize, usize)", into = "(usize, usize)")]
+pub struct Rpgan {
+    /// Buckets (consecutive groups of layers).
+    pub buckets: usize,
+    /// Blocks per bucket.
+    pub blocks: usize,
+}
+
+impl Rpgan {
+    /// `buckets` buckets of `blocks` blocks.
+    pub fn new(buckets: usize, blocks: usize) -> Self {
+        Rpgan { buckets, blocks }
+    }
+}
+
+impl From<(usize, usize)> for Rpgan {
+    fn from((buckets, blocks): (usize, usize)) -> Self {
+        Rpgan { buckets, blocks }
+    }
+}
+
+impl From<Rpgan> for (usize, usize) {
+    fn from(r: Rpgan) -> Self {
+        (r.buckets, r.blocks)
+    }
+}
+
 impl GeneratorConfig {
     /// The default generator for a family and image: `width` sets the channel count
     /// (dcgan: widths 4w, 2w, w, ...; snresnet: w everywhere; linear: w, 2w, 4w, 8w, the
@@ -119,7 +150,7 @@ impl GeneratorConfig {
         image_size: usize,
         channels: usize,
         width: usize,
-        rpgan: Option<(usize, usize)>,
+        rpgan: Option<Rpgan>,
     ) -> Result<Self> {
         let (n, _) = layer_count(family, image_size)?;
         if width == 0 || width > MAX_WIDTH {
@@ -135,7 +166,7 @@ impl GeneratorConfig {
             })
             .collect();
         let (buckets, blocks, constant_input) = match rpgan {
-            Some((b, m)) => (b, m, true),
+            Some(r) => (r.buckets, r.blocks, true),
             None => (n, 1, false),
         };
         let cfg = GeneratorConfig {

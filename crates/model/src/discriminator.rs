@@ -44,6 +44,7 @@ impl<T: Clone> Discriminator<T> {
     pub fn new(cfg: &DiscriminatorConfig, src: &mut dyn ParamSource<T>) -> Result<Self> {
         cfg.validate()?;
         let wi = WeightInit::Glorot;
+        let mut d = src.pp("d");
         let (body, feat) = match cfg.family {
             // `validate` refuses a linear discriminator
             Family::Dcgan | Family::Linear => {
@@ -52,8 +53,7 @@ impl<T: Clone> Discriminator<T> {
                 let mut convs = Vec::new();
                 for (i, &w) in cfg.widths.iter().enumerate() {
                     convs.push(Conv::new(
-                        src,
-                        &format!("d.conv{}", i + 1),
+                        &mut d.pp(&format!("conv{}", i + 1)),
                         ConvSpec::down4(cin, w),
                         wi,
                     )?);
@@ -67,20 +67,14 @@ impl<T: Clone> Discriminator<T> {
                 let mut cin = cfg.channels;
                 let mut blocks = Vec::new();
                 for (i, &w) in cfg.widths.iter().enumerate() {
-                    let p = format!("d.block{}", i + 1);
+                    let mut b = d.pp(&format!("block{}", i + 1));
                     let down = i < n_down;
                     blocks.push(ResDown {
-                        conv1: Conv::new(
-                            src,
-                            &format!("{p}.conv1"),
-                            ConvSpec::same(cin, w, 3),
-                            wi,
-                        )?,
-                        conv2: Conv::new(src, &format!("{p}.conv2"), ConvSpec::same(w, w, 3), wi)?,
+                        conv1: Conv::new(&mut b.pp("conv1"), ConvSpec::same(cin, w, 3), wi)?,
+                        conv2: Conv::new(&mut b.pp("conv2"), ConvSpec::same(w, w, 3), wi)?,
                         shortcut: if down || cin != w {
                             Some(Conv::new(
-                                src,
-                                &format!("{p}.shortcut"),
+                                &mut b.pp("shortcut"),
                                 ConvSpec::same(cin, w, 1),
                                 wi,
                             )?)
@@ -95,7 +89,7 @@ impl<T: Clone> Discriminator<T> {
                 (Body::SnResnet(blocks), cin)
             }
         };
-        let head = Linear::new(src, "d.linear", feat, cfg.outputs, wi)?;
+        let head = Linear::new(&mut d.pp("linear"), feat, cfg.outputs, wi)?;
         Ok(Discriminator {
             config: cfg.clone(),
             body,

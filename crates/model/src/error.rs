@@ -34,12 +34,20 @@ pub enum Error {
     /// An error from the candle backend.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
-    /// A failure inside another backend (the GPU: limits, device loss, readback).
-    #[error("{0}")]
-    Backend(String),
+    /// A failure inside another backend (the GPU: limits, device loss, readback), with
+    /// that backend's own error inside.
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// A model transformation (`ganscope compress`) that cannot apply to this model.
     #[error("{0}")]
     Compress(String),
+}
+
+impl Error {
+    /// A backend's own error, kept as the source.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Backend(Box::new(e))
+    }
 }
 
 // By hand, not `#[from]`: the message already holds the file error, so it is not also a

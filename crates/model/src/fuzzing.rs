@@ -4,7 +4,7 @@
 
 use crate::candle_backend::load_candle;
 use crate::classifier::{parse_classifier, Classifier};
-use crate::config::{Family, GeneratorConfig};
+use crate::config::{Family, GeneratorConfig, Rpgan};
 use crate::format::ModelFile;
 use crate::intervention::{Interventions, Resolved};
 use crate::sample::Batch;
@@ -31,7 +31,7 @@ pub fn interventions(data: &[u8]) {
     let Ok(iv) = Interventions::from_json(text) else {
         return;
     };
-    for rpgan in [Some((4, 8)), None] {
+    for rpgan in [Some(Rpgan::new(4, 8)), None] {
         let Ok(cfg) = GeneratorConfig::new(Family::Dcgan, 32, 3, 8, rpgan) else {
             return;
         };

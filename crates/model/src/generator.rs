@@ -154,6 +154,7 @@ fn build_layer<T>(
     p: &str,
     l: usize,
 ) -> Result<Layer<T>> {
+    let mut s = src.pp(p); // g.bucket{i}.block{j}.layer{l}
     let (n, start) = cfg.layers()?;
     let shapes = cfg.layer_shapes();
     let cin = if l == 0 {
@@ -174,7 +175,7 @@ fn build_layer<T>(
             let shape = shapes[l];
             let out = shape.iter().product();
             return Ok(Layer::Dense {
-                linear: Linear::new(src, &format!("{p}.linear"), inp, out, WeightInit::Glorot)?,
+                linear: Linear::new(&mut s.pp("linear"), inp, out, WeightInit::Glorot)?,
                 shape,
                 tanh: l + 1 == n,
             });
@@ -183,9 +184,9 @@ fn build_layer<T>(
     Ok(if l == 0 {
         let shape = [cout, start, start];
         Layer::Input {
-            linear: Linear::new(src, &format!("{p}.linear"), cin, cout * start * start, wi)?,
+            linear: Linear::new(&mut s.pp("linear"), cin, cout * start * start, wi)?,
             bn: if dc {
-                Some(batch_norm(src, &format!("{p}.bn"), cout)?)
+                Some(batch_norm(&mut s.pp("bn"), cout)?)
             } else {
                 None
             },
@@ -196,36 +197,26 @@ fn build_layer<T>(
             (None, ConvSpec::up4(cin, cout))
         } else {
             (
-                Some(batch_norm(src, &format!("{p}.bn"), cin)?),
+                Some(batch_norm(&mut s.pp("bn"), cin)?),
                 ConvSpec::same(cin, cout, 3),
             )
         };
         Layer::Output {
             bn,
-            conv: Conv::new(src, &format!("{p}.conv"), spec, wi)?,
+            conv: Conv::new(&mut s.pp("conv"), spec, wi)?,
         }
     } else if dc {
         Layer::UpConv {
-            conv: Conv::new(src, &format!("{p}.conv"), ConvSpec::up4(cin, cout), wi)?,
-            bn: batch_norm(src, &format!("{p}.bn"), cout)?,
+            conv: Conv::new(&mut s.pp("conv"), ConvSpec::up4(cin, cout), wi)?,
+            bn: batch_norm(&mut s.pp("bn"), cout)?,
         }
     } else {
         Layer::ResUp {
-            bn1: batch_norm(src, &format!("{p}.bn1"), cin)?,
-            conv1: Conv::new(src, &format!("{p}.conv1"), ConvSpec::same(cin, cout, 3), wi)?,
-            bn2: batch_norm(src, &format!("{p}.bn2"), cout)?,
-            conv2: Conv::new(
-                src,
-                &format!("{p}.conv2"),
-                ConvSpec::same(cout, cout, 3),
-                wi,
-            )?,
-            shortcut: Conv::new(
-                src,
-                &format!("{p}.shortcut"),
-                ConvSpec::same(cin, cout, 1),
-                wi,
-            )?,
+            bn1: batch_norm(&mut s.pp("bn1"), cin)?,
+            conv1: Conv::new(&mut s.pp("conv1"), ConvSpec::same(cin, cout, 3), wi)?,
+            bn2: batch_norm(&mut s.pp("bn2"), cout)?,
+            conv2: Conv::new(&mut s.pp("conv2"), ConvSpec::same(cout, cout, 3), wi)?,
+            shortcut: Conv::new(&mut s.pp("shortcut"), ConvSpec::same(cin, cout, 1), wi)?,
         }
     })
 }

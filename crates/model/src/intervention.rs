@@ -1,12 +1,13 @@
-//! Interventions as plain serde data (DESIGN.md, "Interventions"), checked against a
+//! Interventions as plain serde data (docs/design.md, "Interventions"), checked against a
 //! model's sites and applied at the forward's site hook through [`Backend`] operations.
 //!
-//! At each site, unit edits apply first (to every sample of the batch, in list order), then
-//! the hybrid swap.
+//! At each site, direction shifts ([`crate::shift`]) apply first, then unit edits (to every
+//! sample of the batch, in list order), then the hybrid swap.
 
 use crate::backend::Backend;
 use crate::config::GeneratorConfig;
 use crate::generator::site_shapes;
+use crate::shift::{resolve, ResolvedShifts, Shift};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,9 @@ pub struct Interventions {
     /// A hybrid with a second sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hybrid: Option<Hybrid>,
+    /// Moves along latent directions (SeFa, GANSpace), of z or of a site's activations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shifts: Vec<Shift>,
 }
 
 /// A number for every unit, or one per unit listed.
@@ -151,6 +155,8 @@ pub struct Resolved {
     pub edits: Vec<Vec<EditVectors>>,
     /// Per site, the hybrid.
     pub mix: Vec<Option<MixVectors>>,
+    /// The direction shifts, summed (z's is applied to the latents by [`crate::sample::Batch::new`]).
+    pub shifts: ResolvedShifts,
 }
 
 fn site_index(cfg: &GeneratorConfig, name: &str) -> Result<(usize, [usize; 3])> {
@@ -259,12 +265,17 @@ impl Resolved {
         Resolved {
             edits: vec![Vec::new(); n],
             mix: vec![None; n],
+            shifts: ResolvedShifts {
+                z: None,
+                sites: vec![None; n],
+            },
         }
     }
 
     /// Checks `iv` against the model's sites and builds the per-site vectors.
     pub fn new(cfg: &GeneratorConfig, iv: &Interventions) -> Result<Self> {
         let mut r = Resolved::default_for(cfg);
+        r.shifts = resolve(cfg, &iv.shifts)?;
         for e in &iv.edits {
             let (si, [c, h, w]) = site_index(cfg, &e.site)?;
             check_units(&e.units, c, &e.site)?;
@@ -293,6 +304,25 @@ impl Resolved {
         Ok(r)
     }
 
+    /// Applies the shift and the unit edits resolved for site `site` to `x [N, C, H, W]`, in
+    /// order (every forward calls this one function: plain, prefix-reusing and hybrid
+    /// renders alike).
+    pub fn apply_edits<B: Backend>(&self, b: &B, site: usize, x: B::Tensor) -> Result<B::Tensor> {
+        let mut x = x;
+        if let Some(add) = self.shifts.sites.get(site).and_then(|s| s.as_ref()) {
+            let dims = b.dims(&x); // [N, C, H, W]
+            let mut one = dims.clone();
+            one[0] = 1;
+            let t = b.tensor(add.clone(), &one)?; // [1, C, H, W]
+            let t = b.repeat_batch(&t, dims[0])?; // [N, C, H, W]
+            x = b.add(&x, &t)?; // [N, C, H, W]
+        }
+        for e in &self.edits[site] {
+            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [N, C, H, W]
+        }
+        Ok(x)
+    }
+
     /// Applies what is resolved for site `site` to `x`; `donor[n]` is the batch row sample
     /// n takes the hybrid channels from.
     pub fn apply<B: Backend>(
@@ -302,10 +332,7 @@ impl Resolved {
         x: B::Tensor,
         donor: &[usize],
     ) -> Result<B::Tensor> {
-        let mut x = x;
-        for e in &self.edits[site] {
-            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [N, C, H, W]
-        }
+        let mut x = self.apply_edits(b, site, x)?; // [N, C, H, W]
         if let Some(m) = &self.mix[site] {
             x = b.mix(&x, donor, &m.channels, &m.mask)?; // [N, C, H, W]
         }

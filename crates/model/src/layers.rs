@@ -31,17 +31,16 @@ pub struct Linear<T> {
 }
 
 impl<T> Linear<T> {
-    /// Creates or loads `{name}.weight` and `{name}.bias`.
+    /// Creates or loads `weight` and `bias` of `src` (a scope such as `src.pp("linear")`).
     pub fn new(
         src: &mut dyn ParamSource<T>,
-        name: &str,
         inp: usize,
         out: usize,
         wi: WeightInit,
     ) -> Result<Self> {
         Ok(Linear {
-            weight: src.param(&format!("{name}.weight"), &[out, inp], wi.init(inp, out))?,
-            bias: src.param(&format!("{name}.bias"), &[out], Init::Const(0.0))?,
+            weight: src.param("weight", &[out, inp], wi.init(inp, out))?, // [out, in]
+            bias: src.param("bias", &[out], Init::Const(0.0))?,           // [out]
         })
     }
 
@@ -121,12 +120,7 @@ impl ConvSpec {
 
 impl<T> Conv<T> {
     /// Creates or loads `{name}.weight` and `{name}.bias`.
-    pub fn new(
-        src: &mut dyn ParamSource<T>,
-        name: &str,
-        s: ConvSpec,
-        wi: WeightInit,
-    ) -> Result<Self> {
+    pub fn new(src: &mut dyn ParamSource<T>, s: ConvSpec, wi: WeightInit) -> Result<Self> {
         let shape = if s.transposed {
             [s.inp, s.out, s.k, s.k]
         } else {
@@ -134,8 +128,8 @@ impl<T> Conv<T> {
         };
         let init = wi.init(s.inp * s.k * s.k, s.out * s.k * s.k);
         Ok(Conv {
-            weight: src.param(&format!("{name}.weight"), &shape, init)?,
-            bias: src.param(&format!("{name}.bias"), &[s.out], Init::Const(0.0))?,
+            weight: src.param("weight", &shape, init)?, // [I, O, k, k] or [O, I, k, k]
+            bias: src.param("bias", &[s.out], Init::Const(0.0))?, // [O]
             stride: s.stride,
             padding: s.padding,
             transposed: s.transposed,
@@ -152,17 +146,14 @@ impl<T> Conv<T> {
     }
 }
 
-/// Creates or loads a BatchNorm: `{name}.weight`, `.bias`, `.running_mean`, `.running_var`.
-pub fn batch_norm<T>(
-    src: &mut dyn ParamSource<T>,
-    name: &str,
-    c: usize,
-) -> Result<BatchNormParams<T>> {
+/// Creates or loads a BatchNorm of `src` (a scope such as `src.pp("bn")`): `weight`, `bias`,
+/// `running_mean`, `running_var`, each `[C]`.
+pub fn batch_norm<T>(src: &mut dyn ParamSource<T>, c: usize) -> Result<BatchNormParams<T>> {
     Ok(BatchNormParams {
-        weight: src.param(&format!("{name}.weight"), &[c], Init::Const(1.0))?,
-        bias: src.param(&format!("{name}.bias"), &[c], Init::Const(0.0))?,
-        running_mean: src.state(&format!("{name}.running_mean"), &[c], Init::Const(0.0))?,
-        running_var: src.state(&format!("{name}.running_var"), &[c], Init::Const(1.0))?,
+        weight: src.param("weight", &[c], Init::Const(1.0))?,
+        bias: src.param("bias", &[c], Init::Const(0.0))?,
+        running_mean: src.state("running_mean", &[c], Init::Const(0.0))?,
+        running_var: src.state("running_var", &[c], Init::Const(1.0))?,
     })
 }
 

@@ -1,10 +1,14 @@
 //! ganscope-model: the one model definition shared by every ganscope backend.
 //!
+//! The file format, the architectures and the math of every intervention are specified in
+//! `docs/design.md`.
+//!
 //! - [`config`]: architectures as serde data (DCGAN-like, SN-ResNet; buckets of blocks for
 //!   Random-Path GANs);
 //! - [`backend`]: the operations a forward needs; [`generator`] and [`discriminator`] are
 //!   written once over it;
 //! - [`intervention`]: paths, unit edits and hybrids as serde data, applied at named sites;
+//! - [`shift`]: moves along latent directions (SeFa, GANSpace) as intervention data;
 //! - [`sample`]: seeded latents and paths and the one render function;
 //! - [`shared`]: the same render computing each distinct partial state once (prefix reuse);
 //! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
@@ -33,5 +37,6 @@ pub mod layers;
 mod raw;
 pub mod sample;
 pub mod shared;
+pub mod shift;
 
 pub use error::{Error, FileError, Result};

@@ -79,6 +79,10 @@ impl Batch {
             }
             b.donors = (n..2 * n).chain(n..2 * n).collect();
         }
+        if let Some(z) = &mut b.z {
+            let shifts = crate::shift::resolve(cfg, &iv.shifts)?;
+            crate::shift::shift_latents(shifts.z.as_deref(), z);
+        }
         Ok(b)
     }
 

@@ -116,10 +116,8 @@ fn step<B: Backend>(
     let from: Vec<usize> = order.iter().map(|k| k.0).collect();
     let col: Vec<usize> = order.iter().map(|k| k.1).collect();
     let xin = gather(b, x, &from)?; // [K', ...]
-    let mut x = run_bucket(b, &g.buckets[i], &xin, &col)?; // [K', C, H, W]
-    for e in &resolved.edits[i] {
-        x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?; // [K', C, H, W]
-    }
+    let x = run_bucket(b, &g.buckets[i], &xin, &col)?; // [K', C, H, W]
+    let mut x = resolved.apply_edits(b, i, x)?; // [K', C, H, W]
     if let Some(m) = &resolved.mix[i] {
         let (pairs, next) = classes((0..rows).map(|r| (class[r], class[batch.donors[r]])));
         let base: Vec<usize> = pairs.iter().map(|p| p.0).collect();
@@ -214,9 +212,7 @@ pub fn render_hybrid_sets<B: Backend>(
     for i in site + 1..nsites {
         let col: Vec<usize> = (0..sets.len() * n).map(|k| batch.paths[k % n][i]).collect();
         x = run_bucket(b, &g.buckets[i], &x, &col)?; // [S*n, C', H', W']
-        for e in &resolved.edits[i] {
-            x = b.unit_edit(&x, &e.alpha, &e.value, &e.mask)?;
-        }
+        x = resolved.apply_edits(b, i, x)?;
     }
     Ok(x) // [S*n, C, S, S]
 }

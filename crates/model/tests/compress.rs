@@ -3,12 +3,12 @@
 
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::compress::{compress, CompressOptions};
-use ganscope_model::config::{Family, GeneratorConfig};
+use ganscope_model::config::{Family, GeneratorConfig, Rpgan};
 use ganscope_model::format::seeded_model_bytes;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 
-fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
+fn seeded(family: Family, rpgan: Option<Rpgan>) -> Vec<u8> {
     let mut g = GeneratorConfig::new(family, 28, 1, 4, rpgan).expect("config");
     g.latent_dim = 8;
     seeded_model_bytes(&g, 0.4).expect("bytes")
@@ -43,7 +43,7 @@ fn worst(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn compressed_paths_render_their_tuples() {
-    let bytes = seeded(Family::Linear, Some((5, 3)));
+    let bytes = seeded(Family::Linear, Some(Rpgan::new(5, 3)));
     for blocks in [27, 5] {
         let o = CompressOptions {
             first: 2,
@@ -76,7 +76,7 @@ fn compressed_paths_render_their_tuples() {
 
 #[test]
 fn middle_buckets_merge_and_later_ones_are_renamed() {
-    let bytes = seeded(Family::Linear, Some((5, 2)));
+    let bytes = seeded(Family::Linear, Some(Rpgan::new(5, 2)));
     let o = CompressOptions {
         first: 1,
         last: 2,
@@ -96,8 +96,8 @@ fn middle_buckets_merge_and_later_ones_are_renamed() {
 
 #[test]
 fn what_cannot_merge_is_refused() {
-    let linear = seeded(Family::Linear, Some((5, 2)));
-    let dcgan = seeded(Family::Dcgan, Some((3, 2)));
+    let linear = seeded(Family::Linear, Some(Rpgan::new(5, 2)));
+    let dcgan = seeded(Family::Dcgan, Some(Rpgan::new(3, 2)));
     let o = |first, last, blocks| CompressOptions {
         first,
         last,

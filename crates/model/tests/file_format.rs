@@ -5,13 +5,13 @@ mod common;
 use candle_core::Device;
 use common::{random_model, to_vec};
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::format::{to_bytes, ModelFile, ModelMeta, NamedTensor, MAX_HEADER};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{render, Batch};
 use ganscope_model::{Error, FileError};
 
-fn model_bytes(rpgan: Option<(usize, usize)>) -> (ModelMeta, Vec<NamedTensor>, Vec<u8>) {
+fn model_bytes(rpgan: Option<Rpgan>) -> (ModelMeta, Vec<NamedTensor>, Vec<u8>) {
     let m = random_model(Family::Dcgan, 32, 3, rpgan, 4);
     let bytes = to_bytes(&m.meta, &m.tensors, false).expect("serialise");
     (m.meta, m.tensors, bytes)
@@ -19,7 +19,7 @@ fn model_bytes(rpgan: Option<(usize, usize)>) -> (ModelMeta, Vec<NamedTensor>, V
 
 #[test]
 fn f32_round_trip_is_bit_exact_and_renders_the_same() {
-    for rpgan in [None, Some((4, 3))] {
+    for rpgan in [None, Some(Rpgan::new(4, 3))] {
         let m = random_model(Family::Dcgan, 32, 3, rpgan, 4);
         let bytes = to_bytes(&m.meta, &m.tensors, false).expect("serialise");
         let file = ModelFile::parse(&bytes).expect("parse");
@@ -102,7 +102,7 @@ fn file_error(bytes: &[u8]) -> FileError {
 
 #[test]
 fn malformed_files_each_get_their_own_error() {
-    let (_, tensors, good) = model_bytes(Some((4, 3)));
+    let (_, tensors, good) = model_bytes(Some(Rpgan::new(4, 3)));
     let first = tensors[0].0.clone();
     let n = u64::from_le_bytes(good[..8].try_into().expect("8")) as usize;
 

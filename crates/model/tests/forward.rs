@@ -5,7 +5,7 @@ mod common;
 use candle_core::{Device, Tensor};
 use common::{max_abs_diff, random_model, to_vec};
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{latents, random_paths, render, Batch};
 
@@ -48,7 +48,7 @@ fn every_family_and_size_has_the_right_shapes() {
 fn rpgan_batch_equals_each_sample_alone() {
     let be = CandleBackend::cpu();
     for family in [Family::Dcgan, Family::SnResnet] {
-        let m = random_model(family, 32, 3, Some((3, 5)), 7);
+        let m = random_model(family, 32, 3, Some(Rpgan::new(3, 5)), 7);
         let blocks = m.g.config.blocks();
         let paths = random_paths(11, 13, &blocks);
         let all = to_vec(
@@ -84,7 +84,7 @@ fn rpgan_batch_equals_each_sample_alone() {
 #[test]
 fn bad_paths_are_refused_with_a_message() {
     let be = CandleBackend::cpu();
-    let m = random_model(Family::Dcgan, 32, 1, Some((4, 3)), 2);
+    let m = random_model(Family::Dcgan, 32, 1, Some(Rpgan::new(4, 3)), 2);
     let err =
         m.g.forward(&be, None, &[vec![0, 0, 3, 0]], &mut |_, x| Ok(x))
             .expect_err("block 3 of 3");

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::random_model;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::format::to_bytes;
 use ganscope_model::fuzzing;
 
@@ -53,10 +53,25 @@ fn write_seed_corpus() {
     let dir = root().join("corpus/model_file");
     let mut good = Vec::new();
     for (name, family, rpgan, half) in [
-        ("dcgan-rpgan-f16", Family::Dcgan, Some((4, 2)), true),
+        (
+            "dcgan-rpgan-f16",
+            Family::Dcgan,
+            Some(Rpgan::new(4, 2)),
+            true,
+        ),
         ("dcgan-f32", Family::Dcgan, None, false),
-        ("snresnet-rpgan-f16", Family::SnResnet, Some((2, 2)), true),
-        ("linear-rpgan-f16", Family::Linear, Some((3, 2)), true),
+        (
+            "snresnet-rpgan-f16",
+            Family::SnResnet,
+            Some(Rpgan::new(2, 2)),
+            true,
+        ),
+        (
+            "linear-rpgan-f16",
+            Family::Linear,
+            Some(Rpgan::new(3, 2)),
+            true,
+        ),
     ] {
         let m = random_model(family, 32, 3, rpgan, 1);
         let bytes = to_bytes(&m.meta, &m.tensors, half).expect("bytes");

@@ -1,4 +1,4 @@
-//! Every intervention on the candle backend against a direct computation of DESIGN.md's
+//! Every intervention on the candle backend against a direct computation of docs/design.md's
 //! formula, and the identities the design promises.
 #![allow(clippy::needless_range_loop)] // the reference loops spell the formula out index by index
 
@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use common::{max_abs_diff, random_model, to_vec};
 use ganscope_model::backend::Backend;
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::intervention::{
     region_mask, Hybrid, Interventions, PerUnit, Region, Resolved, UnitEdit,
 };
@@ -102,8 +102,8 @@ fn render_with(
 fn ablating_every_unit_equals_zeroing_the_site() {
     for (family, rpgan) in [
         (Family::Dcgan, None),
-        (Family::SnResnet, Some((4, 3))),
-        (Family::Linear, Some((4, 3))),
+        (Family::SnResnet, Some(Rpgan::new(4, 3))),
+        (Family::Linear, Some(Rpgan::new(4, 3))),
     ] {
         let m = random_model(family, 32, 3, rpgan, 5);
         for (si, (site, shape)) in m.g.sites().into_iter().enumerate().take(3) {
@@ -134,9 +134,9 @@ fn ablating_every_unit_equals_zeroing_the_site() {
 fn hybrid_with_all_channels_equals_the_second_sample() {
     for (family, rpgan) in [
         (Family::Dcgan, None),
-        (Family::Dcgan, Some((3, 5))),
+        (Family::Dcgan, Some(Rpgan::new(3, 5))),
         (Family::SnResnet, None),
-        (Family::Linear, Some((3, 5))),
+        (Family::Linear, Some(Rpgan::new(3, 5))),
     ] {
         let m = random_model(family, 28, 1, rpgan, 6);
         let (site, shape) = m.g.sites()[1].clone();
@@ -260,7 +260,7 @@ fn edit_region_limits_the_change_to_the_site_cells() {
 
 #[test]
 fn bad_interventions_get_clear_errors() {
-    let m = random_model(Family::Dcgan, 32, 1, Some((4, 3)), 9);
+    let m = random_model(Family::Dcgan, 32, 1, Some(Rpgan::new(4, 3)), 9);
     let cfg = &m.g.config;
     let cases = [
         (

@@ -5,7 +5,7 @@ mod common;
 
 use common::{max_abs_diff, random_model, to_vec};
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_model::intervention::{Hybrid, Interventions, PerUnit, Region, Resolved, UnitEdit};
 use ganscope_model::sample::{render, Batch};
 use ganscope_model::shared::{render_hybrid_sets, render_shared};
@@ -14,10 +14,10 @@ use ganscope_model::shared::{render_hybrid_sets, render_shared};
 fn shared_render_equals_the_plain_render() {
     let b = CandleBackend::cpu();
     for (family, rpgan) in [
-        (Family::Dcgan, Some((4, 3))),
+        (Family::Dcgan, Some(Rpgan::new(4, 3))),
         (Family::Dcgan, None),
-        (Family::SnResnet, Some((4, 2))),
-        (Family::Linear, Some((4, 3))),
+        (Family::SnResnet, Some(Rpgan::new(4, 2))),
+        (Family::Linear, Some(Rpgan::new(4, 3))),
     ] {
         let m = random_model(family, 32, 3, rpgan, 7);
         let cfg = m.g.config.clone();
@@ -80,7 +80,10 @@ fn shared_render_equals_the_plain_render() {
 #[test]
 fn hybrid_sets_equal_one_hybrid_render_per_set() {
     let b = CandleBackend::cpu();
-    for (family, rpgan) in [(Family::Dcgan, Some((4, 3))), (Family::SnResnet, None)] {
+    for (family, rpgan) in [
+        (Family::Dcgan, Some(Rpgan::new(4, 3))),
+        (Family::SnResnet, None),
+    ] {
         let m = random_model(family, 32, 3, rpgan, 11);
         let cfg = m.g.config.clone();
         let edits = vec![UnitEdit {

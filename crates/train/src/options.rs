@@ -1,6 +1,6 @@
 //! Training options: what `ganscope train` was asked to do, stored in every checkpoint.
 
-use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig};
+use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig, Rpgan};
 use serde::{Deserialize, Serialize};
 
 /// The adversarial loss.
@@ -102,8 +102,8 @@ pub struct TrainOptions {
     pub d_width: usize,
     /// Latent size.
     pub latent_dim: usize,
-    /// RPGAN `(buckets, blocks per bucket)`; `None` for a standard GAN.
-    pub rpgan: Option<(usize, usize)>,
+    /// RPGAN buckets and blocks per bucket; `None` for a standard GAN.
+    pub rpgan: Option<Rpgan>,
     /// RPGAN blocks of each bucket, when they differ (replaces `rpgan`'s count).
     #[serde(default)]
     pub blocks: Option<Vec<usize>>,

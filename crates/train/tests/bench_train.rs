@@ -3,6 +3,7 @@
 //! same step gives the same variables after, bit for bit), its inputs are the step's draws,
 //! and the timing covers steps and phases.
 
+use ganscope_model::config::Rpgan;
 use std::collections::BTreeMap;
 
 use candle_core::{Device, Tensor};
@@ -18,7 +19,7 @@ fn opts() -> TrainOptions {
         width: 4,
         d_width: 4,
         latent_dim: 8,
-        rpgan: Some((4, 3)),
+        rpgan: Some(Rpgan::new(4, 3)),
         batch: 8,
         d_steps: 2,
         seed: 3,

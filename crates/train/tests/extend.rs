@@ -2,6 +2,7 @@
 //! extended with new blocks on 0-9; the old blocks stay bit for bit, the new ones train,
 //! the extension resumes bit for bit, and bad requests are refused.
 
+use ganscope_model::config::Rpgan;
 use ganscope_train::extend::{extension_options, parse_add_blocks, ExtendOn};
 use ganscope_train::options::{parse_classes, TrainOptions};
 use ganscope_train::run::{open, train};
@@ -15,7 +16,7 @@ fn base(steps: u64) -> TrainOptions {
         width: 4,
         d_width: 4,
         latent_dim: 16,
-        rpgan: Some((4, 3)),
+        rpgan: Some(Rpgan::new(4, 3)),
         steps,
         batch: 8,
         seed: 5,

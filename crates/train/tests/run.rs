@@ -2,7 +2,7 @@
 //! uninterrupted run bit for bit, every loss trains, faults stop cleanly.
 
 use candle_core::Device;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_train::checkpoint;
 use ganscope_train::export::{export_bytes, ExportOptions};
 use ganscope_train::options::{Loss, TrainOptions};
@@ -16,7 +16,7 @@ fn opts(steps: u64) -> TrainOptions {
         width: 4,
         d_width: 4,
         latent_dim: 16,
-        rpgan: Some((4, 3)),
+        rpgan: Some(Rpgan::new(4, 3)),
         steps,
         batch: 8,
         d_steps: 2,
@@ -42,7 +42,7 @@ fn tensors(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run_bit_for_bit() {
-    for (rpgan, ema) in [(Some((4, 3)), None), (None, Some(0.9))] {
+    for (rpgan, ema) in [(Some(Rpgan::new(4, 3)), None), (None, Some(0.9))] {
         let (a, b) = (
             tempfile::tempdir().expect("tmp"),
             tempfile::tempdir().expect("tmp"),

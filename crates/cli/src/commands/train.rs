@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use ganscope_model::config::Family;
+use ganscope_model::config::{Family, Rpgan};
 use ganscope_train::extend::ExtendOn;
 use ganscope_train::options::{bundled_mnist, Loss, TrainOptions};
 use std::path::PathBuf;
@@ -211,13 +211,13 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     let (rpgan, blocks) = if a.rpgan {
         let layers = ganscope_model::config::layer_count(arch, a.image_size)?.0;
         match a.blocks[..] {
-            [m] => (Some((a.buckets.unwrap_or(layers), m)), None),
+            [m] => (Some(Rpgan::new(a.buckets.unwrap_or(layers), m)), None),
             _ => {
                 let n = a.buckets.unwrap_or(a.blocks.len());
                 if n != a.blocks.len() {
                     bail!("--blocks gives {} counts for {n} buckets", a.blocks.len());
                 }
-                (Some((n, 1)), Some(a.blocks.clone()))
+                (Some(Rpgan::new(n, 1)), Some(a.blocks.clone()))
             }
         }
     } else {

@@ -3,7 +3,7 @@
 
 use candle_core::{Device, Tensor};
 use ganscope_model::backend::{Init, ParamSource};
-use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig};
+use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig, Rpgan};
 use ganscope_model::discriminator::Discriminator;
 use ganscope_model::format::{ModelMeta, NamedTensor};
 use ganscope_model::generator::Generator;
@@ -42,7 +42,7 @@ pub fn gen_config(
     family: Family,
     size: usize,
     channels: usize,
-    rpgan: Option<(usize, usize)>,
+    rpgan: Option<Rpgan>,
 ) -> GeneratorConfig {
     let mut g = GeneratorConfig::new(family, size, channels, 4, rpgan).expect("config");
     g.latent_dim = 8;
@@ -60,7 +60,7 @@ pub fn random_model(
     family: Family,
     size: usize,
     channels: usize,
-    rpgan: Option<(usize, usize)>,
+    rpgan: Option<Rpgan>,
     seed: u64,
 ) -> RandomModel {
     let gc = gen_config(family, size, channels, rpgan);
