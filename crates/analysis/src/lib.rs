@@ -14,6 +14,7 @@
 //!   how local a group's exchange is and how consistently each filter fires in one place;
 //! - [`artifacts`]: artifact units (Bau et al. sec. 4.2) and the RPGAN paper's
 //!   noise-injection baseline;
+//! - [`directions`]: latent directions without labels, SeFa and GANSpace, as shifts;
 //! - [`nmf`], [`kmeans`]: the two clusterings, seeded.
 //!
 //! Every analysis is deterministic for a seed; only [`alpha`] needs gradients (candle).
@@ -22,6 +23,7 @@ pub mod ace;
 pub mod alpha;
 pub mod artifacts;
 pub mod buckets;
+pub mod directions;
 pub mod dissect;
 mod error;
 pub mod groups;

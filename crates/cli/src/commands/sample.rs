@@ -6,6 +6,8 @@ use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{random_paths, render, Batch};
 use ganscope_train::images::{grid, save_png};
+
+use super::analyze::directions::MethodArg;
 use std::path::PathBuf;
 
 /// Where `sample` runs the generator.
@@ -51,6 +53,19 @@ pub struct SampleArgs {
     /// Also write the images as raw little-endian f32 values, `[n, C, S, S]`.
     #[arg(long)]
     raw: Option<PathBuf>,
+    /// Move every sample along latent direction K (0 = the best; as `analyze directions`
+    /// finds them: --method, --direction-site).
+    #[arg(long, requires = "amount")]
+    direction: Option<usize>,
+    /// With --direction: how far, in standard deviations of the samples along it.
+    #[arg(long, requires = "direction", allow_hyphen_values = true)]
+    amount: Option<f32>,
+    /// With --direction: SeFa (default where the model has a latent z) or GANSpace.
+    #[arg(long, value_enum, requires = "direction")]
+    method: Option<MethodArg>,
+    /// With --direction and GANSpace: the site (default the middle one).
+    #[arg(long, requires = "direction")]
+    direction_site: Option<String>,
 }
 
 /// Runs `ganscope sample`.
@@ -68,6 +83,9 @@ pub fn run(a: &SampleArgs) -> Result<()> {
         ivs.path = a.path.clone();
     }
     let cfg = &m.generator.config;
+    if let (Some(k), Some(amount)) = (a.direction, a.amount) {
+        ivs.shifts.push(direction_shift(a, &bytes, k, amount)?);
+    }
     let (batch, nrow) = if a.vary_buckets {
         if !cfg.is_rpgan() {
             bail!("--vary-buckets needs an RPGAN (this model has one block per bucket)");
@@ -102,4 +120,33 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     save_png(&img, &a.out)?;
     eprintln!("wrote {} ({n} samples, seed {})", a.out.display(), a.seed);
     Ok(())
+}
+
+/// The shift of `amount` standard deviations along direction `k`, found as `analyze
+/// directions` finds it (on candle).
+fn direction_shift(
+    a: &SampleArgs,
+    bytes: &[u8],
+    k: usize,
+    amount: f32,
+) -> Result<ganscope_model::shift::Shift> {
+    use ganscope_analysis::directions::{find, GANSPACE_SAMPLES};
+    use ganscope_analysis::renderer::{CpuRenderer, Renderer as _};
+    use ganscope_model::generator::site_shapes;
+    let mut r = CpuRenderer::load(bytes)?;
+    let sites = site_shapes(r.config());
+    let site = match &a.direction_site {
+        None => (sites.len() - 1) / 2,
+        Some(name) => sites.iter().position(|s| &s.0 == name).with_context(|| {
+            let known: Vec<&str> = sites.iter().map(|s| s.0.as_str()).collect();
+            format!(
+                "--direction-site: no site `{}`; the model has {}",
+                name.chars().take(32).collect::<String>(),
+                known.join(", ")
+            )
+        })?,
+    };
+    let method = a.method.map(Into::into);
+    let dirs = find(&mut r, bytes, method, site, GANSPACE_SAMPLES, k + 1)?;
+    Ok(dirs.shift(k, amount)?)
 }

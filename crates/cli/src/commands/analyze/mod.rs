@@ -3,6 +3,7 @@
 //! self-contained HTML report of everything that ran.
 
 mod channels;
+pub mod directions;
 mod figures;
 mod quality;
 mod steps;
@@ -45,6 +46,8 @@ pub enum What {
     Modules,
     /// Concept groups of a site's filters, and their exchange between samples.
     Groups,
+    /// Latent directions (SeFa or GANSpace) and the sweep of each from -3 to +3 sigma.
+    Directions,
     /// Everything that applies to the model.
     All,
 }
@@ -75,7 +78,7 @@ pub struct AnalyzeArgs {
     /// Where the generator runs.
     #[arg(long, value_enum, default_value_t = Device::Cpu)]
     pub backend: Device,
-    /// Site (b1..bn) for dissect, ace, influence, modules and groups; default the site of
+    /// Site (b1..bn) for dissect, ace, influence, modules, groups and GANSpace; default the site of
     /// the file's learned groups (interpretable training), else the middle one.
     #[arg(long)]
     pub site: Option<String>,
@@ -88,7 +91,11 @@ pub struct AnalyzeArgs {
     /// Modules (NMF rank) or concept groups.
     #[arg(long, default_value_t = 3)]
     pub k: usize,
-    /// Samples for dissection, ACE, quality and groups.
+    /// Directions: SeFa (default where the model has a latent z) or GANSpace at --site
+    /// (default for an RPGAN).
+    #[arg(long, value_enum)]
+    pub method: Option<directions::MethodArg>,
+    /// Samples for dissection, ACE, quality, groups and GANSpace.
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
     /// Dissection threshold quantile of each unit's activations (0.99: its top 1%).
@@ -103,7 +110,7 @@ pub struct AnalyzeArgs {
     /// Noise injection (paths of a standard GAN): noise std relative to each weight's std.
     #[arg(long, default_value_t = 0.5)]
     pub noise: f32,
-    /// ACE: the size of the largest greedy unit set.
+    /// ACE: the size of the largest greedy unit set; directions: how many.
     #[arg(long, default_value_t = 8)]
     pub top: usize,
     /// The classifier for semantic features (default: classifier-<dataset>.safetensors beside
@@ -279,6 +286,7 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
             What::Artifacts,
             What::Modules,
             What::Groups,
+            What::Directions,
         ]
         .into_iter()
         .filter(|w| rpgan || *w != What::Buckets)

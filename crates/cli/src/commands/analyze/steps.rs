@@ -25,6 +25,7 @@ pub fn run(job: &mut Job, what: What) -> Result<()> {
         What::Influence => super::channels::influence(job, false),
         What::Modules => super::channels::influence(job, true),
         What::Groups => super::channels::groups(job),
+        What::Directions => super::directions::directions(job),
         What::All => Ok(()),
     }
 }
