@@ -5,7 +5,7 @@ const CACHE = 'ganscope-lab-v1';
 const FILES = [
   './', 'index.html', 'style.css', 'js/app.js', 'js/lab.js', 'js/worker.js', 'js/draw.js',
   'js/state.js', 'js/dom.js', 'js/panels/paths.js', 'js/panels/units.js',
-  'js/panels/hybrids.js', 'pkg/ganscope_web.js', 'pkg/ganscope_web_bg.wasm',
+  'js/panels/hybrids.js', 'js/panels/directions.js', 'pkg/ganscope_web.js', 'pkg/ganscope_web_bg.wasm',
   'vendor/chart.js-4.5.1/chart.umd.min.js', 'models/rpgan-colored-mnist.safetensors',
   'models/gan-colored-mnist.safetensors', 'models/classifier-colored-mnist.safetensors',
 ];

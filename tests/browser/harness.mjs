@@ -60,7 +60,7 @@ export function ganscope(args) {
 }
 
 /** The native forward: `[n, C, S, S]` floats of `model` at `seed` under `iv` (JSON or ''). */
-export function native(model, seed, n, iv, backend = 'cpu') {
+export function native(model, seed, n, iv, backend = 'cpu', extra = []) {
   const k = calls++;
   const raw = path.join(tmp, `native${k}.f32`);
   const args = ['sample', model, '--n', String(n), '--seed', String(seed), '--backend', backend,
@@ -69,7 +69,7 @@ export function native(model, seed, n, iv, backend = 'cpu') {
     fs.writeFileSync(path.join(tmp, `iv${k}.json`), iv);
     args.push('--interventions', path.join(tmp, `iv${k}.json`));
   }
-  ganscope(args);
+  ganscope([...args, ...extra]);
   const b = fs.readFileSync(raw);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
 }

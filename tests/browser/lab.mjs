@@ -207,11 +207,42 @@ const tests = {
       .map((id) => document.getElementById(id).offsetParent !== null));
     if (JSON.stringify(vis) !== '[true,false,false]') throw new Error(`visible: ${vis}`);
   },
+  async 'a direction slider renders as ganscope sample --direction does, and moves compose'(page) {
+    await page.goto(`${base}/www/index.html?model=gan-colored-mnist&seed=5&panel=directions&moves=0:2`);
+    await ready(page);
+    const main = await pixels(page, 'main');
+    same(main, native(GAN, 5, 1, '', 'cpu', ['--direction', '0', '--amount', '2']), 'SeFa direction 1 at +2');
+    if (!differs(main, Array.from(native(GAN, 5, 1, ''), (v) => v))) throw new Error('the move changed nothing');
+    // the sweep of direction 1 holds the main image at +2 (column 6 of -3..+3)
+    await page.click('#sliders button >> nth=0');
+    await page.waitForSelector('#sweep[data-done^="gan-colored-mnist|0|5"]', { timeout: 60_000 });
+    same(await pixels(page, 'sweep-5'), native(GAN, 5, 1, '', 'cpu', ['--direction', '0', '--amount', '2']), 'sweep +2');
+    // a second slider and a unit edit compose with the first: the page's interventions, natively
+    await redraw(page, () => page.locator('#dir-2').fill('-1.5'));
+    const st = await state(page);
+    if (JSON.stringify(st.moves) !== '[[0,2],[2,-1.5]]') throw new Error(`moves ${JSON.stringify(st.moves)}`);
+    if (new URL(page.url()).searchParams.get('moves') !== '0:2,2:-1.5') throw new Error(`URL ${page.url()}`);
+    const iv = await page.evaluate(() => window.ganscope.iv());
+    same(await pixels(page, 'main'), native(GAN, 5, 1, iv), 'two moves');
+  },
+  async 'an RPGAN moves a site along a GANSpace direction as native does'(page) {
+    await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=5&panel=directions&moves=0:1.5`);
+    await ready(page);
+    const st = await state(page);
+    const status = await page.textContent('#directions-status');
+    if (!status.includes('GANSpace') || !status.includes('b2')) throw new Error(`status: ${status}`);
+    same(await pixels(page, 'main'), native(RPGAN, 5, 1, JSON.stringify({ path: st.path }), 'cpu',
+      ['--direction', '0', '--amount', '1.5']), 'GANSpace direction 1 at +1.5');
+    // SeFa needs a latent: the page says so and keeps working
+    await page.selectOption('#directions-method', 'sefa');
+    await page.waitForFunction(() => document.getElementById('error').textContent.includes('learned constant'),
+      null, { timeout: 60_000 });
+  },
   async 'bad URL parameters are reported and ignored'(page) {
-    await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=-4&edits=%7Bnope&panel=<b>x</b>`);
+    await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=-4&edits=%7Bnope&panel=<b>x</b>&moves=0:NaN`);
     await ready(page);
     const msg = await page.textContent('#error');
-    for (const p of ['seed', 'edits', 'panel']) if (!msg.includes(`URL parameter ${p}`)) throw new Error(`error: ${msg}`);
+    for (const p of ['seed', 'edits', 'panel', 'moves']) if (!msg.includes(`URL parameter ${p}`)) throw new Error(`error: ${msg}`);
     if (await page.evaluate(() => document.querySelectorAll('b').length)) throw new Error('the URL made HTML');
   },
 };

@@ -6,6 +6,7 @@ import * as urlState from './state.js';
 import { pathsPanel } from './panels/paths.js';
 import { unitsPanel } from './panels/units.js';
 import { hybridsPanel } from './panels/hybrids.js';
+import { directionsPanel } from './panels/directions.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,11 +33,13 @@ const app = {
   status(msg) {
     $('status').textContent = msg;
   },
-  /** Interventions of the main sample: path and edits. */
+  /** Interventions of the main sample: path, edits and moves along directions. */
   iv(extra = {}) {
     const iv = { ...extra };
     if (app.state.path && app.model.rpgan) iv.path = app.state.path;
     if (app.state.edits.length) iv.edits = app.state.edits;
+    const shifts = panels.directions.shifts();
+    if (shifts.length) iv.shifts = shifts;
     return JSON.stringify(iv);
   },
   /** The model, seed and interventions of the main image (tests wait for it to be drawn). */
@@ -62,7 +65,10 @@ const app = {
 };
 window.ganscope = app; // for the console and the browser tests
 
-const panels = { paths: pathsPanel(app), units: unitsPanel(app), hybrids: hybridsPanel(app) };
+const panels = {
+  paths: pathsPanel(app), units: unitsPanel(app), hybrids: hybridsPanel(app),
+  directions: directionsPanel(app),
+};
 
 function describeModel(r) {
   const g = r.meta.generator;
@@ -111,8 +117,10 @@ async function refresh() {
     $(`tab-${p}`).setAttribute('aria-selected', String(on));
     $(`panel-${p}`).hidden = st.embed ? st.embed !== p : !on;
   }
-  $('panel-sample').hidden = Boolean(st.embed) && !['sample', 'units'].includes(st.embed);
+  $('panel-sample').hidden = Boolean(st.embed) && !['sample', 'units', 'directions'].includes(st.embed);
   try {
+    // moves along directions in the state need the directions before the image
+    if (st.moves.length) await panels.directions.ensure();
     const work = [renderMain()];
     const shown = st.embed || st.panel;
     if (panels[shown]) work.push(panels[shown].render());
@@ -179,6 +187,7 @@ function fixState(m) {
   const hc = m.sites[names.indexOf(st.hsite)][1][0];
   st.channels = st.channels.filter((c) => c < hc);
   if (st.edits.some((e) => !names.includes(e && e.site))) st.edits = [];
+  if (st.dsite && !names.includes(st.dsite)) st.dsite = '';
 }
 
 async function fetchBytes(url) {

@@ -10,8 +10,16 @@
 //   donor    the second sample's seed (Hybrids)
 //   hsite    the hybrid's site;  channels  its channel set: 1,4,5
 //   k        modules to cluster the influence maps into
-//   embed    one panel (paths | units | hybrids | sample) without the page's chrome
-export const PANELS = ['paths', 'units', 'hybrids'];
+//   dmethod  how latent directions are found: sefa | ganspace (default: by the model)
+//   dsite    GANSpace's site
+//   moves    moves along directions, direction:amount in standard deviations: 0:1.5,3:-2
+//   embed    one panel (paths | units | hybrids | directions | sample) without the chrome
+export const PANELS = ['paths', 'units', 'hybrids', 'directions'];
+
+/** The largest move along a direction, in standard deviations (the model crate's limit). */
+export const MAX_MOVE = 100;
+/** Directions the page finds. */
+export const DIRECTIONS = 8;
 
 const MAX_SEED = 4294967295;
 
@@ -19,6 +27,7 @@ export function defaults() {
   return {
     model: 'rpgan-colored-mnist', backend: 'auto', seed: 0, path: null, edits: [],
     panel: 'paths', site: '', donor: 1, hsite: '', channels: [], k: 3, embed: '',
+    dmethod: '', dsite: '', moves: [],
   };
 }
 
@@ -29,6 +38,25 @@ function ints(s, max) {
     throw new Error(`"${s}" is not a list of whole numbers from 0 to ${max}`);
   }
   return out;
+}
+
+/** `0:1.5,3:-2` as [[0, 1.5], [3, -2]]: distinct directions, finite amounts, no zeros. */
+function moves(s) {
+  if (!s) return [];
+  const out = s.split(',').map((part) => {
+    const [k, a, rest] = part.split(':');
+    const dir = Number(k);
+    const amount = Number(a);
+    if (rest !== undefined || !Number.isInteger(dir) || dir < 0 || dir >= DIRECTIONS) {
+      throw new Error(`"${part}" is not direction:amount with a direction from 0 to ${DIRECTIONS - 1}`);
+    }
+    if (a === undefined || a.trim() === '' || !Number.isFinite(amount) || Math.abs(amount) > MAX_MOVE) {
+      throw new Error(`the amount in "${part}" is not a number from -${MAX_MOVE} to ${MAX_MOVE}`);
+    }
+    return [dir, amount];
+  });
+  if (new Set(out.map((m) => m[0])).size !== out.length) throw new Error('a direction is listed twice');
+  return out.filter((m) => m[1] !== 0);
 }
 
 function seed(s, name) {
@@ -80,6 +108,12 @@ export function parse(search) {
     st.embed = v;
   });
   take('site', (v) => { st.site = v; });
+  take('dmethod', (v) => {
+    if (!['', 'sefa', 'ganspace'].includes(v)) throw new Error(`"${v}" is not sefa or ganspace`);
+    st.dmethod = v;
+  });
+  take('dsite', (v) => { st.dsite = v; });
+  take('moves', (v) => { st.moves = moves(v); });
   take('hsite', (v) => { st.hsite = v; });
   take('k', (v) => {
     const k = Number(v);
@@ -104,6 +138,9 @@ export function format(st) {
   if (st.hsite) q.set('hsite', st.hsite);
   if (st.channels.length) q.set('channels', st.channels.join(','));
   if (st.k !== d.k) q.set('k', String(st.k));
+  if (st.dmethod) q.set('dmethod', st.dmethod);
+  if (st.dsite) q.set('dsite', st.dsite);
+  if (st.moves.length) q.set('moves', st.moves.map((m) => `${m[0]}:${m[1]}`).join(','));
   if (st.embed) q.set('embed', st.embed);
   return `?${q}`;
 }

@@ -94,6 +94,10 @@ const ops = {
     const r = lab.influence(site, pairs, seed, progress);
     return { value: r, transfer: [r.maps.buffer] };
   },
+  directions({ method, site, samples, top }) {
+    const r = lab.directions(method || '', site || '', samples, top);
+    return { value: r, transfer: r.directions.map((d) => d.vector.buffer) };
+  },
   modules({ k, seed }) {
     return { value: lab.modules(k, seed) };
   },

@@ -100,11 +100,11 @@ impl Directions {
 }
 
 /// The directions of a model by `method` (default: SeFa where the model has a latent z,
-/// GANSpace at `site` for a constant-input RPGAN): `top` of them, GANSpace over `samples`
+/// GANSpace at `site` for a constant-input RPGAN; `latent` is [`latent_matrix`] of the file): `top` of them, GANSpace over `samples`
 /// samples of [`GANSPACE_SEED`].
 pub fn find(
     r: &mut dyn Renderer,
-    bytes: &[u8],
+    latent: Option<&LatentMatrix>,
     method: Option<Method>,
     site: usize,
     samples: usize,
@@ -116,7 +116,10 @@ pub fn find(
         Method::Sefa
     });
     match method {
-        Method::Sefa => sefa_model(&ModelFile::parse(bytes)?, top),
+        Method::Sefa => match latent {
+            Some(m) => sefa(&m.a, m.rows, m.dim, top),
+            None => Err(opts(NO_LATENT)),
+        },
         Method::Ganspace => ganspace(r, Some(site), samples, top, GANSPACE_SEED),
     }
 }
@@ -192,14 +195,24 @@ pub fn conv_transpose_latent_matrix(w: &[f32], d: usize, c: usize, k: usize) -> 
     a
 }
 
-/// SeFa on a model file: the first layer's weight (`[out, latent_dim]`) is `A`.
-pub fn sefa_model(file: &ModelFile, top: usize) -> Result<Directions> {
-    let g = &file.meta.generator;
-    if g.constant_input {
-        return Err(opts(
-            "SeFa factorises the first layer's action on the latent z, and this RPGAN starts \
-             from a learned constant: use GANSpace at a site (--method ganspace --site bK)",
-        ));
+/// The matrix `A` of the first layer's action on z (`y = A z + b`), row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LatentMatrix {
+    /// `[rows, dim]` values.
+    pub a: Vec<f32>,
+    /// Outputs of the layer.
+    pub rows: usize,
+    /// The latent size.
+    pub dim: usize,
+}
+
+const NO_LATENT: &str = "SeFa factorises the first layer's action on the latent z, and this \
+    RPGAN starts from a learned constant: use GANSpace at a site (--method ganspace --site bK)";
+
+/// The first layer's weight (`[out, latent_dim]`) of a model file: SeFa's `A`.
+pub fn latent_matrix(file: &ModelFile) -> Result<LatentMatrix> {
+    if file.meta.generator.constant_input {
+        return Err(opts(NO_LATENT));
     }
     let name = format!("{}.linear.weight", layer_prefix(0, 0, 0));
     let shape = file
@@ -210,7 +223,17 @@ pub fn sefa_model(file: &ModelFile, top: usize) -> Result<Directions> {
     let [rows, dim] = shape[..] else {
         return Err(opts(format!("`{name}` has shape {shape:?}, not [out, in]")));
     };
-    sefa(&file.data(&name)?, rows, dim, top)
+    Ok(LatentMatrix {
+        a: file.data(&name)?,
+        rows,
+        dim,
+    })
+}
+
+/// SeFa on a model file: the first layer's weight is `A`.
+pub fn sefa_model(file: &ModelFile, top: usize) -> Result<Directions> {
+    let m = latent_matrix(file)?;
+    sefa(&m.a, m.rows, m.dim, top)
 }
 
 /// Principal components of the rows of `x` (`[n, d]`, row-major).
@@ -237,8 +260,8 @@ pub fn pca(x: &[f32], n: usize, d: usize, k: usize) -> Result<Pca> {
     }
     let mut m = DMatrix::from_row_iterator(n, d, x.iter().map(|&v| f64::from(v))); // [n, d]
     let mean: Vec<f64> = (0..d).map(|j| m.column(j).mean()).collect();
-    for j in 0..d {
-        m.column_mut(j).add_scalar_mut(-mean[j]);
+    for (j, &mu) in mean.iter().enumerate() {
+        m.column_mut(j).add_scalar_mut(-mu);
     }
     let scale = 1.0 / (n as f64 - 1.0);
     let total = m.iter().map(|v| v * v).sum::<f64>() * scale;

@@ -73,6 +73,9 @@ fn every_analysis_of_the_rpgan_writes_figures_numbers_and_a_report() {
         "module-hybrids.png",
         "groups.json",
         "groups.png",
+        "directions.json",
+        "directions.png",
+        "directions.safetensors",
         "report.html",
     ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");

@@ -6,6 +6,7 @@
 //! messages; nothing panics on bad input.
 
 mod analyses;
+mod directions;
 mod engine;
 mod probe;
 
@@ -48,6 +49,8 @@ pub struct Lab {
     cpu: Rc<RefCell<ganscope_analysis::renderer::CpuRenderer>>,
     backend: String,
     meta: String,
+    /// The first layer's action on z (SeFa), when the model has a latent.
+    latent: Option<ganscope_analysis::directions::LatentMatrix>,
     /// The model card's facts (the text needs the name the page shows).
     card: (
         ganscope_model::format::ModelMeta,
@@ -69,6 +72,7 @@ impl Lab {
         let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
         let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
         let params = ganscope_model::card::ParamCounts::of(&file);
+        let latent = ganscope_analysis::directions::latent_matrix(&file).ok();
         let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
         let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
         let card = (m.meta.clone(), params, bytes.len());
@@ -88,6 +92,7 @@ impl Lab {
             engine: Rc::new(RefCell::new(Some(engine))),
             cpu,
             meta,
+            latent,
             card,
             maps: Rc::new(RefCell::new(None)),
         })

@@ -130,7 +130,7 @@ fn direction_shift(
     k: usize,
     amount: f32,
 ) -> Result<ganscope_model::shift::Shift> {
-    use ganscope_analysis::directions::{find, GANSPACE_SAMPLES};
+    use ganscope_analysis::directions::{find, latent_matrix, GANSPACE_SAMPLES};
     use ganscope_analysis::renderer::{CpuRenderer, Renderer as _};
     use ganscope_model::generator::site_shapes;
     let mut r = CpuRenderer::load(bytes)?;
@@ -147,6 +147,15 @@ fn direction_shift(
         })?,
     };
     let method = a.method.map(Into::into);
-    let dirs = find(&mut r, bytes, method, site, GANSPACE_SAMPLES, k + 1)?;
+    let file = ganscope_model::format::ModelFile::parse(bytes)?;
+    let latent = latent_matrix(&file).ok();
+    let dirs = find(
+        &mut r,
+        latent.as_ref(),
+        method,
+        site,
+        GANSPACE_SAMPLES,
+        k + 1,
+    )?;
     Ok(dirs.shift(k, amount)?)
 }

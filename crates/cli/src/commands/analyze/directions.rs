@@ -5,7 +5,8 @@
 use super::steps::png;
 use super::Job;
 use anyhow::{Context, Result};
-use ganscope_analysis::directions::{find, Directions, Method};
+use ganscope_analysis::directions::{find, latent_matrix, Directions, Method};
+use ganscope_model::format::ModelFile;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::Batch;
 use safetensors::tensor::{Dtype, TensorView};
@@ -34,10 +35,12 @@ pub const SWEEP: [f32; 7] = [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0];
 /// Runs the step.
 pub fn directions(job: &mut Job) -> Result<()> {
     let a = job.args;
-    let bytes = job.bytes.clone();
+    let latent = ModelFile::parse(&job.bytes)
+        .ok()
+        .and_then(|f| latent_matrix(&f).ok());
     let dirs = find(
         job.r.as_mut(),
-        &bytes,
+        latent.as_ref(),
         a.method.map(Method::from),
         job.site,
         a.samples,
