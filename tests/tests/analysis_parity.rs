@@ -1,5 +1,6 @@
 //! The analyses give the same numbers on candle and on wgpu (lavapipe in CI), on the
-//! bundled RPGAN; hybrid sets split over small submissions equal the candle ones.
+//! bundled RPGAN; hybrid sets split over small submissions equal the candle ones; GANSpace
+//! directions and a move along one agree.
 
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
 use ganscope_analysis::influence::{channel_set, influence_maps, pair_batch};
@@ -91,4 +92,35 @@ fn hybrid_sets_split_over_small_submissions_equal_candle() {
     // no sets is an error on both backends
     assert!(cpu.hybrid_sets(&batch, &resolved, 2, &[]).is_err());
     assert!(block_on(model.render_hybrid_sets(&batch, &resolved, 2, &[])).is_err());
+}
+
+#[test]
+fn directions_and_their_sweeps_agree_on_both_backends() {
+    use ganscope_analysis::directions::ganspace;
+    use ganscope_model::intervention::Interventions;
+    use ganscope_model::sample::Batch;
+    let Some(g) = gpu() else { return };
+    let bytes = bundled();
+    let mut cpu = CpuRenderer::load(&bytes).expect("cpu");
+    let mut gpu = GpuRenderer::with_gpu(g, &bytes).expect("gpu");
+    let a = ganspace(&mut cpu, Some(1), 96, 4, 0).expect("cpu directions");
+    let b = ganspace(&mut gpu, Some(1), 96, 4, 0).expect("gpu directions");
+    assert_eq!(a.site, b.site);
+    for (k, (x, y)) in a.directions.iter().zip(&b.directions).enumerate() {
+        let dot: f32 = x.vector.iter().zip(&y.vector).map(|(p, q)| p * q).sum();
+        assert!(dot > 0.999, "direction {k}: cosine {dot}");
+        assert!((x.sigma - y.sigma).abs() < 1e-3 * x.sigma, "sigma {k}");
+    }
+    // one sweep column (direction 1 at +2 sigma) renders the same on both
+    let cfg = cpu.config().clone();
+    let iv = Interventions {
+        shifts: vec![a.shift(0, 2.0).expect("shift")],
+        ..Interventions::default()
+    };
+    let batch = Batch::new(&cfg, 3, 4, &iv).expect("batch");
+    let resolved = Resolved::new(&cfg, &iv).expect("resolved");
+    let x = cpu.render(&batch, &resolved, &[]).expect("cpu").images;
+    let y = gpu.render(&batch, &resolved, &[]).expect("gpu").images;
+    let err = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    assert!(err < 1e-4, "sweep image differs by {err}");
 }
