@@ -121,6 +121,10 @@ fn directions_and_their_sweeps_agree_on_both_backends() {
     let resolved = Resolved::new(&cfg, &iv).expect("resolved");
     let x = cpu.render(&batch, &resolved, &[]).expect("cpu").images;
     let y = gpu.render(&batch, &resolved, &[]).expect("gpu").images;
-    let err = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    let err = x
+        .iter()
+        .zip(&y)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max);
     assert!(err < 1e-4, "sweep image differs by {err}");
 }

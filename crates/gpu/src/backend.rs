@@ -8,9 +8,13 @@ use ganscope_model::backend::{Activation, Backend, BatchNormParams, BN_EPS};
 use ganscope_model::{Error, Result};
 
 use crate::context::Gpu;
-use crate::kernels::Kernel;
+use crate::kernels::Params;
+use crate::params::{
+    act, ActivationParams, AddParams, CopyParams, GatherParams, MixParams, NormParams,
+    Resample2xParams, SumSpatialParams, ToRgbaParams, UnitEditParams,
+};
 use crate::pool::Buf;
-use crate::recorder::{elementwise_groups, Recorder};
+use crate::recorder::{elementwise_groups, Dispatch, Recorder};
 
 /// A tensor on the GPU: a buffer (shared by reshapes) and its shape.
 #[derive(Clone, Debug)]
@@ -58,6 +62,16 @@ fn words(v: &[f32]) -> impl Iterator<Item = u32> + '_ {
     v.iter().map(|x| x.to_bits())
 }
 
+/// The code and slope of an activation in `common/activation.wgsl`.
+fn act_code(a: Option<Activation>) -> (u32, f32) {
+    match a {
+        None => (act::NONE, 0.0),
+        Some(Activation::Relu) => (act::RELU, 0.0),
+        Some(Activation::LeakyRelu(s)) => (act::LEAKY_RELU, s),
+        Some(Activation::Tanh) => (act::TANH, 0.0),
+    }
+}
+
 impl WgpuBackend {
     /// A backend on `gpu`.
     pub fn new(gpu: Gpu) -> Self {
@@ -85,19 +99,22 @@ impl WgpuBackend {
         self.rec.upload(bytemuck_words(w), op)
     }
 
+    /// Records an element-wise kernel (one invocation per output element) into a fresh
+    /// output of `shape`.
     fn elementwise(
         &self,
-        k: Kernel,
-        params: &[u32],
+        params: Params,
         aux: Option<&Rc<Buf>>,
         inputs: &[&GpuTensor],
         shape: &[usize],
     ) -> Result<GpuTensor> {
-        let y = self.out(shape, k.file())?;
+        let y = self.out(shape, params.kernel().file())?;
         let bufs: Vec<&Rc<Buf>> = inputs.iter().map(|t| &t.buf).collect();
-        let n = y.len() as u64;
-        self.rec
-            .dispatch(k, params, aux, &bufs, &y.buf, elementwise_groups(n));
+        let groups = elementwise_groups(y.len() as u64);
+        self.rec.record(Dispatch {
+            aux,
+            ..Dispatch::new(params, &bufs, &y.buf, groups)
+        });
         Ok(y)
     }
 
@@ -106,9 +123,10 @@ impl WgpuBackend {
         let bytes = 4 * data.len() as u64;
         let max = self.rec.gpu.max_binding();
         if bytes > max {
-            return Err(Error::Backend(format!(
+            let msg = format!(
                 "tensor `{name}` needs {bytes} bytes; this GPU binds at most {max} bytes per buffer"
-            )));
+            );
+            return Err(Error::backend(crate::Error::Limit(msg)));
         }
         let buf = Buf::standalone(
             &self.rec.gpu.device,
@@ -134,13 +152,12 @@ impl WgpuBackend {
         if c != 1 && c != 3 {
             return shape_err(format!("RGBA conversion takes 1 or 3 channels, not {c}"));
         }
-        self.elementwise(
-            Kernel::ToRgba,
-            &[u(n * h * w)?, u(c)?, u(h * w)?],
-            None,
-            &[x],
-            &[n, h, w],
-        )
+        let p = ToRgbaParams {
+            n: u(n * h * w)?,
+            c: u(c)?,
+            hw: u(h * w)?,
+        };
+        self.elementwise(Params::ToRgba(p), None, &[x], &[n, h, w])
     }
 }
 
@@ -157,27 +174,38 @@ impl WgpuBackend {
         if ps.iter().any(|t| t.shape != [c]) {
             return shape_err(format!("batch_norm parameters for {c} channels"));
         }
-        let (mode, slope) = match act {
-            None => (0, 0.0f32),
-            Some(Activation::Relu) => (1, 0.0),
-            Some(Activation::LeakyRelu(s)) => (2, s),
-            Some(Activation::Tanh) => (3, 0.0),
+        let (act, slope) = act_code(act);
+        let params = NormParams {
+            n: u(n * c * h * w)?,
+            c: u(c)?,
+            hw: u(h * w)?,
+            eps: BN_EPS as f32,
+            act,
+            slope,
         };
-        let eps = (BN_EPS as f32).to_bits();
         self.elementwise(
-            Kernel::BatchNorm,
-            &[
-                u(n * c * h * w)?,
-                u(c)?,
-                u(h * w)?,
-                eps,
-                mode,
-                slope.to_bits(),
-            ],
+            Params::BatchNorm(params),
             None,
             &[x, ps[0], ps[1], ps[2], ps[3]],
             &x.shape,
         )
+    }
+}
+
+impl WgpuBackend {
+    /// Up-sampling or pooling of `x` `[N, C, H, W]` into `shape` (`make` names the kernel).
+    fn resample2x(
+        &self,
+        make: fn(Resample2xParams) -> Params,
+        x: &GpuTensor,
+        shape: [usize; 4],
+    ) -> Result<GpuTensor> {
+        let p = Resample2xParams {
+            n: u(shape.iter().product())?,
+            h: u(x.shape[2])?,
+            w: u(x.shape[3])?,
+        };
+        self.elementwise(make(p), None, &[x], &shape)
     }
 }
 
@@ -237,13 +265,12 @@ impl Backend for WgpuBackend {
         shape[0] = idx.len();
         let ix: Vec<u32> = idx.iter().map(|&i| u(i)).collect::<Result<_>>()?;
         let aux = self.aux(&ix, "row indices")?;
-        self.elementwise(
-            Kernel::Gather,
-            &[u(idx.len() * row)?, u(row)?, 0],
-            Some(&aux),
-            &[x],
-            &shape,
-        )
+        let p = GatherParams {
+            n: u(idx.len() * row)?,
+            row: u(row)?,
+            idx: 0,
+        };
+        self.elementwise(Params::Gather(p), Some(&aux), &[x], &shape)
     }
 
     fn concat_batch(&self, parts: &[GpuTensor]) -> Result<GpuTensor> {
@@ -262,20 +289,15 @@ impl Backend for WgpuBackend {
         let mut off = 0;
         for (i, p) in parts.iter().enumerate() {
             let n = p.len();
-            let dispatch = if i == 0 {
-                Recorder::dispatch
-            } else {
-                Recorder::dispatch_more
-            };
-            dispatch(
-                &self.rec,
-                Kernel::Copy,
-                &[u(n)?, u(off)?],
-                None,
-                &[&p.buf],
-                &y.buf,
-                elementwise_groups(n as u64),
-            );
+            let params = Params::Copy(CopyParams {
+                n: u(n)?,
+                offset: u(off)?,
+            });
+            self.rec.record(Dispatch {
+                // the first part starts the output, the others write more of it
+                continues: i > 0,
+                ..Dispatch::new(params, &[&p.buf], &y.buf, elementwise_groups(n as u64))
+            });
             off += n;
         }
         Ok(y)
@@ -321,62 +343,40 @@ impl Backend for WgpuBackend {
     }
 
     fn activation(&self, x: &GpuTensor, act: Activation) -> Result<GpuTensor> {
-        let (mode, slope) = match act {
-            Activation::Relu => (0, 0.0f32),
-            Activation::LeakyRelu(s) => (1, s),
-            Activation::Tanh => (2, 0.0),
+        let (act, slope) = act_code(Some(act));
+        let p = ActivationParams {
+            n: u(x.len())?,
+            act,
+            slope,
         };
-        self.elementwise(
-            Kernel::Activation,
-            &[u(x.len())?, mode, slope.to_bits()],
-            None,
-            &[x],
-            &x.shape,
-        )
+        self.elementwise(Params::Activation(p), None, &[x], &x.shape)
     }
 
     fn add(&self, a: &GpuTensor, b: &GpuTensor) -> Result<GpuTensor> {
         if a.shape != b.shape {
             return shape_err(format!("add of {:?} and {:?}", a.shape, b.shape));
         }
-        self.elementwise(Kernel::Add, &[u(a.len())?], None, &[a, b], &a.shape)
+        let p = AddParams { n: u(a.len())? };
+        self.elementwise(Params::Add(p), None, &[a, b], &a.shape)
     }
 
     fn upsample2x(&self, x: &GpuTensor) -> Result<GpuTensor> {
         let [n, c, h, w] = nchw(x, "upsample2x")?;
-        let shape = [n, c, 2 * h, 2 * w];
-        let m = shape.iter().product();
-        self.elementwise(
-            Kernel::Upsample2x,
-            &[u(m)?, u(h)?, u(w)?],
-            None,
-            &[x],
-            &shape,
-        )
+        self.resample2x(Params::Upsample2x, x, [n, c, 2 * h, 2 * w])
     }
 
     fn avg_pool2x(&self, x: &GpuTensor) -> Result<GpuTensor> {
         let [n, c, h, w] = nchw(x, "avg_pool2x")?;
-        let shape = [n, c, h / 2, w / 2];
-        let m = shape.iter().product();
-        self.elementwise(
-            Kernel::AvgPool2x,
-            &[u(m)?, u(h)?, u(w)?],
-            None,
-            &[x],
-            &shape,
-        )
+        self.resample2x(Params::AvgPool2x, x, [n, c, h / 2, w / 2])
     }
 
     fn sum_spatial(&self, x: &GpuTensor) -> Result<GpuTensor> {
         let [n, c, h, w] = nchw(x, "sum_spatial")?;
-        self.elementwise(
-            Kernel::SumSpatial,
-            &[u(n * c)?, u(h * w)?],
-            None,
-            &[x],
-            &[n, c],
-        )
+        let p = SumSpatialParams {
+            n: u(n * c)?,
+            hw: u(h * w)?,
+        };
+        self.elementwise(Params::SumSpatial(p), None, &[x], &[n, c])
     }
 
     fn unit_edit(
@@ -400,13 +400,15 @@ impl Backend for WgpuBackend {
             .chain(words(mask))
             .collect();
         let aux = self.aux(&aux, "unit edit vectors")?;
-        self.elementwise(
-            Kernel::UnitEdit,
-            &[u(n * c * h * w)?, u(c)?, u(h * w)?, 0, u(c)?, u(2 * c)?],
-            Some(&aux),
-            &[x],
-            &x.shape,
-        )
+        let p = UnitEditParams {
+            n: u(n * c * h * w)?,
+            c: u(c)?,
+            hw: u(h * w)?,
+            alpha: 0,
+            value: u(c)?,
+            mask: u(2 * c)?,
+        };
+        self.elementwise(Params::UnitEdit(p), Some(&aux), &[x], &x.shape)
     }
 
     fn mix(
@@ -448,20 +450,15 @@ impl Backend for WgpuBackend {
         let mut aux: Vec<u32> = base.iter().chain(donor).map(|&d| d as u32).collect();
         aux.extend(words(channels).chain(words(mask)));
         let aux = self.aux(&aux, "hybrid vectors")?;
-        self.elementwise(
-            Kernel::Mix,
-            &[
-                u(k * c * h * w)?,
-                u(c)?,
-                u(h * w)?,
-                0,
-                u(k)?,
-                u(2 * k)?,
-                u(2 * k + c)?,
-            ],
-            Some(&aux),
-            &[x],
-            &[k, c, h, w],
-        )
+        let p = MixParams {
+            n: u(k * c * h * w)?,
+            c: u(c)?,
+            hw: u(h * w)?,
+            base: 0,
+            donor: u(k)?,
+            channels: u(2 * k)?,
+            mask: u(2 * k + c)?,
+        };
+        self.elementwise(Params::Mix(p), Some(&aux), &[x], &[k, c, h, w])
     }
 }

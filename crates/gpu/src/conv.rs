@@ -1,10 +1,13 @@
 //! The GEMM operations of [`WgpuBackend`]: linear, conv2d and conv_transpose2d, their shape
-//! checks and workgroup counts (`shaders/linear.wgsl`, `conv2d.wgsl`, `conv_transpose2d.wgsl`).
+//! checks and workgroup counts (`crates/gpu/shaders/linear.wgsl`, `conv2d.wgsl` and
+//! `conv_transpose2d.wgsl`, on `shaders/common/gemm.wgsl` and `common/conv.wgsl`).
 
 use ganscope_model::{Error, Result};
 
 use crate::backend::{nchw, shape_err, u, GpuTensor, WgpuBackend};
-use crate::kernels::{tile_for, Kernel, Tile};
+use crate::kernels::{tile_for, Kernel, Params, Tile};
+use crate::params::{ConvParams, LinearParams};
+use crate::recorder::Dispatch;
 
 impl WgpuBackend {
     pub(crate) fn linear_op(
@@ -22,14 +25,16 @@ impl WgpuBackend {
         let bias = b.map_or(&w.buf, |b| &b.buf);
         let tile = tile_for(o, n);
         let groups = self.groups(Kernel::Linear, tile, o, n, 1)?;
-        self.rec.dispatch_tiled(
-            Kernel::Linear,
-            tile,
-            &[u(n)?, u(i)?, u(o)?, u32::from(b.is_some())],
-            &[&x.buf, &w.buf, bias],
-            &y.buf,
-            groups,
-        );
+        let params = Params::Linear(LinearParams {
+            n: u(n)?,
+            i: u(i)?,
+            o: u(o)?,
+            has_bias: u32::from(b.is_some()),
+        });
+        self.rec.record(Dispatch {
+            tile: Some(tile),
+            ..Dispatch::new(params, &[&x.buf, &w.buf, bias], &y.buf, groups)
+        });
         Ok(y)
     }
 
@@ -54,18 +59,7 @@ impl WgpuBackend {
             (h + 2 * padding - k) / stride + 1,
             (wd + 2 * padding - k) / stride + 1,
         );
-        let geo = ConvGeo {
-            n,
-            cin,
-            h,
-            w: wd,
-            cout,
-            ho,
-            wo,
-            k,
-            stride,
-            pad: padding,
-        };
+        let geo = ConvGeo::new([n, cin, h, wd], cout, [ho, wo], k, stride, padding);
         self.gemm_conv(Kernel::Conv2d, x, w, b, geo)
     }
 
@@ -100,21 +94,11 @@ impl WgpuBackend {
         }
         let ho = (h - 1) * stride + k - 2 * padding;
         let wo = (wd - 1) * stride + k - 2 * padding;
-        let geo = ConvGeo {
-            n,
-            cin,
-            h,
-            w: wd,
-            cout,
-            ho,
-            wo,
-            k,
-            stride,
-            pad: padding,
-        };
+        let geo = ConvGeo::new([n, cin, h, wd], cout, [ho, wo], k, stride, padding);
         self.gemm_conv(Kernel::ConvTranspose2d, x, w, b, geo)
     }
 
+    /// Records `k`, conv2d or conv_transpose2d, of `geo`.
     fn gemm_conv(
         &self,
         k: Kernel,
@@ -124,30 +108,21 @@ impl WgpuBackend {
         geo: ConvGeo,
     ) -> Result<GpuTensor> {
         let y = self.out(&[geo.n, geo.cout, geo.ho, geo.wo], k.file())?;
-        let params = [
-            u(geo.n)?,
-            u(geo.cin)?,
-            u(geo.h)?,
-            u(geo.w)?,
-            u(geo.cout)?,
-            u(geo.ho)?,
-            u(geo.wo)?,
-            u(geo.k)?,
-            u(geo.stride)?,
-            u(geo.pad)?,
-            u32::from(b.is_some()),
-        ];
+        let block = geo.params(b.is_some())?;
         let s = geo.stride;
-        let (cols, z) = if k == Kernel::ConvTranspose2d {
-            (geo.n * geo.ho.div_ceil(s) * geo.wo.div_ceil(s), s * s)
+        let (params, cols, z) = if k == Kernel::ConvTranspose2d {
+            let cols = geo.n * geo.ho.div_ceil(s) * geo.wo.div_ceil(s);
+            (Params::ConvTranspose2d(block), cols, s * s)
         } else {
-            (geo.n * geo.ho * geo.wo, 1)
+            (Params::Conv2d(block), geo.n * geo.ho * geo.wo, 1)
         };
         let tile = tile_for(geo.cout, cols);
         let groups = self.groups(k, tile, geo.cout, cols, z)?;
         let bias = b.map_or(&w.buf, |b| &b.buf);
-        self.rec
-            .dispatch_tiled(k, tile, &params, &[&x.buf, &w.buf, bias], &y.buf, groups);
+        self.rec.record(Dispatch {
+            tile: Some(tile),
+            ..Dispatch::new(params, &[&x.buf, &w.buf, bias], &y.buf, groups)
+        });
         Ok(y)
     }
 }
@@ -168,10 +143,11 @@ impl WgpuBackend {
         let groups = [u(cols.div_ceil(bn))?, u(rows.div_ceil(bm))?, u(z)?];
         let max = self.rec.gpu.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
-            return Err(Error::Backend(format!(
+            let msg = format!(
                 "{} needs {groups:?} workgroups; this GPU allows {max} per dimension: use a smaller batch",
                 k.file()
-            )));
+            );
+            return Err(Error::backend(crate::Error::Limit(msg)));
         }
         Ok(groups)
     }
@@ -189,6 +165,48 @@ struct ConvGeo {
     k: usize,
     stride: usize,
     pad: usize,
+}
+
+impl ConvGeo {
+    /// `x` `[n, cin, h, w]` into `cout` channels of `ho` x `wo` by a `k` x `k` kernel.
+    fn new(
+        [n, cin, h, w]: [usize; 4],
+        cout: usize,
+        [ho, wo]: [usize; 2],
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Self {
+        ConvGeo {
+            n,
+            cin,
+            h,
+            w,
+            cout,
+            ho,
+            wo,
+            k,
+            stride,
+            pad,
+        }
+    }
+
+    /// The kernels' parameter block.
+    fn params(&self, has_bias: bool) -> Result<ConvParams> {
+        Ok(ConvParams {
+            n: u(self.n)?,
+            cin: u(self.cin)?,
+            h: u(self.h)?,
+            w: u(self.w)?,
+            cout: u(self.cout)?,
+            ho: u(self.ho)?,
+            wo: u(self.wo)?,
+            k: u(self.k)?,
+            stride: u(self.stride)?,
+            pad: u(self.pad)?,
+            has_bias: u32::from(has_bias),
+        })
+    }
 }
 
 fn check_bias(b: Option<&GpuTensor>, o: usize, op: &str) -> Result<()> {

@@ -18,6 +18,11 @@ pub enum Error {
     /// A GPU operation failed (validation, out of memory, readback).
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A tensor or a dispatch beyond what this GPU allows (buffer size, workgroup counts):
+    /// the message names the limit and what to change. Raised inside the model crate's
+    /// forward, it travels as `ganscope_model::Error::Backend` holding this error.
+    #[error("{0}")]
+    Limit(String),
     /// An error of the model definition (shapes, interventions, model file, limits).
     #[error(transparent)]
     Model(#[from] ganscope_model::Error),

@@ -1,125 +1,153 @@
-//! The WGSL kernels (one file each in `shaders/`) and their pipelines, created once.
+//! The WGSL kernels and their pipelines, created once.
+//!
+//! Each kernel is one file in `crates/gpu/shaders/`, put after the shared parts it uses
+//! (`shaders/common/`: the element-wise entry point, the activations, the tiled GEMM and the
+//! convolutions' input gathering), all concatenated at compile time. The table below lists
+//! every kernel once: its file, shared parts, input count and parameter block
+//! ([`crate::params`]).
 //!
 //! Every kernel has the same binding scheme in group 0: binding 0 is a 64-byte uniform
 //! parameter block at a dynamic offset, binding 1 an optional read-only `aux` array (index
-//! lists, per-unit vectors, masks), bindings 2.. the input tensors and the last binding the
-//! output.
+//! lists, per-unit vectors, masks), bindings 2.. the input tensors (read-only) and the last
+//! binding the output (read-write).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::num::NonZeroU64;
 use std::rc::Rc;
 
+use crate::context::STORAGE_BINDINGS;
+use crate::params::{
+    ActivationParams, AddParams, ConvParams, CopyParams, FillParams, GatherParams, LinearParams,
+    MixParams, NormParams, Resample2xParams, SumSpatialParams, ToRgbaParams, UnitEditParams,
+};
+
 /// Bytes of one kernel's parameter block.
 pub const PARAMS_BYTES: u64 = 64;
 
-/// A compute kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kernel {
-    /// Fill with a bit pattern (poisoning outputs in tests).
-    Fill,
-    /// ReLU, LeakyReLU, tanh.
-    Activation,
-    /// Residual add.
-    Add,
-    /// Inference BatchNorm.
-    BatchNorm,
-    /// Nearest 2x up-sampling.
-    Upsample2x,
-    /// 2x2 average pooling.
-    AvgPool2x,
-    /// Sum over H and W.
-    SumSpatial,
-    /// GAN Dissection unit edit.
-    UnitEdit,
-    /// Hybrid / concept exchange.
-    Mix,
-    /// Row gather (block selection, batch repeat).
-    Gather,
-    /// Copy at an offset (concatenation).
-    Copy,
-    /// Linear layer (tiled GEMM).
-    Linear,
-    /// 2-D convolution (implicit GEMM).
-    Conv2d,
-    /// 2-D transposed convolution (implicit GEMM per output phase).
-    ConvTranspose2d,
-    /// Images to packed RGBA8.
-    ToRgba,
+/// Defines [`Kernel`] and [`Params`] from one table: per kernel its doc, its parameter
+/// struct, its file in `shaders/`, its input tensors and the shared files put before it
+/// (`after: [gemm]` is `shaders/common/gemm.wgsl`).
+macro_rules! kernels {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident($params:ty) = $file:literal,
+            inputs: $inputs:literal, after: [$($common:ident),*];
+    )*) => {
+        /// A compute kernel.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Kernel {
+            $($(#[$doc])* $name,)*
+        }
+
+        /// A kernel's parameter block, as its variant: the kernel it is for.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum Params {
+            $($(#[$doc])* $name($params),)*
+        }
+
+        impl Kernel {
+            /// Every kernel.
+            pub const ALL: [Kernel; [$(stringify!($name)),*].len()] = [$(Kernel::$name),*];
+
+            /// The kernel's own shader file in `crates/gpu/shaders/`.
+            pub fn file(self) -> &'static str {
+                match self {
+                    $(Kernel::$name => $file,)*
+                }
+            }
+
+            /// The files its source is made of, in order (the shared ones in `common/`, then
+            /// [`Kernel::file`]), relative to `crates/gpu/shaders/`.
+            pub fn parts(self) -> &'static [&'static str] {
+                match self {
+                    $(Kernel::$name => &[
+                        $(concat!("common/", stringify!($common), ".wgsl"),)*
+                        $file,
+                    ],)*
+                }
+            }
+
+            /// The WGSL source: [`Kernel::parts`] concatenated.
+            pub fn source(self) -> &'static str {
+                match self {
+                    $(Kernel::$name => concat!(
+                        $(include_str!(
+                            concat!("../shaders/common/", stringify!($common), ".wgsl")
+                        ),)*
+                        include_str!(concat!("../shaders/", $file))
+                    ),)*
+                }
+            }
+
+            /// Input tensors bound at 2.. (the output follows them).
+            pub fn inputs(self) -> usize {
+                match self {
+                    $(Kernel::$name => $inputs,)*
+                }
+            }
+
+            /// Bytes of its parameter struct (at most [`PARAMS_BYTES`]).
+            pub fn params_size(self) -> usize {
+                match self {
+                    $(Kernel::$name => std::mem::size_of::<$params>(),)*
+                }
+            }
+        }
+
+        impl Params {
+            /// The kernel these parameters are for.
+            pub fn kernel(&self) -> Kernel {
+                match self {
+                    $(Params::$name(_) => Kernel::$name,)*
+                }
+            }
+
+            /// The block's bytes as the shader reads them.
+            pub fn bytes(&self) -> &[u8] {
+                match self {
+                    $(Params::$name(p) => bytemuck::bytes_of(p),)*
+                }
+            }
+        }
+
+        $(const _: () = assert!(std::mem::size_of::<$params>() <= PARAMS_BYTES as usize);)*
+        // aux, the inputs and the output are at most STORAGE_BINDINGS
+        $(const _: () = assert!($inputs < STORAGE_BINDINGS as usize - 1);)*
+    };
 }
 
-impl Kernel {
-    /// Every kernel.
-    pub const ALL: [Kernel; 15] = [
-        Kernel::Fill,
-        Kernel::Activation,
-        Kernel::Add,
-        Kernel::BatchNorm,
-        Kernel::Upsample2x,
-        Kernel::AvgPool2x,
-        Kernel::SumSpatial,
-        Kernel::UnitEdit,
-        Kernel::Mix,
-        Kernel::Gather,
-        Kernel::Copy,
-        Kernel::Linear,
-        Kernel::Conv2d,
-        Kernel::ConvTranspose2d,
-        Kernel::ToRgba,
-    ];
-
-    /// The shader file's name in `shaders/`.
-    pub fn file(self) -> &'static str {
-        match self {
-            Kernel::Fill => "fill.wgsl",
-            Kernel::Activation => "activation.wgsl",
-            Kernel::Add => "add.wgsl",
-            Kernel::BatchNorm => "batch_norm.wgsl",
-            Kernel::Upsample2x => "upsample2x.wgsl",
-            Kernel::AvgPool2x => "avg_pool2x.wgsl",
-            Kernel::SumSpatial => "sum_spatial.wgsl",
-            Kernel::UnitEdit => "unit_edit.wgsl",
-            Kernel::Mix => "mix.wgsl",
-            Kernel::Gather => "gather.wgsl",
-            Kernel::Copy => "copy.wgsl",
-            Kernel::Linear => "linear.wgsl",
-            Kernel::Conv2d => "conv2d.wgsl",
-            Kernel::ConvTranspose2d => "conv_transpose2d.wgsl",
-            Kernel::ToRgba => "to_rgba.wgsl",
-        }
-    }
-
-    /// The WGSL source.
-    pub fn source(self) -> &'static str {
-        match self {
-            Kernel::Fill => include_str!("../../../shaders/fill.wgsl"),
-            Kernel::Activation => include_str!("../../../shaders/activation.wgsl"),
-            Kernel::Add => include_str!("../../../shaders/add.wgsl"),
-            Kernel::BatchNorm => include_str!("../../../shaders/batch_norm.wgsl"),
-            Kernel::Upsample2x => include_str!("../../../shaders/upsample2x.wgsl"),
-            Kernel::AvgPool2x => include_str!("../../../shaders/avg_pool2x.wgsl"),
-            Kernel::SumSpatial => include_str!("../../../shaders/sum_spatial.wgsl"),
-            Kernel::UnitEdit => include_str!("../../../shaders/unit_edit.wgsl"),
-            Kernel::Mix => include_str!("../../../shaders/mix.wgsl"),
-            Kernel::Gather => include_str!("../../../shaders/gather.wgsl"),
-            Kernel::Copy => include_str!("../../../shaders/copy.wgsl"),
-            Kernel::Linear => include_str!("../../../shaders/linear.wgsl"),
-            Kernel::Conv2d => include_str!("../../../shaders/conv2d.wgsl"),
-            Kernel::ConvTranspose2d => include_str!("../../../shaders/conv_transpose2d.wgsl"),
-            Kernel::ToRgba => include_str!("../../../shaders/to_rgba.wgsl"),
-        }
-    }
-
-    /// Input tensors bound at 2.. (the output follows them).
-    pub fn inputs(self) -> usize {
-        match self {
-            Kernel::Fill => 0,
-            Kernel::Add => 2,
-            Kernel::Linear | Kernel::Conv2d | Kernel::ConvTranspose2d => 3,
-            Kernel::BatchNorm => 5,
-            _ => 1,
-        }
-    }
+kernels! {
+    /// Fill with a bit pattern (poisoning outputs in tests).
+    Fill(FillParams) = "fill.wgsl", inputs: 0, after: [elementwise];
+    /// ReLU, LeakyReLU, tanh.
+    Activation(ActivationParams) = "activation.wgsl", inputs: 1, after: [elementwise, activation];
+    /// Residual add.
+    Add(AddParams) = "add.wgsl", inputs: 2, after: [elementwise];
+    /// Inference BatchNorm (inputs: x, gamma, beta, mean, variance), activation fused in.
+    BatchNorm(NormParams) = "batch_norm.wgsl", inputs: 5, after: [elementwise, activation];
+    /// Nearest 2x up-sampling.
+    Upsample2x(Resample2xParams) = "upsample2x.wgsl", inputs: 1, after: [elementwise];
+    /// 2x2 average pooling.
+    AvgPool2x(Resample2xParams) = "avg_pool2x.wgsl", inputs: 1, after: [elementwise];
+    /// Sum over H and W.
+    SumSpatial(SumSpatialParams) = "sum_spatial.wgsl", inputs: 1, after: [elementwise];
+    /// GAN Dissection unit edit.
+    UnitEdit(UnitEditParams) = "unit_edit.wgsl", inputs: 1, after: [elementwise];
+    /// Hybrid / concept exchange.
+    Mix(MixParams) = "mix.wgsl", inputs: 1, after: [elementwise];
+    /// Row gather (block selection, batch repeat).
+    Gather(GatherParams) = "gather.wgsl", inputs: 1, after: [elementwise];
+    /// Copy at an offset (concatenation).
+    Copy(CopyParams) = "copy.wgsl", inputs: 1, after: [elementwise];
+    /// Linear layer (tiled GEMM; inputs: x, weight, bias).
+    Linear(LinearParams) = "linear.wgsl", inputs: 3, after: [gemm];
+    /// 2-D convolution (implicit GEMM; inputs: x, weight, bias).
+    Conv2d(ConvParams) = "conv2d.wgsl", inputs: 3, after: [gemm, conv];
+    /// 2-D transposed convolution (implicit GEMM per output phase; inputs: x, weight, bias).
+    ConvTranspose2d(ConvParams) = "conv_transpose2d.wgsl", inputs: 3, after: [gemm, conv];
+    /// Images to packed RGBA8.
+    ToRgba(ToRgbaParams) = "to_rgba.wgsl", inputs: 1, after: [elementwise];
 }
 
 /// A kernel's pipeline and bind-group layout.
@@ -132,7 +160,7 @@ pub struct Pipeline {
 }
 
 /// Outputs per invocation (rows, columns) of a GEMM kernel: the `TM` and `TN` overrides of
-/// `linear.wgsl`, `conv2d.wgsl` and `conv_transpose2d.wgsl` (tiles of 16 TM x 16 TN).
+/// `common/gemm.wgsl` (tiles of 16 TM x 16 TN).
 pub type Tile = (u32, u32);
 
 /// The tile for `rows` output channels (or features) and `cols` columns, so that little of

@@ -1,25 +1,88 @@
 //! Records kernel dispatches into one compute pass and submits them together.
 //!
-//! Parameter blocks go into one uniform buffer at 256-byte slots (dynamic offsets) written
-//! once per submission; bind groups are cached by the buffers they bind, so a repeated forward
-//! creates neither buffers nor bind groups.
+//! Each dispatch is described by a [`Dispatch`]: its typed parameter block (which names the
+//! kernel), tile, `aux`, inputs, output and workgroups. Parameter blocks go into one uniform
+//! buffer at 256-byte slots (dynamic offsets) written once per submission; bind groups are
+//! cached by the buffers they bind (the [`BIND_GROUPS_MAX`] used most recently), so a repeated
+//! forward creates neither buffers nor bind groups, and a long session of different edits does
+//! not grow the cache past its bound.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::context::Gpu;
-use crate::kernels::{Kernel, Pipelines, Tile, PARAMS_BYTES};
+use crate::context::{Gpu, STORAGE_BINDINGS};
+use crate::kernels::{Kernel, Params, Pipelines, Tile, PARAMS_BYTES};
+use crate::lru::Lru;
+use crate::params::FillParams;
 use crate::pool::{Buf, Pool};
 
 /// Parameter slots per submission (fewer where the device's buffers are smaller); a forward
 /// with more dispatches is split into several submissions.
 pub const PARAM_SLOTS: u64 = 1024;
 const SLOT: u64 = 256;
-const BIND_CACHE_MAX: usize = 8192;
+/// Bind groups the recorder keeps, the least recently used evicted first: several times the
+/// distinct bind groups of one forward of the bundled models (about 140 with every site read
+/// back), so that repeated renders create none; every different edit binds the pool's
+/// buffers in new combinations, so without a bound a long session would add some with each.
+pub const BIND_GROUPS_MAX: usize = 512;
 /// Elements per elementwise workgroup.
 pub const ELEMENTWISE_WG: u64 = 256;
 const MAX_GROUPS: u64 = 65535;
+
+/// One kernel dispatch for [`Recorder::record`].
+#[derive(Clone, Copy, Debug)]
+pub struct Dispatch<'a> {
+    /// The parameter block; its variant is the kernel dispatched.
+    pub params: Params,
+    /// The pipeline's tile, for a GEMM kernel.
+    pub tile: Option<Tile>,
+    /// The read-only `aux` array at binding 1 (a dummy buffer when `None`).
+    pub aux: Option<&'a Rc<Buf>>,
+    /// The inputs at bindings 2.., as many as [`Kernel::inputs`].
+    pub inputs: &'a [&'a Rc<Buf>],
+    /// The output, bound after the inputs.
+    pub output: &'a Rc<Buf>,
+    /// Workgroups in x, y and z.
+    pub workgroups: [u32; 3],
+    /// True when the dispatch writes more of an output an earlier one of the recording started
+    /// (the output is then not poisoned first).
+    pub continues: bool,
+}
+
+impl<'a> Dispatch<'a> {
+    /// A dispatch of `params`'s kernel from `inputs` into a fresh `output`, without `aux` or
+    /// tile.
+    pub fn new(
+        params: Params,
+        inputs: &'a [&'a Rc<Buf>],
+        output: &'a Rc<Buf>,
+        workgroups: [u32; 3],
+    ) -> Self {
+        Dispatch {
+            params,
+            tile: None,
+            aux: None,
+            inputs,
+            output,
+            workgroups,
+            continues: false,
+        }
+    }
+
+    /// The kernel dispatched.
+    pub fn kernel(&self) -> Kernel {
+        self.params.kernel()
+    }
+}
+
+/// A bind group's identity: the pipeline's and the buffers it binds (aux, inputs, output;
+/// unused places 0, which no buffer's id is).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct BindKey {
+    kernel: Kernel,
+    tile: Option<Tile>,
+    buffers: [u64; STORAGE_BINDINGS as usize],
+}
 
 struct Recording {
     encoder: wgpu::CommandEncoder,
@@ -43,7 +106,7 @@ pub struct Recorder {
     slots: std::cell::Cell<u64>,
     dummy: Rc<Buf>,
     rec: RefCell<Option<Recording>>,
-    binds: RefCell<HashMap<Vec<u64>, wgpu::BindGroup>>,
+    binds: RefCell<Lru<BindKey, wgpu::BindGroup>>,
     /// Fill every output with NaN before a kernel writes it (tests: an unwritten element fails).
     pub poison: std::cell::Cell<bool>,
 }
@@ -79,7 +142,7 @@ impl Recorder {
             slots: std::cell::Cell::new(slots),
             dummy,
             rec: RefCell::new(None),
-            binds: RefCell::default(),
+            binds: RefCell::new(Lru::new(BIND_GROUPS_MAX)),
             poison: std::cell::Cell::new(false),
             gpu,
         }
@@ -91,9 +154,14 @@ impl Recorder {
         self.act.created() + self.upload.created() + self.staging.created()
     }
 
-    /// Bind groups in the cache (bounded).
+    /// Bind groups in the cache (at most [`BIND_GROUPS_MAX`]).
     pub fn bind_groups(&self) -> usize {
         self.binds.borrow().len()
+    }
+
+    /// Bind groups created so far (a repeated forward creates none).
+    pub fn bind_groups_created(&self) -> usize {
+        self.binds.borrow().created()
     }
 
     /// Lowers the dispatches per submission (tests of forwards split over submissions).
@@ -105,11 +173,12 @@ impl Recorder {
     pub fn take(&self, pool: &Rc<Pool>, bytes: u64, what: &str) -> ganscope_model::Result<Rc<Buf>> {
         let max = self.gpu.max_binding();
         if bytes > max {
-            return Err(ganscope_model::Error::Backend(format!(
+            let msg = format!(
                 "{what} needs {:.1} MiB but this GPU binds at most {:.1} MiB per buffer; use a smaller batch",
                 bytes as f64 / 1048576.0,
                 max as f64 / 1048576.0
-            )));
+            );
+            return Err(ganscope_model::Error::backend(crate::Error::Limit(msg)));
         }
         Ok(pool.take(&self.gpu.device, bytes, max))
     }
@@ -144,111 +213,61 @@ impl Recorder {
         f(r)
     }
 
-    /// Records one dispatch of `k` with parameter words `params`, `aux`, `inputs` and a
-    /// fresh output `out` (poisoned first when [`Recorder::poison`] is set).
-    pub fn dispatch(
-        &self,
-        k: Kernel,
-        params: &[u32],
-        aux: Option<&Rc<Buf>>,
-        inputs: &[&Rc<Buf>],
-        out: &Rc<Buf>,
-        groups: [u32; 3],
-    ) {
-        self.poison(out);
-        self.record(k, None, params, aux, inputs, out, groups);
-    }
-
-    /// [`Recorder::dispatch`] of a GEMM kernel with its tile.
-    pub fn dispatch_tiled(
-        &self,
-        k: Kernel,
-        tile: Tile,
-        params: &[u32],
-        inputs: &[&Rc<Buf>],
-        out: &Rc<Buf>,
-        groups: [u32; 3],
-    ) {
-        self.poison(out);
-        self.record(k, Some(tile), params, None, inputs, out, groups);
-    }
-
-    fn poison(&self, out: &Rc<Buf>) {
-        if self.poison.get() {
-            let n = (out.buffer.size() / 4) as u32;
+    /// Records `d`, its output poisoned first when [`Recorder::poison`] is set (unless the
+    /// dispatch continues an output).
+    pub fn record(&self, d: Dispatch<'_>) {
+        if !d.continues && self.poison.get() {
+            let n = (d.output.buffer.size() / 4) as u32;
+            let fill = FillParams {
+                n,
+                bits: 0x7fc0_0000,
+            };
             let groups = elementwise_groups(u64::from(n));
-            self.record(
-                Kernel::Fill,
-                None,
-                &[n, 0x7fc0_0000],
-                None,
-                &[],
-                out,
-                groups,
-            );
+            self.encode(&Dispatch::new(Params::Fill(fill), &[], d.output, groups));
         }
+        self.encode(&d);
     }
 
-    /// Records a dispatch that writes more of an output an earlier dispatch started.
-    pub fn dispatch_more(
-        &self,
-        k: Kernel,
-        params: &[u32],
-        aux: Option<&Rc<Buf>>,
-        inputs: &[&Rc<Buf>],
-        out: &Rc<Buf>,
-        groups: [u32; 3],
-    ) {
-        self.record(k, None, params, aux, inputs, out, groups);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &self,
-        k: Kernel,
-        tile: Option<Tile>,
-        params: &[u32],
-        aux: Option<&Rc<Buf>>,
-        inputs: &[&Rc<Buf>],
-        out: &Rc<Buf>,
-        groups: [u32; 3],
-    ) {
-        debug_assert_eq!(inputs.len(), k.inputs());
+    fn encode(&self, d: &Dispatch<'_>) {
+        let k = d.kernel();
+        debug_assert_eq!(d.inputs.len(), k.inputs());
         let full = self.rec.borrow().as_ref().map(|r| r.params.len() as u64)
             >= Some(self.slots.get() * SLOT);
         if full {
             self.submit();
         }
-        let pipe = self.pipelines.get(&self.gpu.device, k, tile);
-        let aux = aux.unwrap_or(&self.dummy);
-        let t = tile.map_or(0, |(m, n)| 1 + u64::from(m) * 64 + u64::from(n));
-        let mut key = vec![k as u64, t, aux.id, out.id];
-        key.extend(inputs.iter().map(|b| b.id));
-        let bind = {
-            let mut cache = self.binds.borrow_mut();
-            if cache.len() > BIND_CACHE_MAX {
-                cache.clear();
-            }
-            cache
-                .entry(key)
-                .or_insert_with(|| self.bind_group(&pipe.layout, aux, inputs, out))
-                .clone()
+        let pipe = self.pipelines.get(&self.gpu.device, k, d.tile);
+        let aux = d.aux.unwrap_or(&self.dummy);
+        let mut key = BindKey {
+            kernel: k,
+            tile: d.tile,
+            buffers: [0; STORAGE_BINDINGS as usize],
         };
+        let ids = std::iter::once(aux)
+            .chain(d.inputs.iter().copied())
+            .chain(std::iter::once(d.output));
+        for (slot, b) in key.buffers.iter_mut().zip(ids) {
+            *slot = b.id;
+        }
+        let bind = self.binds.borrow_mut().get_or_insert_with(key, || {
+            self.bind_group(&pipe.layout, aux, d.inputs, d.output)
+        });
         // A queue write lands at the start of the next submission: an uploaded buffer must not
         // go back to its pool (and be written again) before the submission that reads it.
-        let uploads = inputs
+        let uploads = d
+            .inputs
             .iter()
             .copied()
             .chain(std::iter::once(aux))
             .filter(|b| b.is_from(&self.upload));
         let uploads: Vec<Rc<Buf>> = uploads.cloned().collect();
+        let groups = d.workgroups;
         self.with_rec(|r| {
             r.keep.extend(uploads);
             let offset = r.params.len() as u32;
             let mut block = [0u8; SLOT as usize];
-            for (i, w) in params.iter().enumerate().take((PARAMS_BYTES / 4) as usize) {
-                block[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
-            }
+            let bytes = d.params.bytes();
+            block[..bytes.len()].copy_from_slice(bytes);
             r.params.extend_from_slice(&block);
             if let Some(pass) = r.pass.as_mut() {
                 pass.set_pipeline(&pipe.pipeline);

@@ -21,7 +21,7 @@ fn bundled(name: &str) -> Vec<u8> {
 
 /// A seeded model file (f32), BatchNorm variances positive.
 fn seeded(family: Family, rpgan: Option<(usize, usize)>) -> Vec<u8> {
-    let mut g = GeneratorConfig::new(family, 32, 3, 8, rpgan).expect("config");
+    let mut g = GeneratorConfig::new(family, 32, 3, 8, rpgan.map(Into::into)).expect("config");
     g.latent_dim = 16;
     seeded_model_bytes(&g, 0.3).expect("bytes")
 }
@@ -107,6 +107,7 @@ fn interventions(rpgan: bool) -> Vec<(&'static str, Interventions)> {
                 path: rpgan.then(|| vec![1, 0, 1, 0]),
                 edits: vec![insert, ablate],
                 hybrid: Some(hybrid),
+                ..Default::default()
             },
         ),
     ];

@@ -5,6 +5,9 @@
 mod common;
 
 use common::{assert_close, gpu, poisoned, rand_vec, read, rng};
+use ganscope_gpu::kernels::Params;
+use ganscope_gpu::params::CopyParams;
+use ganscope_gpu::recorder::Dispatch;
 use ganscope_model::backend::{Activation, Backend, BatchNormParams};
 use ganscope_model::candle_backend::CandleBackend;
 
@@ -276,14 +279,9 @@ fn poisoning_makes_an_unwritten_output_fail() {
     let x = b.tensor(vec![1.0; 10], &[10]).expect("tensor");
     let y = b.tensor(vec![0.0; 10], &[10]).expect("tensor");
     // a copy of zero elements writes nothing: every element must read back as the poison
-    b.rec.dispatch(
-        ganscope_gpu::kernels::Kernel::Copy,
-        &[0, 0],
-        None,
-        &[&x.buf],
-        &y.buf,
-        [1, 1, 1],
-    );
+    let params = Params::Copy(CopyParams { n: 0, offset: 0 });
+    b.rec
+        .record(Dispatch::new(params, &[&x.buf], &y.buf, [1, 1, 1]));
     let got = read(&b, &y);
     assert!(got.iter().all(|v| v.is_nan()), "{got:?}");
     let r = std::panic::catch_unwind(|| assert_close("unwritten", &got, &[0.0; 10], 1e-4, 1e-5));

@@ -1,14 +1,10 @@
-// 2x2 average pooling: [N, C, H, W] -> [N, C, H/2, W/2] (odd sides drop their last row/column).
+// 2x2 average pooling (after common/elementwise.wgsl): [N, C, H, W] -> [N, C, H/2, W/2] (odd
+// sides drop their last row/column); n = output elements.
 struct P { n: u32, h: u32, w: u32 }
-@group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let i = (wg.y * nw.x + wg.x) * 256u + li;
-    if (i >= p.n) { return; }
+fn element(i: u32) {
     let wo = p.w / 2u;
     let ho = p.h / 2u;
     let ox = i % wo;
