@@ -1,7 +1,7 @@
 // Benchmarks of the lab page in headless Chromium (not a test; numbers for BENCHMARKS.md):
 // navigation to the first image, cold and warm, with the wasm / model / first-render
-// breakdown, and the per-frame latency of a unit edit while painting and of a path change,
-// on WebGPU (whatever adapter the browser has: SwiftShader without a GPU) and on the CPU
+// breakdown, and the per-frame latency of a unit edit while painting, of a path change and of
+// a Directions slider (GANSpace at b2, the sweep strip redrawn alongside), on WebGPU (whatever adapter the browser has: SwiftShader without a GPU) and on the CPU
 // fallback. `node tests/browser/bench-lab.mjs [frames]`; needs ./build.sh.
 import { launch, serve } from './harness.mjs';
 
@@ -39,6 +39,8 @@ function latency(page, kind, frames) {
         const data = Array.from({ length: h * w }, (_, p) => (p <= (i + 1) * 7 ? 1 : 0));
         app.set({ edits: [{ site: 'b3', units: [0, 1, 2, 3, 4, 5, 6, 7], strength: 1, value: 0,
           region: { kind: 'mask', height: h, width: w, data } }] });
+      } else if (kind === 'slider') {
+        app.set({ moves: [[0, Math.round(10 * (-3 + (6 * (i + 1)) / frames)) / 10 || 0.1]] });
       } else {
         app.set({ path: app.model.blocks.map((m, b) => (i + b) % m) });
       }
@@ -60,6 +62,11 @@ for (const kind of ['gpu', 'cpu']) {
   const paint = await latency(warm.page, 'paint', frames);
   await warm.page.evaluate(() => window.ganscope.set({ panel: 'paths', edits: [] }));
   const path = await latency(warm.page, 'path', frames);
+  const t0 = Date.now();
+  await warm.page.evaluate(() => window.ganscope.set({ panel: 'directions' }));
+  await warm.page.waitForSelector('#dir-0', { timeout: 300_000 });
+  const find = Date.now() - t0;
+  const slider = await latency(warm.page, 'slider', frames);
   console.log(`\n${backend}`);
   for (const [name, r] of [['cold', cold], ['warm', warm]]) {
     console.log(`  ${name}: navigation to first image ${r.wall} ms (in the page: wasm fetch+compile ` +
@@ -68,7 +75,10 @@ for (const kind of ['gpu', 'cpu']) {
   }
   console.log(`  unit edit while painting (b3, 8 units, units panel): median ${fmt(median(paint))} per frame over ${frames}`);
   console.log(`  path change (paths panel, grid of 32 renders alongside): median ${fmt(median(path))} per frame over ${frames}`);
-  rows.push({ kind, cold: cold.wall, warm: warm.wall, paint: median(paint), path: median(path) });
+  console.log(`  directions: GANSpace found in ${find} ms; slider move (the sweep's 7 renders alongside): ` +
+    `median ${fmt(median(slider))} per frame over ${frames}`);
+  rows.push({ kind, cold: cold.wall, warm: warm.wall, paint: median(paint), path: median(path),
+    find, slider: median(slider) });
   await browser.close();
 }
 close();
