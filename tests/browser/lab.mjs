@@ -110,6 +110,17 @@ const tests = {
     same(await pixels(page, 'h-mix'), native(RPGAN, 5, 1, JSON.stringify(iv)), 'hybrid');
     same(await pixels(page, 'h-two'), native(RPGAN, 1, 1, ''), 'sample 2');
   },
+  async 'the Hybrids tab opens with no channels: the hybrid is sample 1 and nothing is wrong'(page) {
+    await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=5&panel=hybrids`);
+    await ready(page);
+    await page.waitForFunction(() => document.body.dataset.hybrid?.startsWith('5|1|'), null, { timeout: 60_000 });
+    const err = await page.textContent('#error');
+    if (err) throw new Error(`the page shows an error: ${err}`);
+    const st = await state(page);
+    if (st.channels.length) throw new Error(`channels ${st.channels}`);
+    same(await pixels(page, 'h-mix'), native(RPGAN, 5, 1, JSON.stringify({ path: st.path })), 'hybrid = sample 1');
+    same(await pixels(page, 'h-two'), native(RPGAN, 1, 1, ''), 'sample 2');
+  },
   async 'a concept group becomes the channel set and exchanges as native does'(page) {
     await page.click('#tab-hybrids');
     await page.selectOption('#hybrid-site', 'b2');

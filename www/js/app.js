@@ -29,6 +29,7 @@ const app = {
   error(msg) {
     $('error').textContent = msg || '';
     $('error').hidden = !msg;
+    delete $('error').dataset.render;
   },
   status(msg) {
     $('status').textContent = msg;
@@ -125,10 +126,13 @@ async function refresh() {
     const shown = st.embed || st.panel;
     if (panels[shown]) work.push(panels[shown].render());
     await Promise.all(work);
+    // a render that worked clears the error of one that did not
+    if ($('error').dataset.render) app.error('');
     app.status(`ready: ${app.model.name}`);
     document.body.dataset.ready = '1';
   } catch (e) {
     app.error(e.message);
+    $('error').dataset.render = '1';
   }
 }
 app.refresh = refresh;

@@ -68,17 +68,22 @@ export function hybridsPanel(app) {
     $('channels-desc').textContent = `${st.channels.length} of ${chips.length} channels of ` +
       `${st.hsite} from sample 2: ${st.channels.join(', ') || 'none'}`;
     const hybrid = { site: st.hsite, channels: st.channels, donor_seed: st.donor };
-    const edits = st.edits.length ? { edits: st.edits } : {};
+    // the donor as the hybrid takes it: its own random path, the same unit edits and moves
+    const donor = JSON.parse(app.iv());
+    delete donor.path;
+    // no channels: the hybrid is sample 1 itself
+    const mixIv = st.channels.length ? app.iv({ hybrid }) : app.iv();
+    // what this call draws (the state may change while it renders)
+    const drawn = `${st.seed}|${st.donor}|${st.hsite}|${st.channels.join(',')}`;
     // sample 1 is the main image (onMain)
     const [two, mix] = await Promise.all([
-      // the donor as the hybrid takes it: its own random path, the same unit edits
-      app.lab.latestCall('h-two', 'render', { seed: st.donor, n: 1, iv: JSON.stringify(edits), site: '' }),
-      app.lab.latestCall('h-mix', 'render', { seed: st.seed, n: 1, iv: app.iv({ hybrid }), site: '' }),
+      app.lab.latestCall('h-two', 'render', { seed: st.donor, n: 1, iv: JSON.stringify(donor), site: '' }),
+      app.lab.latestCall('h-mix', 'render', { seed: st.seed, n: 1, iv: mixIv, site: '' }),
     ]);
     if (two) drawImage($('h-two'), two.images, 0, m.channels, m.size);
     if (mix) {
       drawImage($('h-mix'), mix.images, 0, m.channels, m.size);
-      document.body.dataset.hybrid = `${st.seed}|${st.donor}|${st.hsite}|${st.channels.join(',')}`;
+      document.body.dataset.hybrid = drawn;
     }
   }
 
