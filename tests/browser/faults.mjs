@@ -8,7 +8,7 @@
 //   EDITS_CPU=N EDITS_GPU=N node tests/browser/faults.mjs
 // Needs ./build.sh (www/pkg), Debian's chromium and target/debug/ganscope (or $GANSCOPE).
 import { native, serve } from './harness.mjs';
-import { open, pixels, redraw, runSuite, same, state } from './page.mjs';
+import { expectBanner, open, pixels, redraw, runSuite, same, state } from './page.mjs';
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
 const EDITS = { cpu: Number(process.env.EDITS_CPU || 10000), gpu: Number(process.env.EDITS_GPU || 60) };
@@ -117,6 +117,7 @@ const tests = {
       const r = await page.evaluate(() => [window.__pwned, document.querySelectorAll('img, script:not([src])').length]);
       if (r[0] !== undefined || r[1] !== 0) throw new Error(`${q}: the URL ran or made elements: ${r}`);
     }
+    expectBanner(page); // the last query's bad site is reported
   },
 };
 

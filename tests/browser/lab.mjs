@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ganscope, native, root, serve, tmp } from './harness.mjs';
-import { differs, pixels, ready, redraw, runSuite, same, settle, state } from './page.mjs';
+import { differs, expectBanner, pixels, ready, redraw, runSuite, same, settle, state } from './page.mjs';
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
 const GAN = 'www/models/gan-colored-mnist.safetensors';
@@ -194,6 +194,9 @@ const tests = {
     await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
     const msg = await page.textContent('#error');
     if (!/Could not load bad\.safetensors: .*(header|JSON)/i.test(msg)) throw new Error(`error: ${msg}`);
+    const menu = await page.inputValue('#bundled');
+    if (menu !== 'rpgan-colored-mnist') throw new Error(`the menu reads "${menu}" with the RPGAN still loaded`);
+    expectBanner(page);
     await redraw(page, () => page.click('#seed-next'));
     const st = await state(page);
     same(await pixels(page, 'main'), native(RPGAN, 6, 1, JSON.stringify({ path: st.path })), 'after the bad file');
@@ -248,12 +251,24 @@ const tests = {
     await page.selectOption('#directions-method', 'sefa');
     await page.waitForFunction(() => document.getElementById('error').textContent.includes('learned constant'),
       null, { timeout: 60_000 });
+    expectBanner(page);
+  },
+  async 'a model URL that cannot be fetched says why, and shows no empty panels'(page) {
+    await page.goto(`${base}/www/index.html?model=${encodeURIComponent('http://127.0.0.1:9/m.safetensors')}`);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+    const msg = await page.textContent('#error');
+    if (!msg.includes('cross-origin')) throw new Error(`error: ${msg}`);
+    const shown = await page.evaluate(() => ['panel-paths', 'panel-units', 'panel-hybrids', 'panel-directions',
+      'panel-sample'].filter((id) => !document.getElementById(id).hidden));
+    if (shown.length) throw new Error(`with nothing loaded the page shows ${shown}`);
+    expectBanner(page);
   },
   async 'bad URL parameters are reported and ignored'(page) {
     await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=-4&edits=%7Bnope&panel=<b>x</b>&moves=0:NaN`);
     await ready(page);
     const msg = await page.textContent('#error');
     for (const p of ['seed', 'edits', 'panel', 'moves']) if (!msg.includes(`URL parameter ${p}`)) throw new Error(`error: ${msg}`);
+    expectBanner(page);
     if (await page.evaluate(() => document.querySelectorAll('b').length)) throw new Error('the URL made HTML');
   },
 };

@@ -53,13 +53,20 @@ export async function redraw(page, action) {
   await settle(page);
 }
 
+/** Marks the banner (#error) shown at the end of a test on `page` as expected; any other
+ * banner left on the page fails the test. */
+export function expectBanner(page) {
+  page.bannerExpected = true;
+}
+
 export const state = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.ganscope.state)));
 
 /**
  * Runs `tests` (`{name: async (page, kind) => note?}`) in a browser with WebGPU (kind "gpu",
  * the page forced onto it) and one without (kind "cpu", the page's own choice), each on a
  * fresh page of the lab at seed 5 of the bundled RPGAN; then `extra[kind]` (`{name: async
- * (browser) => note?}`). Console errors fail a test unless they match `expected`. Prints a
+ * (browser) => note?}`). Console errors fail a test unless they match `expected`, and so does
+ * the page's error banner left showing unless the test called `expectBanner`. Prints a
  * line per test and the closing count, calls `close`, and exits 1 when one failed.
  */
 export async function runSuite({ base, close, tests, extra = {}, expected = /Failed to load resource/ }) {
@@ -91,6 +98,8 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
             const said = await t(page, kind);
             const bad = errors.filter((e) => !expected.test(e));
             if (bad.length) throw new Error(bad.join('\n'));
+            const banner = page.isClosed() ? '' : await page.textContent('#error');
+            if (banner && !page.bannerExpected) throw new Error(`the page shows an unexpected error: ${banner}`);
             return said;
           } finally {
             await page.close();

@@ -166,6 +166,13 @@ async function load(name, bytes, source) {
     await refresh();
   } catch (e) {
     app.error(`Could not load ${name}: ${e.message}`);
+    // the menu names what is still loaded
+    $('bundled').value = BUNDLED.some((b) => b.name === app.model?.name) ? app.model.name : '';
+    if (!app.model) {
+      // nothing to show: no panel with empty controls
+      for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
+      $('panel-sample').hidden = true;
+    }
     app.status(app.model ? `ready: ${app.model.name}` : 'no model loaded');
     document.body.dataset.ready = app.model ? '1' : '';
   }
@@ -195,7 +202,14 @@ function fixState(m) {
 }
 
 async function fetchBytes(url) {
-  const res = await fetch(url);
+  let res;
+  try {
+    res = await fetch(url);
+  } catch {
+    // the browser gives no reason (a network error or a refused cross-origin read look alike)
+    throw new Error(`${url} could not be fetched: the host is unreachable, or it is another site ` +
+      'that does not allow cross-origin requests (it must send Access-Control-Allow-Origin)');
+  }
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
   const len = Number(res.headers.get('content-length') || 0);
   if (len > MAX_MODEL_BYTES) throw new Error(`${url} is ${len} bytes; at most ${MAX_MODEL_BYTES}`);
