@@ -78,6 +78,18 @@ const tests = {
     const m = /^stroke at b2, units 0, 1, .*, 63: ([\d.]+)% .* ACE (-?[\d.]+), ablation removes (-?[\d.]+)%/.exec(out);
     if (!m || !(Number(m[1]) > 0)) throw new Error(`ACE: ${out} ${await page.textContent('#error')}`);
   },
+  async 'the strength chosen before any unit stays and applies to the next unit'(page) {
+    await page.click('#tab-units');
+    await page.waitForSelector('#units button');
+    await redraw(page, () => page.locator('#unit-strength').fill('0.5'));
+    await settle(page);
+    const v = await page.inputValue('#unit-strength');
+    if (v !== '0.5') throw new Error(`the slider jumped to ${v}`);
+    await redraw(page, () => page.click('#units button >> nth=3'));
+    const st = await state(page);
+    if (st.edits.length !== 1 || st.edits[0].strength !== 0.5) throw new Error(`edits ${JSON.stringify(st.edits)}`);
+    same(await pixels(page, 'main'), native(RPGAN, 5, 1, JSON.stringify({ path: st.path, edits: st.edits })), 'a half edit');
+  },
   async 'painting a region edits only there, as native does'(page) {
     await page.click('#tab-units');
     await page.selectOption('#unit-site', 'b3');

@@ -17,6 +17,8 @@ const isZero = (v) => (Array.isArray(v) ? v.every((x) => x === 0) : v === 0 || v
 export function unitsPanel(app) {
   const $ = app.$;
   let cards = [];
+  // the strength chosen on the slider, kept while no unit is edited
+  let chosen = 1;
   let stats = null; // {key, units, labels, images}
   let pending = null;
   let mask = null; // painted region at image resolution (Float32Array S*S), or null
@@ -26,7 +28,7 @@ export function unitsPanel(app) {
 
   /** The current site's edits as sets. */
   function current() {
-    const out = { ablate: [], insert: [], strength: 1, region: null };
+    const out = { ablate: [], insert: [], strength: chosen, region: null };
     for (const e of app.state.edits) {
       if (!e || e.site !== app.state.site) continue;
       (isZero(e.value) ? out.ablate : out.insert).push(...e.units);
@@ -172,6 +174,7 @@ export function unitsPanel(app) {
 
   async function render() {
     const cur = current();
+    chosen = cur.strength;
     $('unit-strength').value = String(cur.strength);
     cards.forEach(({ b }, u) => {
       const a = cur.ablate.includes(u);
@@ -231,7 +234,8 @@ export function unitsPanel(app) {
     app.refresh();
   });
   $('unit-strength').addEventListener('change', (e) => {
-    apply({ ...current(), strength: Number(e.target.value) });
+    chosen = Number(e.target.value);
+    apply({ ...current(), strength: chosen });
   });
   $('ablate-all').addEventListener('click', () => {
     apply({ ...current(), ablate: cards.map((_, u) => u), insert: [] });
