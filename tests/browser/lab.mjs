@@ -200,6 +200,19 @@ const tests = {
     if (differs(img, await pixels(page, 'main'))) throw new Error('the image changed on reload');
     if (st2.seed !== 6 || st2.edits.length !== 1) throw new Error(`unexpected state ${JSON.stringify(st2)}`);
   },
+  async 'a local file is named in the URL as one, and its link says it cannot open it'(page) {
+    await load(page, path.join(root, GAN));
+    const url = new URL(page.url());
+    if (url.searchParams.get('model') !== 'file:gan-colored-mnist.safetensors') throw new Error(`URL ${url}`);
+    const note = await page.textContent('#model-note');
+    if (!note.includes('cannot open it')) throw new Error(`note: ${note}`);
+    same(await pixels(page, 'main'), native(GAN, 5, 1, ''), 'the local GAN');
+    await page.goto(url.href);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+    const msg = await page.textContent('#error');
+    if (!msg.includes('local file') || !msg.includes('?model=URL')) throw new Error(`error: ${msg}`);
+    expectBanner(page);
+  },
   async 'a malformed file shows an error and the page keeps working'(page) {
     await page.setInputFiles('#file', { name: 'bad.safetensors', mimeType: 'application/octet-stream',
       buffer: Buffer.from('\x10\x00\x00\x00\x00\x00\x00\x00{"a": not json}') });

@@ -154,6 +154,11 @@ async function load(name, bytes, source) {
     fixState(model);
     app.model = model;
     app.state.model = source;
+    const local = source.startsWith(LOCAL);
+    $('model-note').hidden = !local;
+    $('model-note').textContent = local ? 'A local file: a link to this view names the file but cannot ' +
+      'open it. To share the view, put the file on a host that allows cross-origin requests and ' +
+      'open it as ?model=URL, or use a bundled model.' : '';
     // the card is `ganscope info`'s text (ganscope_model::card); file strings stay text
     $('card').textContent = r.card;
     $('backend-info').textContent = `${r.backend} (${r.reason})`;
@@ -218,7 +223,20 @@ async function fetchBytes(url) {
   return new Uint8Array(buf);
 }
 
+/** What a link cannot open: a file opened from this computer. */
+const LOCAL = 'file:';
+
 function loadSource(source) {
+  if (source.startsWith(LOCAL)) {
+    const name = source.slice(LOCAL.length);
+    app.error(`${name} was opened from a local file, which a link cannot open. ` +
+      'Open it with "Open a file", or put it on a host that allows cross-origin requests and link it as ?model=URL.');
+    $('bundled').value = '';
+    for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
+    $('panel-sample').hidden = true;
+    app.status('no model loaded');
+    return Promise.resolve();
+  }
   const bundled = BUNDLED.find((b) => b.name === source);
   const url = bundled ? `models/${bundled.name}.safetensors` : source;
   $('bundled').value = bundled ? bundled.name : '';
@@ -231,9 +249,9 @@ function loadFile(file) {
     return Promise.resolve();
   }
   $('bundled').value = '';
-  // a local file cannot be put in a URL: the URL keeps naming the last fetched model
-  const keep = app.state.model;
-  return load(file.name, file.arrayBuffer().then((b) => new Uint8Array(b)), keep);
+  // a local file cannot be put in a URL: the URL says so (file:NAME) instead of naming
+  // another model
+  return load(file.name, file.arrayBuffer().then((b) => new Uint8Array(b)), `${LOCAL}${file.name}`);
 }
 app.loadFile = loadFile;
 
@@ -270,7 +288,9 @@ function wire() {
   $('backend').value = app.state.backend;
   $('backend').addEventListener('change', (e) => {
     app.state.backend = e.target.value;
-    loadSource(app.state.model);
+    const picked = $('file').files[0];
+    if (app.state.model === `${LOCAL}${picked?.name}`) loadFile(picked);
+    else loadSource(app.state.model);
   });
   const setSeed = (s) => {
     if (Number.isInteger(s) && s >= 0 && s <= 4294967295) app.set({ seed: s });

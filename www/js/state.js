@@ -1,6 +1,7 @@
 // The view's state and its URL: every choice that changes what the page shows is a query
 // parameter, so a paper can link to an exact view and a reload reproduces it.
-//   model    bundled model name or a URL of a .safetensors file
+//   model    bundled model name or a URL of a .safetensors file (file:NAME: a local file,
+//            which a link names but cannot open)
 //   backend  auto | gpu | cpu
 //   seed     the sample (sample 0 of this seed)
 //   path     RPGAN path, block per bucket: 1,0,2,1
