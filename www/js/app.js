@@ -34,13 +34,15 @@ const app = {
   status(msg) {
     $('status').textContent = msg;
   },
-  /** Interventions of the main sample: path, edits and moves along directions. */
+  /** Interventions of the main sample: path, edits and moves along directions (`extra`
+   * adds to them, and its `shifts` replace the state's moves). */
   iv(extra = {}) {
     const iv = { ...extra };
     if (app.state.path && app.model.rpgan) iv.path = app.state.path;
     if (app.state.edits.length) iv.edits = app.state.edits;
-    const shifts = panels.directions.shifts();
+    const shifts = extra.shifts || panels.directions.shifts();
     if (shifts.length) iv.shifts = shifts;
+    else delete iv.shifts;
     return JSON.stringify(iv);
   },
   /** The model, seed and interventions of the main image (tests wait for it to be drawn). */
@@ -228,14 +230,11 @@ const LOCAL = 'file:';
 
 function loadSource(source) {
   if (source.startsWith(LOCAL)) {
+    // fails as any load does: the loaded model (if any) stays, else no panel shows
     const name = source.slice(LOCAL.length);
-    app.error(`${name} was opened from a local file, which a link cannot open. ` +
-      'Open it with "Open a file", or put it on a host that allows cross-origin requests and link it as ?model=URL.');
-    $('bundled').value = '';
-    for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
-    $('panel-sample').hidden = true;
-    app.status('no model loaded');
-    return Promise.resolve();
+    return load(name, Promise.reject(new Error('it was opened from a local file, which a link ' +
+      'cannot open. Open it with "Open a file", or put it on a host that allows cross-origin ' +
+      'requests and link it as ?model=URL.')), source);
   }
   const bundled = BUNDLED.find((b) => b.name === source);
   const url = bundled ? `models/${bundled.name}.safetensors` : source;

@@ -100,16 +100,18 @@ impl Directions {
 }
 
 /// The directions of a model by `method` (default: SeFa where the model has a latent z,
-/// GANSpace at `site` for a constant-input RPGAN; `latent` is [`latent_matrix`] of the file): `top` of them, GANSpace over `samples`
+/// GANSpace for a constant-input RPGAN; `latent` is [`latent_matrix`] of the file), GANSpace
+/// at `site` (default the middle one): `top` of them, GANSpace over `samples`
 /// samples of [`GANSPACE_SEED`].
 pub fn find(
     r: &mut dyn Renderer,
     latent: Option<&LatentMatrix>,
     method: Option<Method>,
-    site: usize,
+    site: Option<usize>,
     samples: usize,
     top: usize,
 ) -> Result<Directions> {
+    let site = site.unwrap_or((r.config().buckets.len() - 1) / 2);
     let method = method.unwrap_or(if r.config().constant_input {
         Method::Ganspace
     } else {

@@ -7,7 +7,7 @@
 use crate::backend::Backend;
 use crate::config::GeneratorConfig;
 use crate::generator::site_shapes;
-use crate::shift::{resolve, ResolvedShifts, Shift};
+use crate::shift::{site_shifts, Shift};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -155,8 +155,9 @@ pub struct Resolved {
     pub edits: Vec<Vec<EditVectors>>,
     /// Per site, the hybrid.
     pub mix: Vec<Option<MixVectors>>,
-    /// The direction shifts, summed (z's is applied to the latents by [`crate::sample::Batch::new`]).
-    pub shifts: ResolvedShifts,
+    /// Per site, the direction shifts summed (`[C*H*W]`); a latent shift is applied to the
+    /// latents by [`crate::sample::Batch::new`].
+    pub shifts: Vec<Option<Vec<f32>>>,
 }
 
 fn site_index(cfg: &GeneratorConfig, name: &str) -> Result<(usize, [usize; 3])> {
@@ -265,17 +266,14 @@ impl Resolved {
         Resolved {
             edits: vec![Vec::new(); n],
             mix: vec![None; n],
-            shifts: ResolvedShifts {
-                z: None,
-                sites: vec![None; n],
-            },
+            shifts: vec![None; n],
         }
     }
 
     /// Checks `iv` against the model's sites and builds the per-site vectors.
     pub fn new(cfg: &GeneratorConfig, iv: &Interventions) -> Result<Self> {
         let mut r = Resolved::default_for(cfg);
-        r.shifts = resolve(cfg, &iv.shifts)?;
+        r.shifts = site_shifts(cfg, &iv.shifts)?;
         for e in &iv.edits {
             let (si, [c, h, w]) = site_index(cfg, &e.site)?;
             check_units(&e.units, c, &e.site)?;
@@ -309,7 +307,7 @@ impl Resolved {
     /// renders alike).
     pub fn apply_edits<B: Backend>(&self, b: &B, site: usize, x: B::Tensor) -> Result<B::Tensor> {
         let mut x = x;
-        if let Some(add) = self.shifts.sites.get(site).and_then(|s| s.as_ref()) {
+        if let Some(add) = self.shifts.get(site).and_then(|s| s.as_ref()) {
             let dims = b.dims(&x); // [N, C, H, W]
             let mut one = dims.clone();
             one[0] = 1;

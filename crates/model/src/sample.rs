@@ -80,8 +80,8 @@ impl Batch {
             b.donors = (n..2 * n).chain(n..2 * n).collect();
         }
         if let Some(z) = &mut b.z {
-            let shifts = crate::shift::resolve(cfg, &iv.shifts)?;
-            crate::shift::shift_latents(shifts.z.as_deref(), z);
+            let shift = crate::shift::latent_shift(cfg, &iv.shifts)?;
+            crate::shift::shift_latents(shift.as_deref(), z);
         }
         Ok(b)
     }

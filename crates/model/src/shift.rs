@@ -29,75 +29,98 @@ pub struct Shift {
     pub amount: f32,
 }
 
-/// Every shift summed: one vector for z and one per site (`None`: nothing moves there).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ResolvedShifts {
-    /// Added to every row's latent, `[latent_dim]`.
-    pub z: Option<Vec<f32>>,
-    /// Added to every row's activations at each site, `[C*H*W]`.
-    pub sites: Vec<Option<Vec<f32>>>,
-}
-
 fn bad(m: String) -> Error {
     Error::InvalidIntervention(m)
 }
 
-/// Checks `shifts` against the model and sums them per place.
-pub fn resolve(cfg: &GeneratorConfig, shifts: &[Shift]) -> Result<ResolvedShifts> {
-    let sites = site_shapes(cfg);
-    let mut out = ResolvedShifts {
-        z: None,
-        sites: vec![None; sites.len()],
-    };
-    for s in shifts {
-        if !(s.amount.is_finite() && s.amount.abs() <= MAX_AMOUNT) {
-            return Err(bad(format!(
-                "a shift's amount must be a number in [-{MAX_AMOUNT}, {MAX_AMOUNT}], not {}",
-                s.amount
-            )));
+/// Where a checked shift moves: the latent, or a site by index.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Latent,
+    Site(usize),
+}
+
+/// Checks one shift against the model: its place and the length its vector needs.
+fn place(
+    cfg: &GeneratorConfig,
+    sites: &[(String, [usize; 3])],
+    s: &Shift,
+) -> Result<(Place, usize)> {
+    if !(s.amount.is_finite() && s.amount.abs() <= MAX_AMOUNT) {
+        return Err(bad(format!(
+            "a shift's amount must be a number in [-{MAX_AMOUNT}, {MAX_AMOUNT}], not {}",
+            s.amount
+        )));
+    }
+    if s.vector.iter().any(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "the shift at {} has a value that is not a finite number",
+            s.site.chars().take(16).collect::<String>()
+        )));
+    }
+    let (at, len) = if s.site == LATENT {
+        if cfg.constant_input {
+            return Err(bad(
+                "this RPGAN starts from a learned constant, not a latent z: shift the \
+                 activations of a site (b1..bn) instead"
+                    .into(),
+            ));
         }
-        if s.vector.iter().any(|v| !v.is_finite()) {
-            return Err(bad(format!(
-                "the shift at {} has a value that is not a finite number",
-                s.site.chars().take(16).collect::<String>()
-            )));
-        }
-        let (slot, len) = if s.site == LATENT {
-            if cfg.constant_input {
-                return Err(bad(
-                    "this RPGAN starts from a learned constant, not a latent z: shift the \
-                     activations of a site (b1..bn) instead"
-                        .into(),
-                ));
-            }
-            (&mut out.z, cfg.latent_dim)
-        } else {
-            let Some(i) = sites.iter().position(|(n, _)| *n == s.site) else {
-                return Err(Error::UnknownSite {
-                    name: s.site.chars().take(64).collect(),
-                    known: std::iter::once(LATENT.to_string())
-                        .chain(sites.iter().map(|s| s.0.clone()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                });
-            };
-            let [c, h, w] = sites[i].1;
-            (&mut out.sites[i], c * h * w)
+        (Place::Latent, cfg.latent_dim)
+    } else {
+        let Some(i) = sites.iter().position(|(n, _)| *n == s.site) else {
+            return Err(Error::UnknownSite {
+                name: s.site.chars().take(64).collect(),
+                known: std::iter::once(LATENT.to_string())
+                    .chain(sites.iter().map(|s| s.0.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         };
-        if s.vector.len() != len {
-            return Err(bad(format!(
-                "the shift at {} has {} values; it needs {len}",
-                s.site,
-                s.vector.len()
-            )));
+        let [c, h, w] = sites[i].1;
+        (Place::Site(i), c * h * w)
+    };
+    if s.vector.len() != len {
+        return Err(bad(format!(
+            "the shift at {} has {} values; it needs {len}",
+            s.site,
+            s.vector.len()
+        )));
+    }
+    Ok((at, len))
+}
+
+/// Adds `amount * vector` of `s` into `sum` (created at `len` zeros).
+fn accumulate(sum: &mut Option<Vec<f32>>, s: &Shift, len: usize) {
+    if s.amount == 0.0 {
+        return;
+    }
+    let sum = sum.get_or_insert_with(|| vec![0.0; len]);
+    for (acc, v) in sum.iter_mut().zip(&s.vector) {
+        *acc += s.amount * v;
+    }
+}
+
+/// Checks every shift against the model and sums those at each site (`None`: nothing moves
+/// there); latent shifts are checked here and applied by [`latent_shift`].
+pub fn site_shifts(cfg: &GeneratorConfig, shifts: &[Shift]) -> Result<Vec<Option<Vec<f32>>>> {
+    let sites = site_shapes(cfg);
+    let mut out = vec![None; sites.len()];
+    for s in shifts {
+        if let (Place::Site(i), len) = place(cfg, &sites, s)? {
+            accumulate(&mut out[i], s, len);
         }
-        if s.amount == 0.0 {
-            continue;
-        }
-        let sum = slot.get_or_insert_with(|| vec![0.0; len]);
-        for (acc, v) in sum.iter_mut().zip(&s.vector) {
-            *acc += s.amount * v;
-        }
+    }
+    Ok(out)
+}
+
+/// The sum of the latent shifts, `[latent_dim]` (`None`: z does not move); only they are
+/// checked here.
+pub fn latent_shift(cfg: &GeneratorConfig, shifts: &[Shift]) -> Result<Option<Vec<f32>>> {
+    let mut out = None;
+    for s in shifts.iter().filter(|s| s.site == LATENT) {
+        let (_, len) = place(cfg, &[], s)?;
+        accumulate(&mut out, s, len);
     }
     Ok(out)
 }

@@ -45,9 +45,9 @@ impl Lab {
         let mut r = self.cpu.try_borrow_mut().map_err(|_| jserr(crate::BUSY))?;
         let cfg = r.generator().config.clone();
         let s = if site.is_empty() {
-            (cfg.buckets.len() - 1) / 2
+            None
         } else {
-            site_index(&cfg, site).map_err(jserr)?
+            Some(site_index(&cfg, site).map_err(jserr)?)
         };
         let d = find(&mut *r, self.latent.as_ref(), method, s, samples, top).map_err(jserr)?;
         let list = js_sys::Array::new();

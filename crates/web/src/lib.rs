@@ -51,12 +51,9 @@ pub struct Lab {
     meta: String,
     /// The first layer's action on z (SeFa), when the model has a latent.
     latent: Option<ganscope_analysis::directions::LatentMatrix>,
-    /// The model card's facts (the text needs the name the page shows).
-    card: (
-        ganscope_model::format::ModelMeta,
-        ganscope_model::card::ParamCounts,
-        usize,
-    ),
+    /// The model card's parameter counts and file size (with `meta`; the text needs the
+    /// name the page shows).
+    card: (ganscope_model::card::ParamCounts, usize),
     /// The influence maps of the last `influence` call (the modules are computed from them).
     maps: Rc<RefCell<Option<ganscope_analysis::influence::InfluenceMaps>>>,
 }
@@ -75,7 +72,7 @@ impl Lab {
         let latent = ganscope_analysis::directions::latent_matrix(&file).ok();
         let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
         let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
-        let card = (m.meta.clone(), params, bytes.len());
+        let card = (params, bytes.len());
         let cpu = ganscope_analysis::renderer::CpuRenderer::new(m.generator);
         let cpu = Rc::new(RefCell::new(cpu));
         let engine = match backend.as_str() {
@@ -110,8 +107,11 @@ impl Lab {
 
     /// The model card, as `ganscope info` prints it, for the file shown as `name`.
     pub fn card(&self, name: &str) -> String {
-        let (meta, params, bytes) = &self.card;
-        ganscope_model::card::card(meta, *params, name, *bytes)
+        let (params, bytes) = self.card;
+        match serde_json::from_str(&self.meta) {
+            Ok(meta) => ganscope_model::card::card(&meta, params, name, bytes),
+            Err(e) => format!("model: {name} (its metadata cannot be shown: {e})"),
+        }
     }
 
     /// The generator's sites as JSON: `[[name, [C, H, W]], ...]`.

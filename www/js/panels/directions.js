@@ -9,6 +9,7 @@ import { DIRECTIONS, MAX_MOVE } from '../state.js';
 // GANSpace's samples (ganscope_analysis::directions::GANSPACE_SAMPLES)
 const SAMPLES = 1000;
 const SWEEP = [-3, -2, -1, 0, 1, 2, 3];
+const sigmas = (a) => `${a > 0 ? '+' : ''}${a} σ`;
 
 export function directionsPanel(app) {
   const $ = app.$;
@@ -20,8 +21,7 @@ export function directionsPanel(app) {
 
   /** The shift of `amount` standard deviations along direction `k`. */
   function shift(k, amount) {
-    const d = found.directions[k];
-    return { site: found.site, vector: Array.from(d.vector, (v) => Math.fround(v * d.sigma)), amount };
+    return { site: found.site, vector: found.scaled[k], amount };
   }
 
   /** The moves of the state as `shifts` (none until the directions are found). */
@@ -40,7 +40,9 @@ export function directionsPanel(app) {
       method: app.state.dmethod, site: app.state.dsite, samples: SAMPLES, top: DIRECTIONS,
     }).then((r) => {
       if (k !== key()) return found;
-      found = { ...r, key: k };
+      // each direction times its standard deviation, in f32 as the CLI makes it (once)
+      const scaled = r.directions.map((d) => Array.from(d.vector, (v) => Math.fround(v * d.sigma)));
+      found = { ...r, key: k, scaled };
       const gone = app.state.moves.filter((m) => m[0] >= r.directions.length);
       if (gone.length) {
         app.state.moves = app.state.moves.filter((m) => m[0] < r.directions.length);
@@ -75,6 +77,8 @@ export function directionsPanel(app) {
 
   function buildSliders() {
     $('directions-status').textContent = describe();
+    // the site only matters to GANSpace
+    $('directions-site').disabled = found.method !== 'ganspace';
     const box = $('sliders');
     box.replaceChildren();
     found.directions.forEach((d, k) => {
@@ -87,13 +91,18 @@ export function directionsPanel(app) {
       Object.assign(input, { type: 'range', min: '-3', max: '3', step: '0.1', id: `dir-${k}` });
       const move = app.state.moves.find((m) => m[0] === k);
       input.value = String(move ? move[1] : 0);
-      input.setAttribute('aria-valuetext', `${input.value} standard deviations`);
+      const shown = document.createElement('output');
+      const show = (a) => {
+        input.setAttribute('aria-valuetext', `${a} standard deviations`);
+        shown.textContent = sigmas(a);
+      };
+      show(Number(input.value));
       input.addEventListener('input', () => {
         const a = Math.max(-MAX_MOVE, Math.min(MAX_MOVE, Number(input.value)));
-        input.setAttribute('aria-valuetext', `${a} standard deviations`);
+        show(a);
         setMove(k, a);
       });
-      label.append(input);
+      label.append(input, shown);
       const sweep = document.createElement('button');
       sweep.textContent = 'sweep';
       sweep.setAttribute('aria-label', `sweep direction ${k + 1}`);
@@ -109,15 +118,15 @@ export function directionsPanel(app) {
     const strip = $('sweep');
     const cells = SWEEP.map((a, i) => Object.assign(canvas('mid', `${a} standard deviations`), { id: `sweep-${i}` }));
     strip.replaceChildren(...cells);
-    $('sweep-caption').textContent = `direction ${sweepDir + 1} from -3 to +3 standard deviations`;
     const others = app.state.moves.filter((m) => m[0] !== sweepDir).map((m) => shift(m[0], m[1]));
+    $('sweep-caption').textContent = `direction ${sweepDir + 1} from -3 to +3 standard deviations` +
+      (others.length ? ' (the other moves kept)' : '');
     const done = `${app.model.name}|${sweepDir}|${app.state.seed}|${JSON.stringify(app.state.moves)}`;
     strip.dataset.done = '';
     const renders = SWEEP.map((a, i) => {
-      const iv = JSON.parse(app.iv());
-      iv.shifts = [...others, shift(sweepDir, a)];
+      const iv = app.iv({ shifts: [...others, shift(sweepDir, a)] });
       // a newer sweep replaces this one's waiting cells (they resolve to null)
-      return app.lab.latestCall(`sweep${i}`, 'render', { seed: app.state.seed, n: 1, iv: JSON.stringify(iv) }, 2);
+      return app.lab.latestCall(`sweep${i}`, 'render', { seed: app.state.seed, n: 1, iv }, 2);
     });
     const rs = await Promise.all(renders);
     if (rs.some((r) => !r)) return;
@@ -141,7 +150,10 @@ export function directionsPanel(app) {
     await ensure();
     for (const [k, a] of app.state.moves) {
       const input = $(`dir-${k}`);
-      if (input) input.value = String(a);
+      if (input) {
+        input.value = String(a);
+        input.parentElement.querySelector('output').textContent = sigmas(a);
+      }
     }
     await drawSweep();
   }

@@ -2,7 +2,11 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use ganscope_model::candle_backend::{load_candle, CandleBackend};
+use ganscope_analysis::directions::{find, latent_matrix, LatentMatrix, GANSPACE_SAMPLES};
+use ganscope_analysis::renderer::{CpuRenderer, Renderer as _};
+use ganscope_model::candle_backend::{from_file, CandleBackend};
+use ganscope_model::format::ModelFile;
+use ganscope_model::generator::site_shapes;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{random_paths, render, Batch};
 use ganscope_train::images::{grid, save_png};
@@ -71,8 +75,12 @@ pub struct SampleArgs {
 /// Runs `ganscope sample`.
 pub fn run(a: &SampleArgs) -> Result<()> {
     let bytes = super::read(&a.model)?;
-    let m = load_candle(&bytes, &candle_core::Device::Cpu)
-        .with_context(|| format!("loading {}", a.model.display()))?;
+    let loading = || format!("loading {}", a.model.display());
+    // one parse gives the first layer's matrix (SeFa) and the candle generator
+    let file = ModelFile::parse(&bytes).with_context(loading)?;
+    let latent = latent_matrix(&file).ok();
+    let m = from_file(file, &candle_core::Device::Cpu).with_context(loading)?;
+    let mut cpu = CpuRenderer::new(m.generator);
     let mut ivs = match &a.interventions {
         Some(p) => Interventions::from_json(
             &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
@@ -82,10 +90,12 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     if a.path.is_some() {
         ivs.path = a.path.clone();
     }
-    let cfg = &m.generator.config;
     if let (Some(k), Some(amount)) = (a.direction, a.amount) {
-        ivs.shifts.push(direction_shift(a, &bytes, k, amount)?);
+        let shift = direction_shift(a, &mut cpu, latent.as_ref(), k, amount)?;
+        ivs.shifts.push(shift);
     }
+    let g = cpu.generator();
+    let cfg = &g.config;
     let (batch, nrow) = if a.vary_buckets {
         if !cfg.is_rpgan() {
             bail!("--vary-buckets needs an RPGAN (this model has one block per bucket)");
@@ -94,7 +104,7 @@ pub fn run(a: &SampleArgs) -> Result<()> {
             .path
             .clone()
             .unwrap_or_else(|| random_paths(a.seed, 1, &cfg.blocks()).remove(0));
-        m.generator.check_paths(std::slice::from_ref(&base))?;
+        g.check_paths(std::slice::from_ref(&base))?;
         eprintln!("path grid around path {base:?}: row i varies bucket i");
         Batch::vary_buckets(cfg, a.seed, &base)?
     } else {
@@ -109,7 +119,7 @@ pub fn run(a: &SampleArgs) -> Result<()> {
         ganscope_gpu::block_on(g.render(&batch, &resolved, &[]))?.images
     } else {
         let be = CandleBackend::cpu();
-        let y = render(&m.generator, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
+        let y = render(g, &be, &batch, &resolved, &mut |_, _| Ok(()))?; // [n, C, S, S]
         y.flatten_all()?.to_vec1::<f32>()?
     };
     if let Some(raw) = &a.raw {
@@ -123,39 +133,30 @@ pub fn run(a: &SampleArgs) -> Result<()> {
 }
 
 /// The shift of `amount` standard deviations along direction `k`, found as `analyze
-/// directions` finds it (on candle).
+/// directions` finds it (on candle; `latent` is the first layer's matrix for SeFa).
 fn direction_shift(
     a: &SampleArgs,
-    bytes: &[u8],
+    r: &mut CpuRenderer,
+    latent: Option<&LatentMatrix>,
     k: usize,
     amount: f32,
 ) -> Result<ganscope_model::shift::Shift> {
-    use ganscope_analysis::directions::{find, latent_matrix, GANSPACE_SAMPLES};
-    use ganscope_analysis::renderer::{CpuRenderer, Renderer as _};
-    use ganscope_model::generator::site_shapes;
-    let mut r = CpuRenderer::load(bytes)?;
-    let sites = site_shapes(r.config());
     let site = match &a.direction_site {
-        None => (sites.len() - 1) / 2,
-        Some(name) => sites.iter().position(|s| &s.0 == name).with_context(|| {
-            let known: Vec<&str> = sites.iter().map(|s| s.0.as_str()).collect();
-            format!(
-                "--direction-site: no site `{}`; the model has {}",
-                name.chars().take(32).collect::<String>(),
-                known.join(", ")
-            )
-        })?,
+        None => None,
+        Some(name) => {
+            let sites = site_shapes(r.config());
+            let i = sites.iter().position(|s| &s.0 == name).with_context(|| {
+                let known: Vec<&str> = sites.iter().map(|s| s.0.as_str()).collect();
+                format!(
+                    "--direction-site: no site `{}`; the model has {}",
+                    name.chars().take(32).collect::<String>(),
+                    known.join(", ")
+                )
+            })?;
+            Some(i)
+        }
     };
     let method = a.method.map(Into::into);
-    let file = ganscope_model::format::ModelFile::parse(bytes)?;
-    let latent = latent_matrix(&file).ok();
-    let dirs = find(
-        &mut r,
-        latent.as_ref(),
-        method,
-        site,
-        GANSPACE_SAMPLES,
-        k + 1,
-    )?;
+    let dirs = find(r, latent, method, site, GANSPACE_SAMPLES, k + 1)?;
     Ok(dirs.shift(k, amount)?)
 }

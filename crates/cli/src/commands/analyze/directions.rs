@@ -38,11 +38,8 @@ pub fn directions(job: &mut Job) -> Result<()> {
     let latent = ModelFile::parse(&job.bytes)
         .ok()
         .and_then(|f| latent_matrix(&f).ok());
-    // GANSpace's site: --site, else the middle one (as `sample --direction` and the page)
-    let site = match a.site {
-        Some(_) => job.site,
-        None => (job.meta.generator.buckets.len() - 1) / 2,
-    };
+    // GANSpace's site: --site, else find's default (as `sample --direction` and the page)
+    let site = a.site.as_ref().map(|_| job.site);
     let dirs = find(
         job.r.as_mut(),
         latent.as_ref(),
