@@ -8,7 +8,9 @@ mod commands;
 mod progress;
 
 use clap::{Parser, Subcommand};
-use commands::{analyze, bench, bench_train, classifier, compress, export, info, sample, train};
+use commands::{
+    analyze, bench, bench_train, classifier, compress, export, import, info, sample, train,
+};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +48,9 @@ enum Cmd {
     /// whose blocks are products of the merged blocks (RPGAN paper, sec. 4.4): one matrix
     /// product instead of several per sample.
     Compress(compress::CompressArgs),
+    /// Import a generator trained in PyTorch (a torch.save checkpoint or a safetensors state
+    /// dict) as a model file; the layout of its keys is detected, and no code in it runs.
+    Import(import::ImportArgs),
     /// Print a model file's architecture, sites, parameters and training summary.
     Info(info::InfoArgs),
 }
@@ -60,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Analyze(a) => analyze::analyze(&a),
         Cmd::Classifier(a) => classifier::run(&a),
         Cmd::Compress(a) => compress::run(&a),
+        Cmd::Import(a) => import::run(&a),
         Cmd::Info(a) => info::run(&a),
     };
     match result {

@@ -69,6 +69,7 @@ fn act_code(a: Option<Activation>) -> (u32, f32) {
         Some(Activation::Relu) => (act::RELU, 0.0),
         Some(Activation::LeakyRelu(s)) => (act::LEAKY_RELU, s),
         Some(Activation::Tanh) => (act::TANH, 0.0),
+        Some(Activation::Sigmoid) => (act::SIGMOID, 0.0),
     }
 }
 
@@ -363,6 +364,11 @@ impl Backend for WgpuBackend {
     fn upsample2x(&self, x: &GpuTensor) -> Result<GpuTensor> {
         let [n, c, h, w] = nchw(x, "upsample2x")?;
         self.resample2x(Params::Upsample2x, x, [n, c, 2 * h, 2 * w])
+    }
+
+    fn upsample2x_bilinear(&self, x: &GpuTensor) -> Result<GpuTensor> {
+        let [n, c, h, w] = nchw(x, "upsample2x_bilinear")?;
+        self.resample2x(Params::Upsample2xBilinear, x, [n, c, 2 * h, 2 * w])
     }
 
     fn avg_pool2x(&self, x: &GpuTensor) -> Result<GpuTensor> {

@@ -120,7 +120,7 @@ macro_rules! kernels {
 kernels! {
     /// Fill with a bit pattern (poisoning outputs in tests).
     Fill(FillParams) = "fill.wgsl", inputs: 0, after: [elementwise];
-    /// ReLU, LeakyReLU, tanh.
+    /// ReLU, LeakyReLU, tanh, sigmoid.
     Activation(ActivationParams) = "activation.wgsl", inputs: 1, after: [elementwise, activation];
     /// Residual add.
     Add(AddParams) = "add.wgsl", inputs: 2, after: [elementwise];
@@ -128,6 +128,8 @@ kernels! {
     BatchNorm(NormParams) = "batch_norm.wgsl", inputs: 5, after: [elementwise, activation];
     /// Nearest 2x up-sampling.
     Upsample2x(Resample2xParams) = "upsample2x.wgsl", inputs: 1, after: [elementwise];
+    /// Bilinear 2x up-sampling (PyTorch's `align_corners=False`).
+    Upsample2xBilinear(Resample2xParams) = "upsample2x_bilinear.wgsl", inputs: 1, after: [elementwise];
     /// 2x2 average pooling.
     AvgPool2x(Resample2xParams) = "avg_pool2x.wgsl", inputs: 1, after: [elementwise];
     /// Sum over H and W.

@@ -77,7 +77,7 @@ pub struct GpuModel {
 
 /// Output pixels of the largest layer of one sample (GEMM columns per sample).
 fn pixels_per_sample(g: &ganscope_model::config::GeneratorConfig) -> usize {
-    g.layer_shapes()
+    g.activation_shapes()
         .iter()
         .map(|s| s[1] * s[2])
         .max()
@@ -86,7 +86,7 @@ fn pixels_per_sample(g: &ganscope_model::config::GeneratorConfig) -> usize {
 
 /// The largest activation of one sample, in bytes.
 fn bytes_per_sample(g: &ganscope_model::config::GeneratorConfig) -> u64 {
-    let shapes = g.layer_shapes();
+    let shapes = g.activation_shapes();
     let mut most = g.latent_dim;
     let mut cin = g.latent_dim;
     for s in &shapes {

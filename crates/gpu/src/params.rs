@@ -15,7 +15,7 @@ pub struct FillParams {
     pub bits: u32,
 }
 
-/// Activation codes of `common/activation.wgsl`: none, ReLU, LeakyReLU, tanh.
+/// Activation codes of `common/activation.wgsl`: none, ReLU, LeakyReLU, tanh, sigmoid.
 pub mod act {
     /// No activation.
     pub const NONE: u32 = 0;
@@ -25,6 +25,8 @@ pub mod act {
     pub const LEAKY_RELU: u32 = 2;
     /// tanh.
     pub const TANH: u32 = 3;
+    /// The logistic sigmoid.
+    pub const SIGMOID: u32 = 4;
 }
 
 /// `activation.wgsl`.
@@ -65,7 +67,7 @@ pub struct NormParams {
     pub slope: f32,
 }
 
-/// `upsample2x.wgsl` and `avg_pool2x.wgsl`.
+/// `upsample2x.wgsl`, `upsample2x_bilinear.wgsl` and `avg_pool2x.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
 pub struct Resample2xParams {

@@ -435,3 +435,99 @@ fn small_gpus_refuse_big_models_and_split_batches() {
     let again = block_on(big.render(&batch, &resolved, &[2])).expect("render in pieces");
     assert_eq!(again, whole);
 }
+
+/// A layer program with every op kind: dense, reshape, BatchNorm + LeakyReLU, nearest and
+/// bilinear up-sampling, convs with and without bias, 1x1 and 3x3, a residual op with a
+/// conv shortcut and one with the identity, a transposed conv, sigmoid and tanh.
+fn program(rpgan: bool) -> Vec<u8> {
+    use ganscope_model::config::BucketConfig;
+    use ganscope_model::program::{Op, Resize};
+    let conv = |out, kernel, padding, bias| Op::Conv {
+        out,
+        kernel,
+        stride: 1,
+        padding,
+        bias,
+    };
+    let layers = vec![
+        vec![
+            Op::Dense {
+                out: 8 * 4 * 4,
+                bias: true,
+            },
+            Op::Reshape { shape: [8, 4, 4] },
+            Op::BatchNorm,
+            Op::LeakyRelu { slope: 0.2 },
+        ],
+        vec![
+            Op::Upsample {
+                mode: Resize::Nearest,
+            },
+            conv(8, 3, 1, false),
+            Op::BatchNorm,
+            Op::Relu,
+        ],
+        vec![Op::Residual {
+            main: vec![
+                Op::BatchNorm,
+                Op::Relu,
+                Op::Upsample {
+                    mode: Resize::Bilinear,
+                },
+                conv(8, 3, 1, true),
+            ],
+            shortcut: vec![
+                Op::Upsample {
+                    mode: Resize::Nearest,
+                },
+                conv(8, 1, 0, true),
+            ],
+        }],
+        vec![
+            Op::ConvTranspose {
+                out: 6,
+                kernel: 4,
+                stride: 2,
+                padding: 1,
+                bias: true,
+            },
+            Op::Sigmoid,
+            Op::Residual {
+                main: vec![conv(6, 3, 1, true)],
+                shortcut: vec![],
+            },
+        ],
+        vec![conv(3, 3, 1, true), Op::Tanh],
+    ];
+    let buckets = if rpgan {
+        [1, 1, 1, 2]
+            .map(|layers| BucketConfig { layers, blocks: 2 })
+            .to_vec()
+    } else {
+        vec![
+            BucketConfig {
+                layers: 1,
+                blocks: 1
+            };
+            5
+        ]
+    };
+    let g = GeneratorConfig {
+        family: Family::Program,
+        image_size: 32,
+        channels: 3,
+        latent_dim: 16,
+        constant_input: rpgan,
+        widths: vec![],
+        buckets,
+        program: Some(layers),
+    };
+    seeded_model_bytes(&g, 0.3).expect("bytes")
+}
+
+#[test]
+fn layer_programs_match_candle() {
+    let Some(g) = gpu() else { return };
+    check_model(&g, "program", program(false), false);
+    check_model(&g, "program rpgan", program(true), true);
+}

@@ -162,6 +162,7 @@ fn batch_norm_matches_cpu() {
         Activation::Relu,
         Activation::LeakyRelu(0.1),
         Activation::Tanh,
+        Activation::Sigmoid,
     ] {
         let name = format!("batch_norm + {act:?}");
         check!(&g, &name, ins.clone(), |b, x| b.batch_norm_act(
@@ -180,6 +181,7 @@ fn elementwise_kernels_match_cpu() {
         Activation::Relu,
         Activation::LeakyRelu(0.2),
         Activation::Tanh,
+        Activation::Sigmoid,
     ] {
         check!(&g, &format!("{act:?}"), vec![x.clone()], |b, t| b
             .activation(&t[0], act));
@@ -191,6 +193,14 @@ fn elementwise_kernels_match_cpu() {
         .add(&t[0], &t[1]));
     check!(&g, "upsample2x", vec![small.clone()], |b, t| b
         .upsample2x(&t[0]));
+    check!(&g, "upsample2x_bilinear", vec![small.clone()], |b, t| b
+        .upsample2x_bilinear(&t[0]));
+    check!(
+        &g,
+        "upsample2x_bilinear 1x1",
+        vec![input(9, &[2, 3, 1, 1], 1.0)],
+        |b, t| b.upsample2x_bilinear(&t[0])
+    );
     check!(&g, "avg_pool2x", vec![small.clone()], |b, t| b
         .avg_pool2x(&t[0]));
     check!(&g, "sum_spatial", vec![small.clone()], |b, t| b

@@ -97,6 +97,8 @@ pub enum Activation {
     LeakyRelu(f32),
     /// tanh(x).
     Tanh,
+    /// 1 / (1 + exp(-x)).
+    Sigmoid,
 }
 
 /// The operations of a backend.
@@ -166,6 +168,9 @@ pub trait Backend {
     fn add(&self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// Nearest-neighbour 2x up-sampling of `[N, C, H, W]`.
     fn upsample2x(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Bilinear 2x up-sampling of `[N, C, H, W]` with PyTorch's `align_corners=False` rule
+    /// (source coordinate `(o + 0.5) / 2 - 0.5`, clamped at the edges).
+    fn upsample2x_bilinear(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
     /// 2x2 average pooling of `[N, C, H, W]` (odd sides lose their last row/column).
     fn avg_pool2x(&self, x: &Self::Tensor) -> Result<Self::Tensor>;
     /// Sum over H and W: `[N, C, H, W] -> [N, C]`.

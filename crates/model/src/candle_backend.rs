@@ -137,6 +137,9 @@ impl Backend for CandleBackend {
             // cheaper in candle than minimum/maximum's
             Activation::LeakyRelu(s) => ((x.relu()? * (1.0 - s as f64))? + (x * s as f64)?)?,
             Activation::Tanh => x.tanh()?,
+            Activation::Sigmoid => candle_core::Tensor::exp(&x.neg()?)?
+                .affine(1.0, 1.0)?
+                .recip()?,
         })
     }
 
@@ -147,6 +150,11 @@ impl Backend for CandleBackend {
     fn upsample2x(&self, x: &Tensor) -> Result<Tensor> {
         let (_, _, h, w) = x.dims4()?;
         Ok(x.upsample_nearest2d(2 * h, 2 * w)?)
+    }
+
+    fn upsample2x_bilinear(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, _, h, w) = x.dims4()?;
+        Ok(x.upsample_bilinear2d(2 * h, 2 * w, false)?) // [N, C, 2H, 2W]
     }
 
     fn avg_pool2x(&self, x: &Tensor) -> Result<Tensor> {

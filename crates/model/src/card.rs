@@ -88,6 +88,28 @@ fn write_card(
     if let Some(d) = &meta.dataset {
         writeln!(out, "dataset:    {} ({} images)", d.name, d.images)?;
     }
+    if let Some(src) = &meta.source {
+        writeln!(
+            out,
+            "imported:   {} ({}, layout {}{}; {} of its {} tensors)",
+            src.file,
+            src.container,
+            src.layout,
+            match &src.key {
+                Some(k) => format!(", key {k}"),
+                None => String::new(),
+            },
+            src.tensors[1],
+            src.tensors[0]
+        )?;
+        writeln!(out, "sha-256:    {}", src.sha256)?;
+    }
+    if let Some(p) = &g.program {
+        for (i, layer) in p.iter().enumerate() {
+            let ops: Vec<String> = layer.iter().map(crate::program::describe).collect();
+            writeln!(out, "  layer {}: {}", i + 1, ops.join(", "))?;
+        }
+    }
     if let Some(t) = &meta.training {
         writeln!(
             out,

@@ -6,6 +6,7 @@
 //! bucket and a noise input; an RPGAN (Random-Path GAN) has several blocks per bucket and a
 //! learned constant input Z, so a path (one block index per bucket) is its only latent.
 
+use crate::program::{self, Op};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,9 @@ pub enum Family {
     /// Consecutive buckets of such a generator can be merged by multiplying their matrices
     /// (`ganscope compress`). Its discriminator is the dcgan one.
     Linear,
+    /// Any chain of layers, written out in [`GeneratorConfig::program`] (an imported
+    /// generator; see [`crate::program`]). Not trained by ganscope.
+    Program,
 }
 
 impl Family {
@@ -31,6 +35,7 @@ impl Family {
             Family::Dcgan => "dcgan",
             Family::SnResnet => "snresnet",
             Family::Linear => "linear",
+            Family::Program => "program",
         }
     }
 }
@@ -61,6 +66,9 @@ pub struct GeneratorConfig {
     pub widths: Vec<usize>,
     /// Grouping of the layers into buckets, first to last.
     pub buckets: Vec<BucketConfig>,
+    /// [`Family::Program`] only: every layer's ops (`widths` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<Vec<Vec<Op>>>,
 }
 
 /// Limits that keep a config (possibly from an untrusted file) within reason.
@@ -91,6 +99,11 @@ pub fn layer_count(family: Family, image_size: usize) -> Result<(usize, usize)> 
         Family::Dcgan => (ups + 1, start),
         Family::SnResnet => (ups + 2, start),
         Family::Linear => (LINEAR_LAYERS, 1),
+        Family::Program => {
+            return Err(Error::InvalidConfig(
+                "a program generator's layers are its program's".into(),
+            ))
+        }
     })
 }
 
@@ -162,7 +175,7 @@ impl GeneratorConfig {
             .map(|i| match family {
                 Family::Dcgan => width << (n - 2 - i),
                 Family::SnResnet => width,
-                Family::Linear => width << i,
+                Family::Linear | Family::Program => width << i,
             })
             .collect();
         let (buckets, blocks, constant_input) = match rpgan {
@@ -177,6 +190,7 @@ impl GeneratorConfig {
             constant_input,
             widths,
             buckets: group_layers(n, buckets, blocks)?,
+            program: None,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -185,6 +199,12 @@ impl GeneratorConfig {
     /// Checks every field; a config from a file goes through this before anything is built.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
+        match (self.family, &self.program) {
+            (Family::Program, Some(layers)) => return self.validate_program(layers),
+            (Family::Program, None) => return bad("a program generator without a program".into()),
+            (f, Some(_)) => return bad(format!("a {} generator with a program", f.name())),
+            _ => {}
+        }
         layer_count(self.family, self.image_size)?;
         if self.family == Family::Linear && self.widths.len() >= MAX_LINEAR_LAYERS {
             return bad(format!(
@@ -218,6 +238,12 @@ impl GeneratorConfig {
         if self.family == Family::SnResnet && self.widths.windows(2).any(|p| p[0] != p[1]) {
             return bad("snresnet widths must all be equal".into());
         }
+        self.validate_buckets(n)
+    }
+
+    /// The buckets cover the `n` layers exactly, each with 1..=MAX_BLOCKS blocks.
+    fn validate_buckets(&self, n: usize) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
         let total: usize = self.buckets.iter().map(|b| b.layers).sum();
         if total != n || self.buckets.iter().any(|b| b.layers == 0) {
             return bad(format!(
@@ -237,10 +263,50 @@ impl GeneratorConfig {
         Ok(())
     }
 
+    /// The checks of a program generator: its layers, the buckets over them, the image.
+    fn validate_program(&self, layers: &[Vec<Op>]) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if self.latent_dim == 0 || self.latent_dim > MAX_LATENT {
+            return bad(format!(
+                "latent_dim {} is outside 1..={MAX_LATENT}",
+                self.latent_dim
+            ));
+        }
+        if !self.widths.is_empty() {
+            return bad("a program generator has no widths".into());
+        }
+        let ops: usize = layers.iter().map(|l| program::op_count(l)).sum();
+        if layers.is_empty() || layers.iter().any(|l| l.is_empty()) || ops > program::MAX_OPS {
+            return bad(format!(
+                "a program needs 1 or more layers of at least one op each, {} ops in all",
+                program::MAX_OPS
+            ));
+        }
+        let mut s = [self.latent_dim, 1, 1];
+        for (i, l) in layers.iter().enumerate() {
+            s = program::chain_shape(l, s, 0)
+                .map_err(|e| Error::InvalidConfig(format!("layer {}: {e}", i + 1)))?;
+        }
+        let want = [self.channels, self.image_size, self.image_size];
+        if s != want || !matches!(self.channels, 1 | 3) {
+            return bad(format!(
+                "the program draws {s:?}; the config says {want:?} (1 or 3 channels, square)"
+            ));
+        }
+        self.validate_buckets(layers.len())
+    }
+
     /// Number of backbone layers and the side of the first feature map: the family's for
-    /// the convolutional ones, `widths + 1` layers of side 1 for a linear generator.
+    /// the convolutional ones, `widths + 1` layers of side 1 for a linear generator, the
+    /// program's layers (from `[latent_dim, 1, 1]`) for a program.
     pub fn layers(&self) -> Result<(usize, usize)> {
         match self.family {
+            Family::Program => match &self.program {
+                Some(p) => Ok((p.len(), 1)),
+                None => Err(Error::InvalidConfig(
+                    "a program generator without a program".into(),
+                )),
+            },
             Family::Linear => {
                 layer_count(self.family, self.image_size)?;
                 Ok((self.widths.len() + 1, 1))
@@ -259,8 +325,35 @@ impl GeneratorConfig {
         self.buckets.iter().any(|b| b.blocks > 1) || self.constant_input
     }
 
+    /// The shape of every intermediate activation of one sample, the ops inside a program's
+    /// layers included (what the largest buffer must hold).
+    pub fn activation_shapes(&self) -> Vec<[usize; 3]> {
+        match &self.program {
+            Some(p) => {
+                let mut s = [self.latent_dim, 1, 1];
+                let mut all = Vec::new();
+                for l in p {
+                    all.extend(program::all_shapes(l, s));
+                    s = *all.last().unwrap_or(&s);
+                }
+                all
+            }
+            None => self.layer_shapes(),
+        }
+    }
+
     /// The output shape `[C, H, W]` of every layer, first to last.
     pub fn layer_shapes(&self) -> Vec<[usize; 3]> {
+        if let Some(p) = &self.program {
+            let mut s = [self.latent_dim, 1, 1];
+            return p
+                .iter()
+                .map_while(|l| {
+                    s = program::chain_shape(l, s, 0).ok()?;
+                    Some(s)
+                })
+                .collect();
+        }
         let (n, start) = self.layers().unwrap_or((0, 1));
         let mut side = start;
         (0..n)
@@ -268,7 +361,7 @@ impl GeneratorConfig {
                 let up = match self.family {
                     Family::Dcgan => i > 0,
                     Family::SnResnet => i > 0 && i + 1 < n,
-                    Family::Linear => false,
+                    Family::Linear | Family::Program => false,
                 };
                 if self.family == Family::Linear && i + 1 == n {
                     side = self.image_size;
@@ -321,9 +414,9 @@ impl DiscriminatorConfig {
                 "width {width} is outside 1..={MAX_WIDTH}"
             )));
         }
-        // a linear generator is judged by the dcgan discriminator
+        // a linear or program generator is judged by the dcgan discriminator
         let family = match family {
-            Family::Linear => Family::Dcgan,
+            Family::Linear | Family::Program => Family::Dcgan,
             f => f,
         };
         let (n, _) = layer_count(family, image_size)?;
@@ -345,9 +438,9 @@ impl DiscriminatorConfig {
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         layer_count(self.family, self.image_size)?;
-        if self.family == Family::Linear {
+        if matches!(self.family, Family::Linear | Family::Program) {
             return Err(Error::InvalidConfig(
-                "a discriminator is dcgan or snresnet, not linear".into(),
+                "a discriminator is dcgan or snresnet".into(),
             ));
         }
         if !(1..=MAX_OUTPUTS).contains(&self.outputs) {

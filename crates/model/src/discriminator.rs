@@ -46,8 +46,8 @@ impl<T: Clone> Discriminator<T> {
         let wi = WeightInit::Glorot;
         let mut d = src.pp("d");
         let (body, feat) = match cfg.family {
-            // `validate` refuses a linear discriminator
-            Family::Dcgan | Family::Linear => {
+            // `validate` refuses a linear or program discriminator
+            Family::Dcgan | Family::Linear | Family::Program => {
                 let mut cin = cfg.channels;
                 let mut side = cfg.image_size;
                 let mut convs = Vec::new();

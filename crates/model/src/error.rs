@@ -117,7 +117,9 @@ pub enum FileError {
     #[error("the `ganscope` metadata is not valid: {0}")]
     BadMetadata(String),
     /// A format version this build does not read.
-    #[error("format version {found} is not supported (this build reads version {supported})")]
+    #[error(
+        "format version {found} is not supported (this build reads versions 1 to {supported})"
+    )]
     UnsupportedVersion {
         /// Version in the file.
         found: u32,

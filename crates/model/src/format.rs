@@ -16,8 +16,12 @@ use crate::{Error, FileError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 2 added program generators
+/// ([`crate::program`]) and the import provenance ([`SourceMeta`]); a version-1 file is read
+/// as it is (neither field existed), so every older file still loads.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Largest header accepted, in bytes (JSON metadata included).
 pub const MAX_HEADER: u64 = 16 << 20;
 /// The metadata key.
@@ -72,6 +76,24 @@ pub struct TrainingSummary {
     pub options: serde_json::Value,
 }
 
+/// Where an imported model came from (`ganscope import`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceMeta {
+    /// The checkpoint's file name (no folders).
+    pub file: String,
+    /// SHA-256 of the checkpoint's bytes, lower-case hex.
+    pub sha256: String,
+    /// The container read: `torch-zip`, `torch-legacy`, `torch-tar`, `safetensors`.
+    pub container: String,
+    /// The layout the keys were matched to (e.g. `pytorch-dcgan`).
+    pub layout: String,
+    /// The key of the state dict inside the checkpoint, when it was nested.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// How many tensors the checkpoint held, and how many of them the model uses.
+    pub tensors: [usize; 2],
+}
+
 /// Everything a page needs to know about a model besides its tensors.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelMeta {
@@ -93,6 +115,9 @@ pub struct ModelMeta {
     /// Precomputed analysis (unit quantiles, concept constants), free-form.
     #[serde(default)]
     pub analysis: Option<serde_json::Value>,
+    /// Where an imported model came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceMeta>,
 }
 
 impl ModelMeta {
@@ -114,6 +139,7 @@ impl ModelMeta {
             dataset: None,
             training: None,
             analysis: None,
+            source: None,
         }
     }
 }
@@ -200,10 +226,15 @@ pub(crate) fn metadata_json(
     let s = value
         .as_str()
         .ok_or_else(|| FileError::BadMetadata("the value is not a string".into()))?;
-    let v: serde_json::Value =
+    let mut v: serde_json::Value =
         serde_json::from_str(s).map_err(|e| FileError::BadMetadata(e.to_string()))?;
+    let readable = u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION);
     match v.get("format_version").and_then(|x| x.as_u64()) {
-        Some(f) if f == u64::from(FORMAT_VERSION) => Ok(v),
+        // the migration from 1: nothing to change but the number (2 only added fields)
+        Some(f) if readable.contains(&f) => {
+            v["format_version"] = FORMAT_VERSION.into();
+            Ok(v)
+        }
         Some(f) => Err(file_err(FileError::UnsupportedVersion {
             found: u32::try_from(f).unwrap_or(u32::MAX),
             supported: FORMAT_VERSION,

@@ -9,6 +9,7 @@
 use crate::backend::{Activation, Backend, BatchNormParams, Init, ParamSource};
 use crate::config::{Family, GeneratorConfig};
 use crate::layers::{batch_norm, bn_relu, Conv, ConvSpec, Linear, WeightInit};
+use crate::program::{self, Node};
 use crate::{Error, Result};
 
 /// One backbone layer.
@@ -53,6 +54,8 @@ pub enum Layer<T> {
         /// The output layer: tanh after the projection.
         tanh: bool,
     },
+    /// A layer of a program generator: its ops in order ([`crate::program`]).
+    Program(Vec<Node<T>>),
     /// Output: [BN -> ReLU ->] conv -> tanh.
     Output {
         /// snresnet only.
@@ -111,6 +114,7 @@ impl<T: Clone> Layer<T> {
                     Ok(h)
                 }
             }
+            Layer::Program(nodes) => program::run(b, nodes, x),
             Layer::Output { bn, conv } => {
                 let h = match bn {
                     Some(bn) => bn_relu(b, x, bn)?,
@@ -157,6 +161,13 @@ fn build_layer<T>(
     let mut s = src.pp(p); // g.bucket{i}.block{j}.layer{l}
     let (n, start) = cfg.layers()?;
     let shapes = cfg.layer_shapes();
+    if let Some(layers) = &cfg.program {
+        let input = match l {
+            0 => [cfg.latent_dim, 1, 1],
+            _ => shapes[l - 1],
+        };
+        return Ok(Layer::Program(program::build(&layers[l], input, &mut s)?));
+    }
     let cin = if l == 0 {
         cfg.latent_dim
     } else {
@@ -166,6 +177,11 @@ fn build_layer<T>(
     let (wi, dc) = match cfg.family {
         Family::Dcgan => (WeightInit::Dcgan, true),
         Family::SnResnet => (WeightInit::Glorot, false),
+        Family::Program => {
+            return Err(Error::InvalidConfig(
+                "a program generator without a program".into(),
+            ))
+        }
         Family::Linear => {
             let inp = if l == 0 {
                 cfg.latent_dim

@@ -34,6 +34,7 @@ pub mod generator;
 pub mod im2col;
 pub mod intervention;
 pub mod layers;
+pub mod program;
 mod raw;
 pub mod sample;
 pub mod shared;

@@ -86,6 +86,38 @@ impl Batch {
         Ok(b)
     }
 
+    /// The batch of the given latents `z` (`[n, latent_dim]` row-major, e.g. from another
+    /// framework, to compare with it): as [`Batch::new`] with `z` in place of the seed's
+    /// latents (a hybrid's donors still come from the seed).
+    pub fn from_latents(
+        cfg: &GeneratorConfig,
+        seed: u64,
+        z: &[f32],
+        iv: &Interventions,
+    ) -> Result<Self> {
+        let d = cfg.latent_dim;
+        if cfg.constant_input {
+            return Err(Error::Shape(
+                "this RPGAN starts from a learned constant; it takes no latents".into(),
+            ));
+        }
+        if z.is_empty() || z.len() % d != 0 {
+            return Err(Error::Shape(format!(
+                "{} latent values are not whole rows of {d}",
+                z.len()
+            )));
+        }
+        let n = z.len() / d;
+        let mut b = Self::new(cfg, seed, n, iv)?;
+        let mut given = z.to_vec();
+        let shift = crate::shift::latent_shift(cfg, &iv.shifts)?;
+        crate::shift::shift_latents(shift.as_deref(), &mut given);
+        if let Some(bz) = &mut b.z {
+            bz[..n * d].copy_from_slice(&given);
+        }
+        Ok(b)
+    }
+
     /// The RPGAN path grid (RPGAN paper, Figure 3): starting from `base`, row i varies bucket
     /// i over all its blocks, the others fixed; rows are padded to the widest bucket by
     /// repeating its last block. Every cell uses sample 0's latent of `seed`. Returns the

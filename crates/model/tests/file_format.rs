@@ -177,7 +177,7 @@ fn malformed_files_each_get_their_own_error() {
         file_error(&version),
         FileError::UnsupportedVersion {
             found: 99,
-            supported: 1
+            supported: 2
         }
     );
     let bad_arch = meta_edit(&good, |m| m["generator"]["image_size"] = 31.into());
@@ -215,14 +215,24 @@ fn malformed_files_each_get_their_own_error() {
 }
 
 #[test]
+fn a_version_1_file_still_loads() {
+    let (_, _, good) = model_bytes(None);
+    let v1 = meta_edit(&good, |m| m["format_version"] = 1.into());
+    let f = ModelFile::parse(&v1).expect("a version-1 file loads");
+    assert_eq!(f.meta.format_version, 2, "read as the current version");
+    assert_eq!(f.meta.source, None);
+    assert_eq!(f.meta.generator.program, None);
+}
+
+#[test]
 fn errors_read_like_sentences() {
     let (_, _, good) = model_bytes(None);
     let msg = ModelFile::parse(&good[..3]).expect_err("short").to_string();
     assert!(msg.contains("3 bytes long"), "{msg}");
-    let msg = ModelFile::parse(&meta_edit(&good, |m| m["format_version"] = 2.into()))
-        .expect_err("v2")
+    let msg = ModelFile::parse(&meta_edit(&good, |m| m["format_version"] = 3.into()))
+        .expect_err("v3")
         .to_string();
-    assert!(msg.contains("format version 2 is not supported"), "{msg}");
+    assert!(msg.contains("format version 3 is not supported"), "{msg}");
 }
 
 #[test]

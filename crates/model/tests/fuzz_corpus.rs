@@ -118,7 +118,7 @@ fn write_seed_corpus() {
         &dir,
         "version-99",
         &with(
-            &header.replacen("format_version\\\":1", "format_version\\\":99", 1),
+            &header.replacen("format_version\\\":2", "format_version\\\":99", 1),
             body,
         ),
     );

@@ -6,6 +6,7 @@ pub mod bench_train;
 pub mod classifier;
 pub mod compress;
 pub mod export;
+pub mod import;
 pub mod info;
 pub mod sample;
 pub mod train;

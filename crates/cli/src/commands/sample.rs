@@ -54,6 +54,11 @@ pub struct SampleArgs {
     /// (`WGPU_BACKEND=vulkan|metal|dx12` picks one).
     #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
     backend: BackendArg,
+    /// Render these latents instead of --seed's: a `.npy` of f32 (or f64) values shaped
+    /// `[N, D]` or `[N, D, 1, 1]` (N samples; --n is ignored), e.g. the ones a PyTorch script
+    /// fed its own generator.
+    #[arg(long, conflicts_with = "vary_buckets")]
+    latents: Option<PathBuf>,
     /// Also write the images as raw little-endian f32 values, `[n, C, S, S]`.
     #[arg(long)]
     raw: Option<PathBuf>,
@@ -70,6 +75,26 @@ pub struct SampleArgs {
     /// With --direction and GANSpace: the site (default the middle one).
     #[arg(long, requires = "direction")]
     direction_site: Option<String>,
+}
+
+/// The latents of a `.npy` file, `[N, D]` or `[N, D, 1, 1]` with `D = latent_dim`.
+fn read_latents(path: &std::path::Path, latent_dim: usize) -> Result<Vec<f32>> {
+    let t = candle_core::Tensor::read_npy(path)
+        .with_context(|| format!("reading latents from {} (a .npy file)", path.display()))?;
+    let dims = t.dims().to_vec();
+    let ok = match dims[..] {
+        [_, d] | [_, d, 1, 1] => d == latent_dim,
+        _ => false,
+    };
+    if !ok || dims[0] == 0 {
+        bail!(
+            "{} holds latents of shape {dims:?}; this model takes [N, {latent_dim}] or [N, {latent_dim}, 1, 1]",
+            path.display()
+        );
+    }
+    Ok(t.to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?)
 }
 
 /// Runs `ganscope sample`.
@@ -107,6 +132,9 @@ pub fn run(a: &SampleArgs) -> Result<()> {
         g.check_paths(std::slice::from_ref(&base))?;
         eprintln!("path grid around path {base:?}: row i varies bucket i");
         Batch::vary_buckets(cfg, a.seed, &base)?
+    } else if let Some(p) = &a.latents {
+        let z = read_latents(p, cfg.latent_dim)?;
+        (Batch::from_latents(cfg, a.seed, &z, &ivs)?, a.nrow)
     } else {
         (Batch::new(cfg, a.seed, a.n, &ivs)?, a.nrow)
     };

@@ -199,12 +199,12 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
     let data = a.data.clone().unwrap_or_else(bundled_mnist);
     let grey = data.starts_with("mnist:") && !a.colored;
     let width = a.width.unwrap_or(match arch {
-        Family::Dcgan => D.width,
+        Family::Dcgan | Family::Program => D.width,
         Family::SnResnet => 64,
         Family::Linear => 128,
     });
     let default_d_width = match arch {
-        Family::Dcgan => width / 2,
+        Family::Dcgan | Family::Program => width / 2,
         Family::SnResnet => width,
         Family::Linear => D.d_width,
     };

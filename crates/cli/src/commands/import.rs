@@ -1,0 +1,75 @@
+//! `ganscope import`: a PyTorch checkpoint or safetensors state dict as a ganscope model
+//! file ([`ganscope_import`]).
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ganscope_import::{import, layouts::LAYOUTS, to_bytes, Options};
+use std::path::PathBuf;
+
+/// The options of `import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The checkpoint: a `torch.save` file (.pt, .pth, .tar, .ckpt) or a .safetensors state
+    /// dict. Nothing in it is run.
+    checkpoint: PathBuf,
+    /// The layout of the keys (`auto` detects it and says why).
+    #[arg(long, default_value = "auto")]
+    layout: String,
+    /// The key of the generator's state dict inside the checkpoint (found by itself among
+    /// netG_state_dict, net_G, netG, generator, G, model_state_dict, state_dict, ...).
+    #[arg(long)]
+    key: Option<String>,
+    /// What the keys cannot tell, as NAME=VALUE (repeatable).
+    #[arg(long)]
+    set: Vec<String>,
+    /// The model file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Store tensors as f16 (half the size).
+    #[arg(long)]
+    f16: bool,
+    /// List the layouts and exit.
+    #[arg(long)]
+    list_layouts: bool,
+}
+
+/// Runs `ganscope import`.
+pub fn run(a: &ImportArgs) -> Result<()> {
+    if a.list_layouts {
+        for l in LAYOUTS {
+            println!("{:16} {}", l.name, l.about);
+        }
+        return Ok(());
+    }
+    let bytes = super::read(&a.checkpoint)?;
+    let name = a.checkpoint.display().to_string();
+    let opts = Options {
+        layout: Some(a.layout.clone()),
+        key: a.key.clone(),
+        set: a.set.clone(),
+    };
+    let m = import(&bytes, &name, &opts).with_context(|| format!("importing {name}"))?;
+    for line in &m.report {
+        println!("{line}");
+    }
+    let out = to_bytes(&m, a.f16)?;
+    ganscope_model::format::write_atomic(&a.out, &out)?;
+    let g = &m.meta.generator;
+    println!(
+        "wrote {} ({:.1} MB): {}x{}x{} images from a {}-d latent, {} sites ({})",
+        a.out.display(),
+        out.len() as f64 / 1e6,
+        g.channels,
+        g.image_size,
+        g.image_size,
+        g.latent_dim,
+        m.meta.sites.len(),
+        m.meta
+            .sites
+            .iter()
+            .map(|s| format!("{} {}x{}x{}", s.name, s.shape[0], s.shape[1], s.shape[2]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

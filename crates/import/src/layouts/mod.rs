@@ -1,0 +1,179 @@
+//! Layouts: how the keys and shapes of a project's generator map onto a layer program.
+//!
+//! Each layout says whether a state dict is its own (and why), and builds the program and a
+//! map from every ganscope tensor name to the checkpoint's name. The shared part here checks
+//! the map against the program's own list of tensors, so a layout cannot leave a weight out,
+//! place one with the wrong shape, or ignore a key of the checkpoint.
+
+pub mod dcgan;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ganscope_model::config::GeneratorConfig;
+use ganscope_model::format::{expected_tensors, NamedTensor};
+
+use crate::state::StateDict;
+use crate::{ImportError, Result};
+
+/// What a layout builds: the architecture and where each tensor comes from.
+#[derive(Clone, Debug)]
+pub struct Built {
+    /// The program generator.
+    pub config: GeneratorConfig,
+    /// ganscope tensor name -> checkpoint key.
+    pub map: BTreeMap<String, String>,
+}
+
+/// `--set NAME=VALUE` entries; a layout takes the ones it understands.
+#[derive(Clone, Debug, Default)]
+pub struct Settings(pub BTreeMap<String, String>);
+
+impl Settings {
+    /// Parses `NAME=VALUE` entries.
+    pub fn parse(entries: &[String]) -> Result<Self> {
+        let mut m = BTreeMap::new();
+        for e in entries {
+            let (k, v) = e
+                .split_once('=')
+                .ok_or_else(|| ImportError::Setting(format!("{e}: expected NAME=VALUE")))?;
+            m.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Ok(Settings(m))
+    }
+
+    /// Takes `name` as a number, if set.
+    pub fn take_usize(&mut self, name: &str) -> Result<Option<usize>> {
+        self.0
+            .remove(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| ImportError::Setting(format!("{name}={v}: not a whole number")))
+            })
+            .transpose()
+    }
+
+    /// Fails on any entry no layout took.
+    pub fn finish(self, layout: &str) -> Result<()> {
+        match self.0.keys().next() {
+            Some(k) => Err(ImportError::Setting(format!(
+                "{k}: the {layout} layout takes no such setting"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A layout.
+pub struct Layout {
+    /// Its name (`--layout NAME`).
+    pub name: &'static str,
+    /// The project and generators it reads.
+    pub about: &'static str,
+    /// `Ok(why)` if the state dict is this layout's, `Err(why not)` otherwise.
+    pub detect: fn(&StateDict) -> std::result::Result<String, String>,
+    /// The program and tensor map.
+    pub build: fn(&StateDict, &mut Settings) -> Result<Built>,
+}
+
+/// Every layout, in the order auto-detection tries them.
+pub const LAYOUTS: &[Layout] = &[dcgan::LAYOUT];
+
+/// The layout named `name`.
+pub fn by_name(name: &str) -> Result<&'static Layout> {
+    LAYOUTS.iter().find(|l| l.name == name).ok_or_else(|| {
+        ImportError::NoSuchLayout(
+            name.into(),
+            LAYOUTS
+                .iter()
+                .map(|l| l.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })
+}
+
+/// The first layout whose detection accepts `sd`, with its reason; otherwise every layout's
+/// reason for refusing, and the keys.
+pub fn detect(sd: &StateDict) -> Result<(&'static Layout, String)> {
+    let mut tried = Vec::new();
+    for l in LAYOUTS {
+        match (l.detect)(sd) {
+            Ok(why) => return Ok((l, why)),
+            Err(why) => tried.push(format!("  {}: {why}", l.name)),
+        }
+    }
+    Err(ImportError::UnknownLayout {
+        tried: tried.join("\n"),
+        keys: key_list(sd.params.keys()),
+    })
+}
+
+fn key_list<'a>(keys: impl Iterator<Item = &'a String>) -> String {
+    let keys: Vec<&String> = keys.collect();
+    let mut s = keys
+        .iter()
+        .take(24)
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if keys.len() > 24 {
+        s.push_str(&format!(", ... ({} in all)", keys.len()));
+    }
+    s
+}
+
+/// The tensors of `built`, taken from `sd`: every tensor the program needs, with the shape it
+/// needs, and no key of `sd` left over.
+pub fn tensors(layout: &'static str, sd: &StateDict, built: &Built) -> Result<Vec<NamedTensor>> {
+    let mismatch = |why: String| ImportError::Mismatch { layout, why };
+    let want = expected_tensors(&built.config, None)?;
+    let mut out = Vec::with_capacity(want.len());
+    for (name, shape) in &want {
+        let src = built
+            .map
+            .get(name)
+            .ok_or_else(|| mismatch(format!("nothing in the checkpoint for `{name}`")))?;
+        let p = sd
+            .get(src)
+            .ok_or_else(|| mismatch(format!("the key `{src}` is missing")))?;
+        if &p.shape != shape {
+            return Err(mismatch(format!(
+                "`{src}` has shape {:?}; this architecture needs {shape:?}",
+                p.shape
+            )));
+        }
+        out.push((name.clone(), shape.clone(), p.data.clone()));
+    }
+    let used: BTreeSet<&String> = built.map.values().collect();
+    let left: Vec<&String> = sd.params.keys().filter(|k| !used.contains(k)).collect();
+    if !left.is_empty() {
+        return Err(mismatch(format!(
+            "keys it could not place: {}",
+            key_list(left.into_iter())
+        )));
+    }
+    Ok(out)
+}
+
+/// The modules of an `nn.Sequential` under `prefix`: index -> (parameter name -> key).
+pub fn sequential(sd: &StateDict, prefix: &str) -> BTreeMap<usize, BTreeMap<String, String>> {
+    let mut m: BTreeMap<usize, BTreeMap<String, String>> = BTreeMap::new();
+    let p = format!("{prefix}.");
+    for k in sd.params.keys() {
+        let Some(rest) = k.strip_prefix(&p) else {
+            continue;
+        };
+        let Some((i, param)) = rest.split_once('.') else {
+            continue;
+        };
+        if let Ok(i) = i.parse::<usize>() {
+            m.entry(i).or_default().insert(param.to_string(), k.clone());
+        }
+    }
+    m
+}
+
+/// A module's parameter set is a BatchNorm's.
+pub fn is_batch_norm(params: &BTreeMap<String, String>) -> bool {
+    params.contains_key("running_mean") && params.contains_key("running_var")
+}

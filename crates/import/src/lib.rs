@@ -1,0 +1,106 @@
+//! Imports generators trained elsewhere as ganscope model files.
+//!
+//! [`import`] reads a checkpoint (a `torch.save` file in the zip format of PyTorch >= 1.6, or
+//! a legacy or tar one, or a safetensors state dict; [`state`]), finds the generator's state
+//! dict in it, matches its keys and shapes to a known [layout](layouts), and writes the
+//! generator as a layer program ([`ganscope_model::program`]) with the checkpoint's name,
+//! SHA-256, layout and key recorded in the file. Nothing from the checkpoint is ever run: the
+//! pickle is read as data by `pytorch-reader`, whose parser refuses code references it
+//! cannot represent and bounds nesting, memo copies and sizes, and every tensor is checked
+//! against the file's size before its values are read.
+
+mod error;
+pub mod layouts;
+pub mod state;
+
+pub use error::{ImportError, Result};
+
+use ganscope_model::format::{ModelMeta, NamedTensor, SourceMeta};
+use sha2::{Digest, Sha256};
+
+/// What to import.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// A layout name, or `None` / `auto` to detect it.
+    pub layout: Option<String>,
+    /// The key of the state dict inside the checkpoint (found by itself when `None`).
+    pub key: Option<String>,
+    /// `NAME=VALUE` settings for what the keys cannot tell.
+    pub set: Vec<String>,
+}
+
+/// An imported generator.
+#[derive(Clone, Debug)]
+pub struct Imported {
+    /// Its metadata (architecture, sites, provenance).
+    pub meta: ModelMeta,
+    /// Its tensors, named as ganscope names them.
+    pub tensors: Vec<NamedTensor>,
+    /// What was found and done, a line each.
+    pub report: Vec<String>,
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Imports the checkpoint `bytes`, named `file_name` (its folders are dropped).
+pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
+    let sd = state::read(bytes, o.key.as_deref())?;
+    let mut report = vec![format!(
+        "read {} tensors from a {} file{}",
+        sd.total,
+        sd.container,
+        match &sd.key {
+            Some(k) => format!(", the state dict under `{k}`"),
+            None => String::new(),
+        }
+    )];
+    report.extend(sd.notes.iter().cloned());
+    let (layout, why) = match o.layout.as_deref() {
+        None | Some("auto") => layouts::detect(&sd)?,
+        Some(name) => (layouts::by_name(name)?, "chosen with --layout".to_string()),
+    };
+    report.push(format!("layout {}: {why}", layout.name));
+    let mut set = layouts::Settings::parse(&o.set)?;
+    let built = (layout.build)(&sd, &mut set)?;
+    set.finish(layout.name)?;
+    let tensors = layouts::tensors(layout.name, &sd, &built)?;
+    let name = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(file_name)
+        .to_string();
+    let mut meta = ModelMeta::new(built.config, None);
+    meta.source = Some(SourceMeta {
+        file: name,
+        sha256: sha256_hex(bytes),
+        container: sd.container.into(),
+        layout: layout.name.into(),
+        key: sd.key.clone(),
+        tensors: [sd.total, tensors.len()],
+    });
+    Ok(Imported {
+        meta,
+        tensors,
+        report,
+    })
+}
+
+/// The body of the `checkpoint` fuzz target (`fuzz/`), also run over its saved corpus by
+/// `tests/hostile.rs`: arbitrary bytes as a checkpoint, imported with the layout detected,
+/// must give a model or an error, never a panic.
+pub fn fuzz_checkpoint(data: &[u8]) {
+    if let Ok(m) = import(data, "fuzz.pt", &Options::default()) {
+        let _ = to_bytes(&m, true);
+    }
+}
+
+/// The model file of an import (f16 storage when `half`).
+pub fn to_bytes(m: &Imported, half: bool) -> Result<Vec<u8>> {
+    Ok(ganscope_model::format::to_bytes(&m.meta, &m.tensors, half)?)
+}
