@@ -8,6 +8,7 @@ const FILES = [
   'js/panels/hybrids.js', 'js/panels/directions.js', 'pkg/ganscope_web.js', 'pkg/ganscope_web_bg.wasm',
   'vendor/chart.js-4.5.1/chart.umd.min.js', 'models/rpgan-colored-mnist.safetensors',
   'models/gan-colored-mnist.safetensors', 'models/classifier-colored-mnist.safetensors',
+  'models/dcgan-digiface.safetensors',
 ];
 
 self.addEventListener('install', (e) => {

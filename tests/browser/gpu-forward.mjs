@@ -16,8 +16,15 @@ const cases = [
       hybrid: { site: 'b3', channels: [1, 4, 5] },
     }),
   },
+  // a layer program with every op kind (dense, reshape, convs, transposed conv, BatchNorm,
+  // LeakyReLU, nearest and bilinear up-sampling, residuals, sigmoid, tanh)
+  { model: 'tests/fixtures/programs/all-ops.safetensors', seed: 2, n: 3, iv: '' },
+  {
+    model: 'tests/fixtures/programs/all-ops.safetensors', seed: 2, n: 2,
+    iv: JSON.stringify({ edits: [{ site: 'b3', units: [1, 5] }], hybrid: { site: 'b2', channels: [0, 3] } }),
+  },
+  { model: 'www/models/dcgan-digiface.safetensors', seed: 7, n: 2, iv: '' },
 ];
-
 
 const browser = await launch({ webgpu: true });
 let failed = false;

@@ -10,6 +10,8 @@ import { differs, expectBanner, pixels, ready, redraw, runSuite, same, settle, s
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
 const GAN = 'www/models/gan-colored-mnist.safetensors';
+const FACE = 'www/models/dcgan-digiface.safetensors';
+const TORCH = 'tests/fixtures/import/pytorch-dcgan/checkpoint.tar';
 const { base, close } = await serve();
 
 /** Trains (3 steps on 128 digits, tiny widths) and exports a model here; returns its file. */
@@ -238,6 +240,66 @@ const tests = {
     const r = await page.evaluate(() => [window.__pwned, document.querySelectorAll('img, script:not([src])').length]);
     if (r[0] !== undefined || r[1] !== 0) throw new Error(`the metadata ran or made elements: ${r}`);
     same(await pixels(page, 'main'), native(GAN, 5, 1, ''), 'the hostile-card GAN');
+  },
+  async 'the imported face GAN renders as native does; a unit edit, a painted ablation, a hybrid and influence maps work on it'(page) {
+    await page.goto(`${base}/www/index.html?model=dcgan-digiface&seed=3&panel=units&site=b2`);
+    await ready(page);
+    same(await pixels(page, 'main'), native(FACE, 3, 1, ''), 'face seed 3');
+    // one of b2's 256 units, then a painted region on b3 with another unit ablated there
+    await redraw(page, () => page.click('#units button >> nth=17'));
+    await page.selectOption('#unit-site', 'b3');
+    await redraw(page, () => page.click('#units button >> nth=40'));
+    await page.check('#paint');
+    const box = await page.locator('#brush-overlay').boundingBox();
+    await redraw(page, async () => {
+      await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.6, { steps: 5 });
+      await page.mouse.up();
+    });
+    const st = await state(page);
+    if (st.edits.length !== 2) throw new Error(`edits ${JSON.stringify(st.edits)}`);
+    const edited = await pixels(page, 'main');
+    same(edited, native(FACE, 3, 1, JSON.stringify({ edits: st.edits })), 'face with two edits');
+    // hybrids of b3 channels, then influence maps of b4 over 2 pairs with their progress bar
+    await page.click('#tab-hybrids');
+    await page.selectOption('#hybrid-site', 'b3');
+    for (const k of [2, 9, 30]) await page.click(`#channels button >> nth=${k}`);
+    await page.waitForFunction(() => document.body.dataset.hybrid === '3|1|b3|2,9,30', null, { timeout: 60_000 });
+    const iv = { edits: st.edits, hybrid: { site: 'b3', channels: [2, 9, 30], donor_seed: 1 } };
+    same(await pixels(page, 'h-mix'), native(FACE, 3, 1, JSON.stringify(iv)), 'face hybrid');
+    await page.selectOption('#hybrid-site', 'b4');
+    await page.fill('#pairs', '2');
+    await page.click('#influence-run');
+    await page.waitForFunction(() => document.querySelectorAll('#maps canvas').length === 64
+      || !document.getElementById('error').hidden, null, { timeout: 300_000 });
+    const maps = await page.$$eval('#maps canvas', (c) => c.length);
+    if (maps !== 64) throw new Error(`${maps} influence maps: ${await page.textContent('#error')}`);
+    await page.fill('#k', '3');
+    await page.click('#modules-run');
+    await page.waitForFunction(() => document.querySelectorAll('#modules canvas').length >= 3, null, { timeout: 60_000 });
+  },
+  async 'a PyTorch checkpoint opened in the page is imported there and renders what ganscope import renders'(page) {
+    const out = path.join(tmp, 'imported.safetensors');
+    ganscope(['import', TORCH, '--out', out]);
+    await page.setInputFiles('#file', path.join(root, TORCH));
+    await page.waitForFunction(() => window.ganscope.model?.name === 'checkpoint.tar', null, { timeout: 60_000 });
+    await settle(page);
+    const st = await state(page);
+    same(await pixels(page, 'main'), native(out, st.seed, 1, ''), 'imported in the page');
+    const card = await page.textContent('#card');
+    if (!/imported in this page[\s\S]*layout pytorch-dcgan[\s\S]*netG_state_dict/.test(card)) {
+      throw new Error(`the card says ${card}`);
+    }
+    // a hostile pickle: refused with its reason, the imported model still loaded
+    const evil = path.join(tmp, 'evil.pt');
+    fs.writeFileSync(evil, Buffer.from('\x80\x02cos\nsystem\nX\x02\x00\x00\x00ls\x85R.', 'latin1'));
+    await page.setInputFiles('#file', evil);
+    await page.waitForFunction(() => !document.getElementById('error').hidden, null, { timeout: 60_000 });
+    const msg = await page.textContent('#error');
+    if (!/Could not load evil\.pt: .*os\.system/.test(msg)) throw new Error(`the banner says ${msg}`);
+    if ((await page.evaluate(() => window.ganscope.model.name)) !== 'checkpoint.tar') throw new Error('the model was lost');
+    expectBanner(page);
   },
   async 'embed mode shows one panel without the chrome'(page) {
     await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=2&panel=paths&embed=paths`);

@@ -13,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 export const BUNDLED = [
   { name: 'rpgan-colored-mnist', title: 'RPGAN, colored MNIST (4 buckets x 8 blocks)' },
   { name: 'gan-colored-mnist', title: 'standard GAN, colored MNIST' },
+  { name: 'dcgan-digiface', title: 'DCGAN, 64x64 faces (PyTorch, DigiFace1M; imported)' },
 ];
 const CLASSIFIER = 'models/classifier-colored-mnist.safetensors';
 // a model file larger than this is refused before it is read
@@ -162,7 +163,7 @@ async function load(name, bytes, source) {
       'open it. To share the view, put the file on a host that allows cross-origin requests and ' +
       'open it as ?model=URL, or use a bundled model.' : '';
     // the card is `ganscope info`'s text (ganscope_model::card); file strings stay text
-    $('card').textContent = r.card;
+    $('card').textContent = r.imported ? `imported in this page from a PyTorch checkpoint:\n${r.imported}\n\n${r.card}` : r.card;
     $('backend-info').textContent = `${r.backend} (${r.reason})`;
     document.body.dataset.backend = r.kind;
     app.error('');

@@ -4,7 +4,7 @@
 // Calls run one at a time: the most urgent waiting call first (a message's `prio`, lower
 // first: the main image before the other renders, renders before grid rows, grid rows before
 // analyses), in order of arrival among equals.
-import init, { Lab } from '../pkg/ganscope_web.js';
+import init, { Lab, is_checkpoint, import_checkpoint } from '../pkg/ganscope_web.js';
 
 const t0 = performance.now();
 let wasmMs = null;
@@ -44,6 +44,13 @@ const ops = {
   async load({ bytes, backend, name }) {
     const pick = await choose(backend);
     const start = performance.now();
+    // a PyTorch checkpoint is imported here, by the same code as `ganscope import`
+    let imported = null;
+    if (is_checkpoint(bytes)) {
+      const m = import_checkpoint(bytes, String(name || 'checkpoint'));
+      bytes = m.bytes;
+      imported = m.report;
+    }
     let next;
     try {
       next = await Lab.load(bytes, pick.kind);
@@ -58,7 +65,7 @@ const ops = {
     lab = next;
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
       meta: lab.meta_json(), card: lab.card(String(name || '')), sites: JSON.parse(lab.sites_json()),
-      concepts: JSON.parse(lab.concepts_json()),
+      concepts: JSON.parse(lab.concepts_json()), imported,
       // milliseconds: fetching and compiling the wasm (from the worker's start), loading the model
       timings: { wasm: wasmMs, load: performance.now() - start } } };
   },

@@ -531,3 +531,19 @@ fn layer_programs_match_candle() {
     check_model(&g, "program", program(false), false);
     check_model(&g, "program rpgan", program(true), true);
 }
+
+/// `tests/fixtures/programs/all-ops.safetensors` is [`program`]`(false)`, for the page's
+/// forward test (`tests/browser/gpu-forward.mjs`: every kernel through Chrome's WGSL
+/// compiler). `GANSCOPE_WRITE_FIXTURES=1` rewrites it.
+#[test]
+fn the_program_fixture_is_current() {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/programs/all-ops.safetensors");
+    let want = program(false);
+    if std::env::var_os("GANSCOPE_WRITE_FIXTURES").is_some() {
+        std::fs::create_dir_all(p.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&p, &want).expect("write");
+    }
+    let got = std::fs::read(&p).unwrap_or_default();
+    assert!(got == want, "{} is stale: GANSCOPE_WRITE_FIXTURES=1 cargo test -p ganscope-gpu --test forward the_program_fixture", p.display());
+}

@@ -40,6 +40,39 @@ pub(crate) fn parse(
     Ok((iv, resolved))
 }
 
+/// Whether `bytes` look like a PyTorch checkpoint or a plain safetensors state dict (a zip,
+/// a pickle, a tar, or a safetensors file without ganscope metadata) rather than a ganscope
+/// model: such bytes go through [`import_checkpoint`] first; anything else is loaded as a
+/// model file and gets that file's own errors.
+#[wasm_bindgen]
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+        || bytes.first() == Some(&0x80)
+        || bytes.get(257..262) == Some(b"ustar")
+        || matches!(
+            ganscope_model::format::ModelFile::parse(bytes),
+            Err(ganscope_model::Error::InvalidFile(
+                ganscope_model::FileError::MissingMetadata
+            ))
+        )
+}
+
+/// Imports a PyTorch checkpoint (a `torch.save` file) or a safetensors state dict named
+/// `name` as `ganscope import` does (the same code and checks; nothing in the file runs).
+/// Resolves to `{bytes, report}`: the model file (f32) and what the import found, a line
+/// each.
+#[wasm_bindgen]
+pub fn import_checkpoint(bytes: &[u8], name: &str) -> Result<JsValue, JsError> {
+    let m = ganscope_import::import(bytes, name, &ganscope_import::Options::default())
+        .map_err(jserr)?;
+    let file = ganscope_import::to_bytes(&m, false).map_err(jserr)?;
+    let out = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v).map(|_| ());
+    set("bytes", &js_sys::Uint8Array::from(&file[..]).into()).map_err(|_| jserr("import"))?;
+    set("report", &m.report.join("\n").into()).map_err(|_| jserr("import"))?;
+    Ok(out.into())
+}
+
 /// A model loaded on one backend (and on the CPU for the analyses).
 #[wasm_bindgen]
 pub struct Lab {
