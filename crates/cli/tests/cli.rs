@@ -390,3 +390,67 @@ fn gpu_sample_matches_cpu_and_bench_reports_both() {
         "{both}"
     );
 }
+
+#[test]
+fn import_info_and_sample_given_latents() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let fx =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/import/pytorch-dcgan");
+    let model = dir.path().join("m.safetensors");
+    let said = ok(&["import", s(&fx.join("checkpoint.tar")), "--out", s(&model)]);
+    assert!(
+        said.contains("the state dict under `netG_state_dict`")
+            && said.contains("layout pytorch-dcgan"),
+        "{said}"
+    );
+    let info = ok(&["info", s(&model)]);
+    assert!(
+        info.contains("family:     program")
+            && info.contains(
+                "imported:   checkpoint.tar (torch-zip, layout pytorch-dcgan, key netG_state_dict"
+            )
+            && info
+                .contains("layer 1: conv_transpose 4x4/1 pad 0 -> 16, no bias, batch_norm, relu"),
+        "{info}"
+    );
+    let raw = dir.path().join("out.f32");
+    let png = dir.path().join("out.png");
+    ok(&[
+        "sample",
+        s(&model),
+        "--latents",
+        s(&fx.join("z.npy")),
+        "--raw",
+        s(&raw),
+        "--out",
+        s(&png),
+    ]);
+    let got = raw_f32(&raw);
+    let want = candle_core::Tensor::read_npy(fx.join("out.npy"))
+        .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
+        .expect("out.npy");
+    let d = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(got.len() == want.len() && d <= 1e-4, "off by {d}");
+    // latents of another size, and a file that is not a checkpoint
+    let other = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/import/pytorch-dcgan-dataparallel/z.npy");
+    fails(
+        &[
+            "sample",
+            s(&model),
+            "--latents",
+            s(&other),
+            "--out",
+            s(&png),
+        ],
+        "holds latents of shape [4, 6, 1, 1]; this model takes [N, 8]",
+    );
+    fails(
+        &["import", s(&other), "--out", s(&model)],
+        "cannot read the checkpoint",
+    );
+}

@@ -166,6 +166,8 @@ export function unitsPanel(app) {
       return o;
     }));
     $('ace-concept').value = '1'; // stroke
+    // the rule segmenter's concepts fit digits; elsewhere they are only colours
+    $('ace-note').hidden = /mnist/.test(app.model.meta.dataset?.name || '');
     stats = null;
     mask = maskFrom(current().region);
     buildCards();

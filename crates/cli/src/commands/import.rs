@@ -11,7 +11,8 @@ use std::path::PathBuf;
 pub struct ImportArgs {
     /// The checkpoint: a `torch.save` file (.pt, .pth, .tar, .ckpt) or a .safetensors state
     /// dict. Nothing in it is run.
-    checkpoint: PathBuf,
+    #[arg(required_unless_present = "list_layouts")]
+    checkpoint: Option<PathBuf>,
     /// The layout of the keys (`auto` detects it and says why).
     #[arg(long, default_value = "auto")]
     layout: String,
@@ -23,8 +24,8 @@ pub struct ImportArgs {
     #[arg(long)]
     set: Vec<String>,
     /// The model file to write.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "list_layouts")]
+    out: Option<PathBuf>,
     /// Store tensors as f16 (half the size).
     #[arg(long)]
     f16: bool,
@@ -41,8 +42,11 @@ pub fn run(a: &ImportArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let bytes = super::read(&a.checkpoint)?;
-    let name = a.checkpoint.display().to_string();
+    let (Some(checkpoint), Some(out_path)) = (&a.checkpoint, &a.out) else {
+        anyhow::bail!("import needs a checkpoint and --out");
+    };
+    let bytes = super::read(checkpoint)?;
+    let name = checkpoint.display().to_string();
     let opts = Options {
         layout: Some(a.layout.clone()),
         key: a.key.clone(),
@@ -53,11 +57,11 @@ pub fn run(a: &ImportArgs) -> Result<()> {
         println!("{line}");
     }
     let out = to_bytes(&m, a.f16)?;
-    ganscope_model::format::write_atomic(&a.out, &out)?;
+    ganscope_model::format::write_atomic(out_path, &out)?;
     let g = &m.meta.generator;
     println!(
         "wrote {} ({:.1} MB): {}x{}x{} images from a {}-d latent, {} sites ({})",
-        a.out.display(),
+        out_path.display(),
         out.len() as f64 / 1e6,
         g.channels,
         g.image_size,
