@@ -23,18 +23,50 @@ fn npy(p: &Path) -> Vec<f32> {
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn batch(bytes: &[u8], z: &[f32]) -> (Batch, Resolved) {
-    let file = ModelFile::parse(bytes).expect("parse");
-    let cfg = &file.meta.generator;
-    let ivs = Interventions::default();
-    (
-        Batch::from_latents(cfg, 0, z, &ivs).expect("batch"),
-        Resolved::new(cfg, &ivs).expect("resolved"),
-    )
+/// What a fixture renders: PyTorch's latents, or (an RPGAN) one path per sample.
+enum Input {
+    Latents(Vec<f32>),
+    Path(Vec<usize>),
 }
 
-fn on_candle(bytes: &[u8], z: &[f32]) -> Vec<f32> {
-    let (b, r) = batch(bytes, z);
+fn batch(bytes: &[u8], input: &Input) -> (Batch, Resolved) {
+    let file = ModelFile::parse(bytes).expect("parse");
+    let cfg = &file.meta.generator;
+    match input {
+        Input::Latents(z) => {
+            let ivs = Interventions::default();
+            (
+                Batch::from_latents(cfg, 0, z, &ivs).expect("batch"),
+                Resolved::new(cfg, &ivs).expect("resolved"),
+            )
+        }
+        Input::Path(p) => {
+            let ivs = Interventions {
+                path: Some(p.clone()),
+                ..Interventions::default()
+            };
+            (
+                Batch::new(cfg, 0, 1, &ivs).expect("batch"),
+                Resolved::new(cfg, &ivs).expect("resolved"),
+            )
+        }
+    }
+}
+
+/// The fixture's inputs: `z.npy` (one batch), or `paths.json` (one render per path).
+fn inputs(dir: &Path) -> Vec<Input> {
+    let paths = dir.join("paths.json");
+    if paths.exists() {
+        let text = std::fs::read_to_string(&paths).expect("paths.json");
+        let v: Vec<Vec<usize>> = serde_json::from_str(&text).expect("paths");
+        v.into_iter().map(Input::Path).collect()
+    } else {
+        vec![Input::Latents(npy(&dir.join("z.npy")))]
+    }
+}
+
+fn on_candle(bytes: &[u8], input: &Input) -> Vec<f32> {
+    let (b, r) = batch(bytes, input);
     let m = from_file(
         ModelFile::parse(bytes).expect("parse"),
         &candle_core::Device::Cpu,
@@ -48,7 +80,7 @@ fn on_candle(bytes: &[u8], z: &[f32]) -> Vec<f32> {
 }
 
 /// On the default adapter (lavapipe in CI, where a missing one fails the test).
-fn on_wgpu(bytes: &[u8], z: &[f32]) -> Option<Vec<f32>> {
+fn on_wgpu(bytes: &[u8], input: &Input) -> Option<Vec<f32>> {
     let gpu = match Gpu::new_blocking() {
         Ok(g) => g,
         Err(e) if std::env::var_os("CI").is_none() => {
@@ -57,7 +89,7 @@ fn on_wgpu(bytes: &[u8], z: &[f32]) -> Option<Vec<f32>> {
         }
         Err(e) => panic!("CI needs a GPU adapter (lavapipe): {e}"),
     };
-    let (b, r) = batch(bytes, z);
+    let (b, r) = batch(bytes, input);
     let mut m = GpuModel::load(gpu, bytes.to_vec()).expect("load");
     Some(block_on(m.render(&b, &r, &[])).expect("render").images)
 }
@@ -78,29 +110,41 @@ fn every_layout_fixture_renders_what_pytorch_renders() {
         if dir.ends_with("face") {
             continue;
         }
-        let z = npy(&dir.join("z.npy"));
+        let ins = inputs(&dir);
         let want = npy(&dir.join("out.npy"));
+        let per = want.len() / ins.len();
+        let set: Vec<String> = std::fs::read_to_string(dir.join("settings.txt"))
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default();
         for f in std::fs::read_dir(&dir).expect("case").flatten() {
             let f = f.path();
-            if f.extension().is_some_and(|e| e == "npy") {
+            if f.extension()
+                .is_some_and(|e| e == "npy" || e == "json" || e == "txt")
+            {
                 continue;
             }
             let what = f.display().to_string();
             let bytes = std::fs::read(&f).expect("read");
-            let m = import(&bytes, &what, &Options::default())
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let opts = Options {
+                set: set.clone(),
+                ..Options::default()
+            };
+            let m = import(&bytes, &what, &opts).unwrap_or_else(|e| panic!("{what}: {e}"));
             let file = to_bytes(&m, false).expect("bytes");
-            let got = on_candle(&file, &z);
-            let d = max_diff(&got, &want);
-            assert!(d <= 1e-4, "{what} on candle: off by {d}");
-            if let Some(got) = on_wgpu(&file, &z) {
-                let d = max_diff(&got, &want);
-                assert!(d <= 1e-4, "{what} on wgpu: off by {d}");
+            for (k, input) in ins.iter().enumerate() {
+                let want = &want[k * per..(k + 1) * per];
+                let got = on_candle(&file, input);
+                let d = max_diff(&got, want);
+                assert!(d <= 1e-4, "{what} on candle, input {k}: off by {d}");
+                if let Some(got) = on_wgpu(&file, input) {
+                    let d = max_diff(&got, want);
+                    assert!(d <= 1e-4, "{what} on wgpu, input {k}: off by {d}");
+                }
             }
             cases += 1;
         }
     }
-    assert!(cases >= 4, "only {cases} fixtures found");
+    assert!(cases >= 10, "only {cases} fixtures found");
 }
 
 #[test]
@@ -109,7 +153,7 @@ fn the_bundled_face_model_renders_what_pytorch_renders() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../www/models/dcgan-digiface.safetensors");
     let bytes = std::fs::read(&model).expect("the bundled face model");
     let dir = root().join("face");
-    let z = npy(&dir.join("z.npy"));
+    let z = Input::Latents(npy(&dir.join("z.npy")));
     let f16 = npy(&dir.join("out-f16.npy"));
     let f32 = npy(&dir.join("out.npy"));
     let got = on_candle(&bytes, &z);

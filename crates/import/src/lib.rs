@@ -50,7 +50,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Imports the checkpoint `bytes`, named `file_name` (its folders are dropped).
 pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
-    let sd = state::read(bytes, o.key.as_deref())?;
+    let mut sd = state::read(bytes, o.key.as_deref())?;
+    let auto = matches!(o.layout.as_deref(), None | Some("auto"));
+    // a bare state dict whose module is named like a checkpoint key (`model.*`): when no
+    // layout fits the part found under the key, the whole file is tried
+    if o.key.is_none() && sd.key.is_some() && auto && layouts::detect(&sd).is_err() {
+        let whole = state::read_part(bytes, state::Choice::Whole)?;
+        if layouts::detect(&whole).is_ok() {
+            sd = whole;
+        }
+    }
     let mut report = vec![format!(
         "read {} tensors from a {} file{}",
         sd.total,
@@ -62,8 +71,8 @@ pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
     )];
     report.extend(sd.notes.iter().cloned());
     let (layout, why) = match o.layout.as_deref() {
-        None | Some("auto") => layouts::detect(&sd)?,
-        Some(name) => (layouts::by_name(name)?, "chosen with --layout".to_string()),
+        Some(name) if !auto => (layouts::by_name(name)?, "chosen with --layout".to_string()),
+        _ => layouts::detect(&sd)?,
     };
     report.push(format!("layout {}: {why}", layout.name));
     let mut set = layouts::Settings::parse(&o.set)?;

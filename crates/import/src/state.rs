@@ -134,12 +134,27 @@ fn safetensors_entries(bytes: &[u8]) -> Result<BTreeMap<String, Entry>> {
     Ok(out)
 }
 
-/// The state dict's part of the names: under `key` if given, else under the first of
-/// [`KNOWN_KEYS`] that holds tensors, else the whole file.
+/// Which part of the file is the state dict.
+#[derive(Clone, Copy, Debug)]
+pub enum Choice<'a> {
+    /// Under this key.
+    Key(&'a str),
+    /// Under the first of [`KNOWN_KEYS`] that holds tensors, else the whole file.
+    Auto,
+    /// The whole file.
+    Whole,
+}
+
+/// The state dict's part of the names (see [`Choice`]).
 fn choose(
     entries: BTreeMap<String, Entry>,
-    key: Option<&str>,
+    choice: Choice<'_>,
 ) -> Result<(BTreeMap<String, Entry>, Option<String>)> {
+    let key = match choice {
+        Choice::Key(k) => Some(k),
+        Choice::Auto => None,
+        Choice::Whole => return Ok((entries, None)),
+    };
     let under = |k: &str| {
         let p = format!("{k}.");
         entries.keys().any(|n| n.starts_with(&p))
@@ -357,13 +372,18 @@ fn unwrap(
 /// Reads the state dict of `bytes` (a `torch.save` file or a safetensors file), nested under
 /// `key` or found among [`KNOWN_KEYS`].
 pub fn read(bytes: &[u8], key: Option<&str>) -> Result<StateDict> {
+    read_part(bytes, key.map_or(Choice::Auto, Choice::Key))
+}
+
+/// Reads the part of `bytes` that `choice` names as the state dict.
+pub fn read_part(bytes: &[u8], choice: Choice<'_>) -> Result<StateDict> {
     let (entries, container) = if is_safetensors(bytes) {
         (safetensors_entries(bytes)?, "safetensors")
     } else {
         torch_entries(bytes)?
     };
     let total = entries.len();
-    let (chosen, key) = choose(entries, key)?;
+    let (chosen, key) = choose(entries, choice)?;
     let mut params = BTreeMap::new();
     let mut skipped = Vec::new();
     for (name, e) in &chosen {

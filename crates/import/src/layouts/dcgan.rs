@@ -1,23 +1,22 @@
-//! The DCGAN of the PyTorch examples and of the PyTorch DCGAN tutorial: an `nn.Sequential`
-//! `main` of transposed convolutions without bias (4x4; the first stride 1 padding 0 from the
-//! `[nz, 1, 1]` noise, the others stride 2 padding 1), each but the last followed by
-//! BatchNorm and ReLU, the last by tanh. Any `nz`, `ngf`, `nc` and depth (32 to 128 px).
-//! One bucket per transposed convolution: the sites are the feature maps after each
-//! BatchNorm + ReLU, and the image.
+//! The DCGAN of the PyTorch examples and of the PyTorch DCGAN tutorial, and
+//! pytorch-gan-collections' `dcgan.Generator`: an `nn.Sequential` `main` of transposed
+//! convolutions (the first from the `[nz, 1, 1]` noise with stride 1 and no padding, any
+//! kernel; then 4x4 with stride 2 and padding 1), each but the last followed by BatchNorm
+//! and ReLU, the last by tanh. Any `nz`, `ngf`, `nc` and depth (32 to 128 px). One bucket
+//! per transposed convolution: the sites are the feature maps after each BatchNorm + ReLU,
+//! and the image.
 
-use std::collections::BTreeMap;
-
-use ganscope_model::config::{BucketConfig, Family, GeneratorConfig};
 use ganscope_model::program::Op;
 
-use super::{is_batch_norm, sequential, Built, Layout, Settings};
+use super::chain::mismatch;
+use super::{assemble, describe, is_batch_norm, sequential, Built, Chain, Layout, Settings};
 use crate::state::StateDict;
-use crate::{ImportError, Result};
+use crate::Result;
 
 /// The layout.
 pub const LAYOUT: Layout = Layout {
     name: "pytorch-dcgan",
-    about: "the PyTorch examples' and tutorial's DCGAN (main.N.* of an nn.Sequential)",
+    about: "the PyTorch examples' and tutorial's DCGAN, and pytorch-gan-collections' DCGAN (main.N.* transposed convolutions)",
     detect,
     build,
 };
@@ -27,118 +26,72 @@ fn detect(sd: &StateDict) -> std::result::Result<String, String> {
         return Err(format!("`{k}` is not under main.N"));
     }
     let b = build(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
-    let chans: Vec<String> = b
-        .config
-        .layer_shapes()
-        .iter()
-        .map(|s| s[0].to_string())
-        .collect();
     Ok(format!(
-        "keys main.N.* of an nn.Sequential: {} transposed convolutions ({} -> {}) with BatchNorm between, {}x{} output",
-        chans.len(),
-        b.config.latent_dim,
-        chans.join(" -> "),
-        b.config.image_size,
-        b.config.image_size
+        "keys main.N.* of an nn.Sequential: {}",
+        describe(&b, "transposed convolutions with BatchNorm between")
     ))
 }
 
-fn mismatch(why: String) -> ImportError {
-    ImportError::Mismatch {
-        layout: LAYOUT.name,
-        why,
-    }
-}
-
 fn build(sd: &StateDict, _: &mut Settings) -> Result<Built> {
+    let name = LAYOUT.name;
     let mods = sequential(sd, "main");
-    let mut map = BTreeMap::new();
-    let mut layers: Vec<Vec<Op>> = Vec::new();
-    let mut cin = None;
-    let mut latent_dim = 0;
+    let mut buckets = Vec::new();
+    let mut latent = 0;
     let mut it = mods.iter().peekable();
     while let Some((i, m)) = it.next() {
-        let wkey = m
+        if is_batch_norm(m) {
+            return Err(mismatch(
+                name,
+                format!("main.{i} is a BatchNorm with no convolution before it"),
+            ));
+        }
+        let w = m
             .get("weight")
-            .filter(|_| !is_batch_norm(m))
-            .ok_or_else(|| mismatch(format!("main.{i} is not a transposed convolution")))?;
-        let w = &sd.params[wkey];
-        let [ci, co, k, k2] = w.shape[..] else {
-            return Err(mismatch(format!("main.{i}.weight has shape {:?}", w.shape)));
-        };
-        if k != k2 || k != 4 {
-            return Err(mismatch(format!("main.{i} has a {k}x{k2} kernel, not 4x4")));
+            .and_then(|k| sd.get(k))
+            .ok_or_else(|| mismatch(name, format!("main.{i} has no weight")))?;
+        let first = buckets.is_empty();
+        if first {
+            latent = w.shape.first().copied().unwrap_or(0);
+        } else if w.shape.get(2) != Some(&4) {
+            return Err(mismatch(
+                name,
+                format!("main.{i} has shape {:?}, not a 4x4 kernel", w.shape),
+            ));
         }
-        if cin.is_some_and(|c| c != ci) {
-            return Err(mismatch(format!(
-                "main.{i} takes {ci} channels; the layer before gives {}",
-                cin.unwrap_or(0)
-            )));
-        }
-        let l = layers.len() + 1;
-        if l == 1 {
-            latent_dim = ci;
-        }
-        let prefix = format!("g.bucket{l}.block0.layer{l}");
-        let (stride, padding) = if l == 1 { (1, 0) } else { (2, 1) };
-        let bias = m.contains_key("bias");
-        let mut ops = vec![Op::ConvTranspose {
-            out: co,
-            kernel: k,
-            stride,
-            padding,
-            bias,
-        }];
-        for (p, key) in m {
-            map.insert(format!("{prefix}.0.{p}"), key.clone());
-        }
+        let (stride, padding) = if first { (1, 0) } else { (2, 1) };
+        let mut c = Chain::new();
+        let out = c.conv(name, sd, &format!("main.{i}"), true, stride, padding)?;
         match it.peek() {
             Some((j, bn)) if is_batch_norm(bn) => {
-                for (p, key) in *bn {
-                    map.insert(format!("{prefix}.1.{p}"), key.clone());
+                if c.bn(name, sd, &format!("main.{j}"))? != out {
+                    return Err(mismatch(
+                        name,
+                        format!("main.{j} normalises another channel count than main.{i} gives"),
+                    ));
                 }
-                if sd.params[&bn["running_mean"]].shape != [co] {
-                    return Err(mismatch(format!(
-                        "main.{j} normalises another channel count than main.{i} gives"
-                    )));
-                }
-                ops.extend([Op::BatchNorm, Op::Relu]);
+                c.op(Op::Relu);
                 it.next();
             }
             Some((j, _)) => {
-                return Err(mismatch(format!(
-                    "main.{i} is followed by main.{j}, not by a BatchNorm"
-                )))
+                return Err(mismatch(
+                    name,
+                    format!("main.{i} is followed by main.{j}, not by a BatchNorm"),
+                ))
             }
-            None => ops.push(Op::Tanh),
+            None => {
+                c.op(Op::Tanh);
+            }
         }
-        layers.push(ops);
-        cin = Some(co);
+        buckets.push(vec![c]);
     }
-    if layers.len() < 2 {
-        return Err(mismatch(format!(
-            "{} transposed convolutions; a DCGAN has at least 2",
-            layers.len()
-        )));
+    if buckets.len() < 2 {
+        return Err(mismatch(
+            name,
+            format!(
+                "{} transposed convolutions; a DCGAN has at least 2",
+                buckets.len()
+            ),
+        ));
     }
-    let channels = cin.unwrap_or(0);
-    let image_size = 4 << (layers.len() - 1);
-    let config = GeneratorConfig {
-        family: Family::Program,
-        image_size,
-        channels,
-        latent_dim,
-        constant_input: false,
-        widths: Vec::new(),
-        buckets: vec![
-            BucketConfig {
-                layers: 1,
-                blocks: 1
-            };
-            layers.len()
-        ],
-        program: Some(layers),
-    };
-    config.validate()?;
-    Ok(Built { config, map })
+    assemble(name, latent, None, buckets)
 }

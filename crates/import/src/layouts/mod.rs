@@ -5,12 +5,18 @@
 //! the map against the program's own list of tensors, so a layout cannot leave a weight out,
 //! place one with the wrong shape, or ignore a key of the checkpoint.
 
+mod chain;
+pub mod collections;
 pub mod dcgan;
+pub mod mimicry;
+pub mod rpgan;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ganscope_model::config::GeneratorConfig;
 use ganscope_model::format::{expected_tensors, NamedTensor};
+
+pub use chain::{assemble, Chain};
 
 use crate::state::StateDict;
 use crate::{ImportError, Result};
@@ -22,6 +28,9 @@ pub struct Built {
     pub config: GeneratorConfig,
     /// ganscope tensor name -> checkpoint key.
     pub map: BTreeMap<String, String>,
+    /// Checkpoint keys that repeat another key's values (`(alias, original)`): accounted
+    /// for, checked equal, not stored twice.
+    pub aliases: Vec<(String, String)>,
 }
 
 /// `--set NAME=VALUE` entries; a layout takes the ones it understands.
@@ -39,6 +48,17 @@ impl Settings {
             m.insert(k.trim().to_string(), v.trim().to_string());
         }
         Ok(Settings(m))
+    }
+
+    /// Takes `name` as a float, if set.
+    pub fn take_f32(&mut self, name: &str) -> Result<Option<f32>> {
+        self.0
+            .remove(name)
+            .map(|v| match v.parse::<f32>() {
+                Ok(x) if x.is_finite() => Ok(x),
+                _ => Err(ImportError::Setting(format!("{name}={v}: not a number"))),
+            })
+            .transpose()
     }
 
     /// Takes `name` as a number, if set.
@@ -76,7 +96,14 @@ pub struct Layout {
 }
 
 /// Every layout, in the order auto-detection tries them.
-pub const LAYOUTS: &[Layout] = &[dcgan::LAYOUT];
+pub const LAYOUTS: &[Layout] = &[
+    rpgan::RESNET,
+    rpgan::FC,
+    collections::RESNET,
+    collections::CNN,
+    mimicry::SNGAN,
+    dcgan::LAYOUT,
+];
 
 /// The layout named `name`.
 pub fn by_name(name: &str) -> Result<&'static Layout> {
@@ -144,7 +171,19 @@ pub fn tensors(layout: &'static str, sd: &StateDict, built: &Built) -> Result<Ve
         }
         out.push((name.clone(), shape.clone(), p.data.clone()));
     }
-    let used: BTreeSet<&String> = built.map.values().collect();
+    for (alias, original) in &built.aliases {
+        let (a, o) = (sd.get(alias), sd.get(original));
+        if a.is_none() || a != o {
+            return Err(mismatch(format!(
+                "`{alias}` should repeat `{original}` and does not"
+            )));
+        }
+    }
+    let used: BTreeSet<&String> = built
+        .map
+        .values()
+        .chain(built.aliases.iter().map(|(a, _)| a))
+        .collect();
     let left: Vec<&String> = sd.params.keys().filter(|k| !used.contains(k)).collect();
     if !left.is_empty() {
         return Err(mismatch(format!(
@@ -171,6 +210,58 @@ pub fn sequential(sd: &StateDict, prefix: &str) -> BTreeMap<usize, BTreeMap<Stri
         }
     }
     m
+}
+
+/// What a built layout holds, for its detection message: `what`, the channels from the
+/// latent to the image, and the output size (and the blocks per bucket of an RPGAN).
+pub fn describe(b: &Built, what: &str) -> String {
+    let chans: Vec<String> = b
+        .config
+        .layer_shapes()
+        .iter()
+        .map(|s| s[0].to_string())
+        .collect();
+    let blocks = if b.config.is_rpgan() {
+        format!(
+            ", blocks per bucket {:?}, a learned constant input",
+            b.config.blocks()
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{what}, {} layer groups ({} -> {}), {}x{} output{blocks}",
+        chans.len(),
+        b.config.latent_dim,
+        chans.join(" -> "),
+        b.config.image_size,
+        b.config.image_size
+    )
+}
+
+/// The parameters of the module at `prefix` (`prefix.weight` -> `weight`, ...), one level.
+pub fn module(sd: &StateDict, prefix: &str) -> BTreeMap<String, String> {
+    let p = format!("{prefix}.");
+    sd.params
+        .keys()
+        .filter_map(|k| {
+            let rest = k.strip_prefix(&p)?;
+            (!rest.contains('.')).then(|| (rest.to_string(), k.clone()))
+        })
+        .collect()
+}
+
+/// The indices `i` of `{prefix}.{i}.*` keys, sorted.
+pub fn indices(sd: &StateDict, prefix: &str) -> Vec<usize> {
+    let p = format!("{prefix}.");
+    let mut v: Vec<usize> = sd
+        .params
+        .keys()
+        .filter_map(|k| k.strip_prefix(&p)?.split('.').next()?.parse().ok())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// A module's parameter set is a BatchNorm's.
