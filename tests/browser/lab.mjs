@@ -301,6 +301,27 @@ const tests = {
     if ((await page.evaluate(() => window.ganscope.model.name)) !== 'checkpoint.tar') throw new Error('the model was lost');
     expectBanner(page);
   },
+  async 'a long analysis does not hold up the images, and Cancel stops it'(page) {
+    await page.click('#tab-hybrids');
+    await page.selectOption('#hybrid-site', 'b1');
+    await page.fill('#pairs', '1024');
+    await page.click('#influence-run');
+    await page.waitForSelector('#influence-progress:not([hidden])');
+    // a new seed's image is drawn while the influence maps are still being computed
+    await redraw(page, () => page.click('#seed-next'));
+    const st = await state(page);
+    same(await pixels(page, 'main'), native(RPGAN, st.seed, 1, JSON.stringify({ path: st.path })), 'during the analysis');
+    if (await page.isHidden('#influence-progress')) throw new Error('the analysis ended before the image was drawn');
+    await page.click('#panel-hybrids button.cancel');
+    await page.waitForSelector('#influence-progress', { state: 'hidden', timeout: 10_000 });
+    const status = await page.textContent('#status');
+    if (!/cancelled/.test(status)) throw new Error(`the status says ${status}`);
+    if (await page.locator('#maps canvas').count()) throw new Error('maps of a cancelled run are shown');
+    // the next run starts a fresh worker and finishes
+    await page.fill('#pairs', '2');
+    await page.click('#influence-run');
+    await page.waitForFunction(() => document.querySelectorAll('#maps canvas').length > 0, null, { timeout: 120_000 });
+  },
   async 'embed mode shows one panel without the chrome'(page) {
     await page.goto(`${base}/www/index.html?model=rpgan-colored-mnist&seed=2&panel=paths&embed=paths`);
     await ready(page);

@@ -1,6 +1,6 @@
 // The lab page: loads a model into the worker (js/worker.js), keeps the view's state in the
 // URL (js/state.js) and draws the sample; the panels (js/panels/*.js) do the rest.
-import { LabClient } from './lab.js';
+import { AnalysisClient, LabClient } from './lab.js';
 import { drawImage } from './draw.js';
 import * as urlState from './state.js';
 import { pathsPanel } from './panels/paths.js';
@@ -22,6 +22,8 @@ const MAX_MODEL_BYTES = 512 << 20;
 const parsed = urlState.parse(location.search);
 const app = {
   lab: new LabClient(),
+  // analyses run in a worker of their own (js/lab.js), so renders never wait for them
+  analysis: new AnalysisClient(),
   state: parsed.state,
   model: null,
   classifier: null,
@@ -149,8 +151,11 @@ async function load(name, bytes, source) {
     const t0 = performance.now();
     const data = await bytes;
     const fetched = performance.now() - t0;
+    const kept = data.slice(); // for the analyses' worker (the load transfers `data`)
     const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
       { transfer: [data.buffer] });
+    app.analysis.cancel();
+    app.analysis.setModel(kept, name);
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
     app.timings = { ...r.timings, fetch: fetched };

@@ -65,3 +65,56 @@ export class LabClient {
     slot.busy = false;
   }
 }
+
+/**
+ * The analyses' own worker, beside the one that renders, so that an analysis never holds up
+ * the images and can be cancelled: it gets a copy of the loaded model's bytes (`setModel`),
+ * loads it on the CPU when the first analysis needs it, and `cancel()` ends the worker (the
+ * analysis's call rejects with an error whose `cancelled` is true); the next call starts a
+ * fresh one and loads the model again.
+ */
+export class AnalysisClient {
+  constructor() {
+    this.client = null;
+    this.bytes = null;
+    this.name = '';
+    this.loaded = null;
+  }
+
+  /** The model the analyses run on (bytes are kept, not transferred). */
+  setModel(bytes, name) {
+    this.bytes = bytes;
+    this.name = name;
+    this.loaded = null;
+  }
+
+  #ensure() {
+    if (!this.client) this.client = new LabClient();
+    if (!this.loaded) {
+      const copy = this.bytes.slice();
+      this.loaded = this.client.call('load', { bytes: copy, backend: 'cpu', name: this.name },
+        { transfer: [copy.buffer] });
+      this.loaded.catch(() => { this.loaded = null; });
+    }
+    return this.loaded;
+  }
+
+  /** Runs analysis `op` (as LabClient.call) in the analyses' worker. */
+  async call(op, args = {}, opts = {}) {
+    if (!this.bytes) throw new Error('no model is loaded');
+    await this.#ensure();
+    return this.client.call(op, args, opts);
+  }
+
+  /** Stops whatever the analyses' worker is doing. */
+  cancel() {
+    if (!this.client) return;
+    const err = new Error('cancelled');
+    err.cancelled = true;
+    for (const p of this.client.pending.values()) p.reject(err);
+    this.client.pending.clear();
+    this.client.worker.terminate();
+    this.client = null;
+    this.loaded = null;
+  }
+}

@@ -36,7 +36,7 @@ export function directionsPanel(app) {
     if (pending && pending.key === key()) return pending.promise;
     const k = key();
     $('directions-status').textContent = 'finding directions…';
-    const promise = app.lab.call('directions', {
+    const promise = app.analysis.call('directions', {
       method: app.state.dmethod, site: app.state.dsite, samples: SAMPLES, top: DIRECTIONS,
     }).then((r) => {
       if (k !== key()) return found;

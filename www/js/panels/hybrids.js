@@ -152,7 +152,7 @@ export function hybridsPanel(app) {
   $('influence-run').addEventListener('click', () => withProgress(app, $('influence-run'),
     $('influence-progress'), 'Influence maps', async (onProgress) => {
       const k = key();
-      const r = await app.lab.call('influence', { site: app.state.hsite, pairs: Number($('pairs').value), seed: app.state.seed },
+      const r = await app.analysis.call('influence', { site: app.state.hsite, pairs: Number($('pairs').value), seed: app.state.seed },
         { onProgress });
       if (k !== key()) return;
       showMaps(r);
@@ -162,7 +162,7 @@ export function hybridsPanel(app) {
     try {
       const k = Number($('k').value);
       app.state.k = k;
-      const mods = await app.lab.call('modules', { k, seed: app.state.seed });
+      const mods = await app.analysis.call('modules', { k, seed: app.state.seed });
       showModules(mods);
       app.refresh();
       app.error('');
@@ -175,7 +175,7 @@ export function hybridsPanel(app) {
     run.disabled = true;
     try {
       const k = key();
-      const g = await app.lab.call('groups', { site: app.state.hsite, k: Number($('groups-k').value),
+      const g = await app.analysis.call('groups', { site: app.state.hsite, k: Number($('groups-k').value),
         samples: Number($('groups-n').value), seed: app.state.seed });
       if (k === key()) showGroups(g);
       app.error('');

@@ -154,7 +154,7 @@ export function pathsPanel(app) {
       // the bundled classifier knows colored MNIST only: other models get colour alone
       const dataset = app.model.meta.dataset && app.model.meta.dataset.name;
       const classifier = dataset === 'colored-mnist' ? await app.classifierBytes() : new Uint8Array();
-      show(await app.lab.call('responsibility', { evaluations, seed: app.state.seed, classifier },
+      show(await app.analysis.call('responsibility', { evaluations, seed: app.state.seed, classifier },
         { onProgress }));
     }));
   return { onModel, render };

@@ -79,7 +79,7 @@ export function unitsPanel(app) {
     if (stats && stats.key === key) return stats;
     if (!pending || pending.key !== key) {
       pending = { key, promise: (async () => {
-        const u = await app.lab.call('units', { site: app.state.site, n: STATS_SAMPLES, seed: 0, topK: TOP, iv: '' });
+        const u = await app.analysis.call('units', { site: app.state.site, n: STATS_SAMPLES, seed: 0, topK: TOP, iv: '' });
         const r = await app.lab.call('render', { seed: 0, n: STATS_SAMPLES, iv: '', site: '' });
         return { key, units: u.units, labels: u.labels, images: r.images };
       })() };
@@ -256,7 +256,7 @@ export function unitsPanel(app) {
     const concept = Number($('ace-concept').value);
     $('ace-run').disabled = true;
     try {
-      const e = await app.lab.call('ace', { site: app.state.site, units, concept,
+      const e = await app.analysis.call('ace', { site: app.state.site, units, concept,
         n: Number($('ace-n').value), seed: 0 });
       const pct = (v) => `${(100 * v).toFixed(1)}%`;
       $('ace-out').textContent = `${app.model.concepts[concept]} at ${app.state.site}, units ` +
