@@ -241,7 +241,7 @@ const tests = {
     if (r[0] !== undefined || r[1] !== 0) throw new Error(`the metadata ran or made elements: ${r}`);
     same(await pixels(page, 'main'), native(GAN, 5, 1, ''), 'the hostile-card GAN');
   },
-  async 'the imported face GAN renders as native does; a unit edit, a painted ablation, a hybrid and influence maps work on it'(page) {
+  async 'the imported face GAN renders as native does; a unit edit, a painted ablation, a hybrid, influence maps and a SeFa move work on it'(page) {
     await page.goto(`${base}/www/index.html?model=dcgan-digiface&seed=3&panel=units&site=b2`);
     await ready(page);
     same(await pixels(page, 'main'), native(FACE, 3, 1, ''), 'face seed 3');
@@ -278,6 +278,11 @@ const tests = {
     await page.fill('#k', '3');
     await page.click('#modules-run');
     await page.waitForFunction(() => document.querySelectorAll('#modules canvas').length >= 3, null, { timeout: 60_000 });
+    // SeFa of the first transposed convolution: a move renders as ganscope sample --direction
+    await page.goto(`${base}/www/index.html?model=dcgan-digiface&seed=3&panel=directions&moves=0:2`);
+    await ready(page);
+    await settle(page);
+    same(await pixels(page, 'main'), native(FACE, 3, 1, '', 'cpu', ['--direction', '0', '--amount', '2']), 'face SeFa 1 at +2');
   },
   async 'a PyTorch checkpoint opened in the page is imported there and renders what ganscope import renders'(page) {
     const out = path.join(tmp, 'imported.safetensors');

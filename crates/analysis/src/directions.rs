@@ -28,6 +28,7 @@ use ganscope_model::config::GeneratorConfig;
 use ganscope_model::format::ModelFile;
 use ganscope_model::generator::{layer_prefix, site_name, site_shapes};
 use ganscope_model::intervention::Resolved;
+use ganscope_model::program::Op;
 use ganscope_model::shift::{Shift, LATENT};
 use nalgebra::{DMatrix, SymmetricEigen};
 use serde::Serialize;
@@ -215,6 +216,35 @@ const NO_LATENT: &str = "SeFa factorises the first layer's action on the latent 
 pub fn latent_matrix(file: &ModelFile) -> Result<LatentMatrix> {
     if file.meta.generator.constant_input {
         return Err(opts(NO_LATENT));
+    }
+    // a layer program: its first op, a dense layer or a transposed convolution of the
+    // [D, 1, 1] latent without padding (every tap lands in the output)
+    if let Some(first) = file
+        .meta
+        .generator
+        .program
+        .as_ref()
+        .and_then(|p| p.first()?.first())
+    {
+        let name = format!("{}.0.weight", layer_prefix(0, 0, 0));
+        let shape = file.tensors.get(&name).map(|t| t.shape.clone());
+        return match (first, shape.as_deref()) {
+            (Op::Dense { .. }, Some(&[rows, dim])) => Ok(LatentMatrix {
+                a: file.data(&name)?,
+                rows,
+                dim,
+            }),
+            (Op::ConvTranspose { padding: 0, .. }, Some(&[d, c, k, _])) => Ok(LatentMatrix {
+                a: conv_transpose_latent_matrix(&file.data(&name)?, d, c, k),
+                rows: c * k * k,
+                dim: d,
+            }),
+            _ => Err(opts(
+                "SeFa needs a first layer that is dense or an unpadded transposed convolution of z; \
+                 use GANSpace at a site (--method ganspace --site bK)"
+                    .to_string(),
+            )),
+        };
     }
     let name = format!("{}.linear.weight", layer_prefix(0, 0, 0));
     let shape = file
