@@ -12,6 +12,8 @@ const frames = Number(process.argv[2] || 20);
 const MODEL = process.env.MODEL || 'rpgan-colored-mnist';
 const SITE = process.env.SITE || 'b3';
 const INFLUENCE = process.env.INFLUENCE || '';
+// KINDS=cpu (or gpu) times one engine only
+const KINDS = (process.env.KINDS || 'gpu,cpu').split(',');
 const { base, close } = await serve();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (x) => `${x.toFixed(1)} ms`;
@@ -72,7 +74,7 @@ async function influence(page, site, pairs) {
 }
 
 const rows = [];
-for (const kind of ['gpu', 'cpu']) {
+for (const kind of KINDS) {
   const browser = await launch({ webgpu: kind === 'gpu' });
   const ctx = await browser.newContext();
   const cold = await firstImage(ctx, kind === 'gpu' ? 'gpu' : 'auto');
@@ -101,7 +103,7 @@ for (const kind of ['gpu', 'cpu']) {
   }
   console.log(`  unit edit while painting (${SITE}, 8 units, units panel): median ${fmt(median(paint))} per frame over ${frames}`);
   console.log(`  path change (paths panel, grid of 32 renders alongside): median ${fmt(median(path))} per frame over ${frames}`);
-  console.log(`  directions: GANSpace found in ${find} ms; slider move (the sweep's 7 renders alongside): ` +
+  console.log(`  directions: found in ${find} ms (SeFa with a latent z, else GANSpace at b2); slider move (the sweep's 7 renders alongside): ` +
     `median ${fmt(median(slider))} per frame over ${frames}`);
   rows.push({ kind, cold: cold.wall, warm: warm.wall, paint: median(paint), path: median(path),
     find, slider: median(slider) });

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { launch, root, serve } from '../harness.mjs';
 
 const minMs = Number(process.argv[2] || 3000);
-const MODEL = 'www/models/gan-colored-mnist.safetensors';
+// MODEL=path picks another standard generator (e.g. www/models/dcgan-digiface.safetensors)
+const MODEL = process.env.MODEL || 'www/models/gan-colored-mnist.safetensors';
 // the server serves the repository root: the twin goes under it for the page
 fs.mkdirSync(path.join(root, 'target'), { recursive: true });
 execFileSync('python3', [path.join(root, 'tests/browser/peer/onnx_twin.py'), path.join(root, MODEL),

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The ONNX twin of a ganscope standard dcgan generator, for the browser benchmark.
+"""The ONNX twin of a ganscope standard dcgan or layer-program generator, for the browser
+benchmark (a program: every op of crates/model/src/program.rs but for residual depth).
 
     python3 tests/browser/peer/onnx_twin.py MODEL.safetensors OUT.onnx
 
@@ -39,8 +40,78 @@ def read_safetensors(path):
     return meta, tensors
 
 
+def program_twin(g, w):
+    """A standard layer-program generator (an import, e.g. the face GAN) op by op."""
+    if g["constant_input"] or any(b["blocks"] != 1 for b in g["buckets"]):
+        sys.exit("the twin covers standard generators (one block per bucket, latent input)")
+    nodes, inits = [], []
+    counter = [0]
+
+    def fresh():
+        counter[0] += 1
+        return f"t{counter[0]}"
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def node(op, ins, **attrs):
+        out = fresh()
+        nodes.append(helper.make_node(op, ins, [out], **attrs))
+        return out
+
+    def chain(x, ops, p, shape):
+        for k, op in enumerate(ops):
+            q = f"{p}.{k}"
+            kind = op["op"]
+            if kind in ("conv", "conv_transpose"):
+                ins = [x, const(f"{q}.weight", w[f"{q}.weight"])]
+                if op["bias"]:
+                    ins.append(const(f"{q}.bias", w[f"{q}.bias"]))
+                kk, st, pd = op["kernel"], op["stride"], op["padding"]
+                x = node("ConvTranspose" if kind == "conv_transpose" else "Conv", ins,
+                         kernel_shape=[kk, kk], strides=[st, st], pads=[pd] * 4)
+            elif kind == "batch_norm":
+                x = node("BatchNormalization", [x] + [const(f"{q}.{s}", w[f"{q}.{s}"]) for s in
+                         ("weight", "bias", "running_mean", "running_var")], epsilon=BN_EPS)
+            elif kind in ("relu", "tanh", "sigmoid"):
+                x = node({"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid"}[kind], [x])
+            elif kind == "leaky_relu":
+                x = node("LeakyRelu", [x], alpha=op["slope"])
+            elif kind == "dense":
+                f = node("Flatten", [x], axis=1)
+                ins = [f, const(f"{q}.weight", w[f"{q}.weight"])]
+                if op["bias"]:
+                    ins.append(const(f"{q}.bias", w[f"{q}.bias"]))
+                y = node("Gemm", ins, transB=1)
+                x = node("Reshape", [y, const(fresh(), np.array([-1, op["out"], 1, 1], np.int64))])
+            elif kind == "reshape":
+                x = node("Reshape", [x, const(fresh(), np.array([-1] + op["shape"], np.int64))])
+            elif kind == "upsample":
+                scales = const(fresh(), np.array([1, 1, 2, 2], np.float32))
+                mode = {"nearest": dict(mode="nearest", nearest_mode="floor", coordinate_transformation_mode="asymmetric"),
+                        "bilinear": dict(mode="linear", coordinate_transformation_mode="half_pixel")}[op["mode"]]
+                x = node("Resize", [x, "", scales], **mode)
+            elif kind == "residual":
+                m = chain(x, op["main"], f"{q}.main", shape)
+                sc = chain(x, op["shortcut"], f"{q}.shortcut", shape) if op["shortcut"] else x
+                x = node("Add", [m, sc])
+            else:
+                sys.exit(f"op {kind} has no ONNX twin here")
+        return x
+
+    x = node("Reshape", ["z", const("latent_shape", np.array([-1, g["latent_dim"], 1, 1], np.int64))])
+    for i, layer in enumerate(g["program"]):
+        x = chain(x, layer, f"g.bucket{i + 1}.block0.layer{i + 1}", None)
+    nodes.append(helper.make_node("Identity", [x], ["images"]))
+    return nodes, inits
+
+
 def twin(meta, w):
     g = meta["generator"]
+    if g["family"] == "program":
+        nodes, inits = program_twin(g, w)
+        return finish(g, nodes, inits)
     if g["family"] != "dcgan" or g["constant_input"] or any(b["blocks"] != 1 for b in g["buckets"]):
         sys.exit("the twin covers standard dcgan generators (one block per bucket, latent input)")
     prefixes = sorted(
@@ -81,6 +152,10 @@ def twin(meta, w):
             nodes.append(helper.make_node("Tanh", [f"h{i}_conv"], ["images"]))
         else:
             x = bn_relu(f"h{i}_conv", p, f"h{i}")
+    return finish(g, nodes, inits)
+
+
+def finish(g, nodes, inits):
     size, ch = g["image_size"], g["channels"]
     graph = helper.make_graph(
         nodes, "ganscope_twin",
