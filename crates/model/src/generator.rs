@@ -6,126 +6,15 @@
 //! bucket the forward calls a site hook (`b1`..`bn`), where interventions are applied and
 //! activations observed.
 
-use crate::backend::{Activation, Backend, BatchNormParams, Init, ParamSource};
+use crate::backend::{Backend, Init, ParamSource};
 use crate::config::{Family, GeneratorConfig};
-use crate::layers::{batch_norm, bn_relu, Conv, ConvSpec, Linear, WeightInit};
-use crate::program::{self, Node};
+use crate::layers::WeightInit;
+use crate::program::{self, Naming, Node, Op, Resize};
 use crate::{Error, Result};
 
-/// One backbone layer.
-#[derive(Clone, Debug)]
-pub enum Layer<T> {
-    /// `z [N, D] -> linear -> [N, C, S, S]`, then BN + ReLU for dcgan.
-    Input {
-        /// The projection.
-        linear: Linear<T>,
-        /// dcgan only.
-        bn: Option<BatchNormParams<T>>,
-        /// `[C, S, S]`.
-        shape: [usize; 3],
-    },
-    /// dcgan hidden layer: conv_transpose 4x4 s2 -> BN -> ReLU.
-    UpConv {
-        /// The transposed convolution.
-        conv: Conv<T>,
-        /// Its BatchNorm.
-        bn: BatchNormParams<T>,
-    },
-    /// SN-ResNet up-block: `conv2(relu(bn2(conv1(up(relu(bn1 x)))))) + conv_sc(up x)`.
-    ResUp {
-        /// First BatchNorm.
-        bn1: BatchNormParams<T>,
-        /// First 3x3 conv.
-        conv1: Conv<T>,
-        /// Second BatchNorm.
-        bn2: BatchNormParams<T>,
-        /// Second 3x3 conv.
-        conv2: Conv<T>,
-        /// 1x1 shortcut conv.
-        shortcut: Conv<T>,
-    },
-    /// Linear family: `x [N, ...] -> flatten -> linear -> [N, C, H, W]`, tanh on the last
-    /// layer only (no other nonlinearity).
-    Dense {
-        /// The projection.
-        linear: Linear<T>,
-        /// `[C, H, W]` of the output (`[w, 1, 1]` for a hidden layer).
-        shape: [usize; 3],
-        /// The output layer: tanh after the projection.
-        tanh: bool,
-    },
-    /// A layer of a program generator: its ops in order ([`crate::program`]).
-    Program(Vec<Node<T>>),
-    /// Output: [BN -> ReLU ->] conv -> tanh.
-    Output {
-        /// snresnet only.
-        bn: Option<BatchNormParams<T>>,
-        /// dcgan: conv_transpose 4x4 s2; snresnet: conv 3x3.
-        conv: Conv<T>,
-    },
-}
-
-impl<T: Clone> Layer<T> {
-    /// Applies the layer.
-    pub fn forward<B: Backend<Tensor = T>>(&self, b: &B, x: &T) -> Result<T> {
-        match self {
-            Layer::Input { linear, bn, shape } => {
-                let n = b.dims(x)[0];
-                let h = linear.forward(b, x)?; // [N, C*S*S]
-                let h = b.reshape(&h, &[n, shape[0], shape[1], shape[2]])?; // [N, C, S, S]
-                match bn {
-                    Some(bn) => bn_relu(b, &h, bn),
-                    None => Ok(h),
-                }
-            }
-            Layer::UpConv { conv, bn } => {
-                let h = conv.forward(b, x)?; // [N, O, 2H, 2W]
-                bn_relu(b, &h, bn)
-            }
-            Layer::ResUp {
-                bn1,
-                conv1,
-                bn2,
-                conv2,
-                shortcut,
-            } => {
-                let h = bn_relu(b, x, bn1)?; // [N, C, H, W]
-                let h = b.upsample2x(&h)?; // [N, C, 2H, 2W]
-                let h = conv1.forward(b, &h)?; // [N, C, 2H, 2W]
-                let h = bn_relu(b, &h, bn2)?;
-                let h = conv2.forward(b, &h)?; // [N, C, 2H, 2W]
-                let s = b.upsample2x(x)?; // [N, C, 2H, 2W]
-                let s = shortcut.forward(b, &s)?; // [N, C, 2H, 2W]
-                b.add(&h, &s)
-            }
-            Layer::Dense {
-                linear,
-                shape,
-                tanh,
-            } => {
-                let d = b.dims(x);
-                let (n, inp) = (d[0], d[1..].iter().product::<usize>());
-                let h = b.reshape(x, &[n, inp])?; // [N, in]
-                let h = linear.forward(b, &h)?; // [N, C*H*W]
-                let h = b.reshape(&h, &[n, shape[0], shape[1], shape[2]])?; // [N, C, H, W]
-                if *tanh {
-                    b.activation(&h, Activation::Tanh)
-                } else {
-                    Ok(h)
-                }
-            }
-            Layer::Program(nodes) => program::run(b, nodes, x),
-            Layer::Output { bn, conv } => {
-                let h = match bn {
-                    Some(bn) => bn_relu(b, x, bn)?,
-                    None => x.clone(),
-                };
-                let h = conv.forward(b, &h)?; // [N, channels, size, size]
-                b.activation(&h, Activation::Tanh)
-            }
-        }
-    }
-}
+/// One backbone layer: its ops ([`crate::program`]). A family's layer is the program its
+/// builder ([`family_layer`]) writes, so every generator runs through the one program forward.
+pub type Layer<T> = Vec<Node<T>>;
 
 /// A block: one copy of a bucket's layers.
 pub type Block<T> = Vec<Layer<T>>;
@@ -152,6 +41,119 @@ pub fn site_name(bucket: usize) -> String {
     format!("b{}", bucket + 1)
 }
 
+/// Names of the family layers' tensors, as their files have always had them.
+const INPUT_NAMES: &[(&str, &str)] = &[("0", "linear"), ("2", "bn")];
+const UPCONV_NAMES: &[(&str, &str)] = &[("0", "conv"), ("1", "bn")];
+const RESUP_NAMES: &[(&str, &str)] = &[
+    ("0.main.0", "bn1"),
+    ("0.main.3", "conv1"),
+    ("0.main.4", "bn2"),
+    ("0.main.6", "conv2"),
+    ("0.shortcut.1", "shortcut"),
+];
+const OUTPUT_NAMES: &[(&str, &str)] = &[("0", "bn"), ("2", "conv")];
+const DCGAN_OUTPUT_NAMES: &[(&str, &str)] = &[("0", "conv")];
+
+fn named(names: &'static [(&'static str, &'static str)], init: WeightInit) -> Naming<'static> {
+    Naming { names, init }
+}
+
+/// Layer `l` of a family generator as a program, with its tensors' names and init:
+/// - dcgan: input `linear -> reshape -> BN -> ReLU`; `conv_transpose 4x4/2 -> BN -> ReLU`;
+///   output `conv_transpose 4x4/2 -> tanh`;
+/// - snresnet: input `linear -> reshape`; up-blocks `[BN, ReLU, up, conv3, BN, ReLU, conv3] +
+///   [up, conv1]`; output `BN -> ReLU -> conv3 -> tanh`;
+/// - linear: `dense -> reshape`, tanh after the last.
+pub fn family_layer(cfg: &GeneratorConfig, l: usize) -> Result<(Vec<Op>, Naming<'static>)> {
+    let (n, start) = cfg.layers()?;
+    let shapes = cfg.layer_shapes();
+    let shape = shapes[l];
+    let cout = shape[0];
+    let last = l + 1 == n;
+    let up4 = Op::ConvTranspose {
+        out: cout,
+        kernel: 4,
+        stride: 2,
+        padding: 1,
+        bias: true,
+    };
+    let conv = |out, kernel: usize| Op::Conv {
+        out,
+        kernel,
+        stride: 1,
+        padding: kernel / 2,
+        bias: true,
+    };
+    let input = |bn: bool| {
+        let mut ops = vec![
+            Op::Dense {
+                out: cout * start * start,
+                bias: true,
+            },
+            Op::Reshape {
+                shape: [cout, start, start],
+            },
+        ];
+        if bn {
+            ops.extend([Op::BatchNorm, Op::Relu]);
+        }
+        ops
+    };
+    Ok(match cfg.family {
+        Family::Dcgan if l == 0 => (input(true), named(INPUT_NAMES, WeightInit::Dcgan)),
+        Family::Dcgan if last => (
+            vec![up4, Op::Tanh],
+            named(DCGAN_OUTPUT_NAMES, WeightInit::Dcgan),
+        ),
+        Family::Dcgan => (
+            vec![up4, Op::BatchNorm, Op::Relu],
+            named(UPCONV_NAMES, WeightInit::Dcgan),
+        ),
+        Family::SnResnet if l == 0 => (input(false), named(INPUT_NAMES, WeightInit::Glorot)),
+        Family::SnResnet if last => (
+            vec![Op::BatchNorm, Op::Relu, conv(cout, 3), Op::Tanh],
+            named(OUTPUT_NAMES, WeightInit::Glorot),
+        ),
+        Family::SnResnet => {
+            let up = Op::Upsample {
+                mode: Resize::Nearest,
+            };
+            let main = vec![
+                Op::BatchNorm,
+                Op::Relu,
+                up.clone(),
+                conv(cout, 3),
+                Op::BatchNorm,
+                Op::Relu,
+                conv(cout, 3),
+            ];
+            let shortcut = vec![up, conv(cout, 1)];
+            (
+                vec![Op::Residual { main, shortcut }],
+                named(RESUP_NAMES, WeightInit::Glorot),
+            )
+        }
+        Family::Linear => {
+            let mut ops = vec![
+                Op::Dense {
+                    out: shape.iter().product(),
+                    bias: true,
+                },
+                Op::Reshape { shape },
+            ];
+            if last {
+                ops.push(Op::Tanh);
+            }
+            (ops, named(INPUT_NAMES, WeightInit::Glorot))
+        }
+        Family::Program => {
+            return Err(Error::InvalidConfig(
+                "a program generator's layers are its program's".into(),
+            ))
+        }
+    })
+}
+
 fn build_layer<T>(
     cfg: &GeneratorConfig,
     src: &mut dyn ParamSource<T>,
@@ -159,82 +161,16 @@ fn build_layer<T>(
     l: usize,
 ) -> Result<Layer<T>> {
     let mut s = src.pp(p); // g.bucket{i}.block{j}.layer{l}
-    let (n, start) = cfg.layers()?;
     let shapes = cfg.layer_shapes();
+    let input = match l {
+        0 => [cfg.latent_dim, 1, 1],
+        _ => shapes[l - 1],
+    };
     if let Some(layers) = &cfg.program {
-        let input = match l {
-            0 => [cfg.latent_dim, 1, 1],
-            _ => shapes[l - 1],
-        };
-        return Ok(Layer::Program(program::build(&layers[l], input, &mut s)?));
+        return program::build(&layers[l], input, &mut s);
     }
-    let cin = if l == 0 {
-        cfg.latent_dim
-    } else {
-        shapes[l - 1][0]
-    };
-    let cout = shapes[l][0];
-    let (wi, dc) = match cfg.family {
-        Family::Dcgan => (WeightInit::Dcgan, true),
-        Family::SnResnet => (WeightInit::Glorot, false),
-        Family::Program => {
-            return Err(Error::InvalidConfig(
-                "a program generator without a program".into(),
-            ))
-        }
-        Family::Linear => {
-            let inp = if l == 0 {
-                cfg.latent_dim
-            } else {
-                shapes[l - 1].iter().product()
-            };
-            let shape = shapes[l];
-            let out = shape.iter().product();
-            return Ok(Layer::Dense {
-                linear: Linear::new(&mut s.pp("linear"), inp, out, WeightInit::Glorot)?,
-                shape,
-                tanh: l + 1 == n,
-            });
-        }
-    };
-    Ok(if l == 0 {
-        let shape = [cout, start, start];
-        Layer::Input {
-            linear: Linear::new(&mut s.pp("linear"), cin, cout * start * start, wi)?,
-            bn: if dc {
-                Some(batch_norm(&mut s.pp("bn"), cout)?)
-            } else {
-                None
-            },
-            shape,
-        }
-    } else if l + 1 == n {
-        let (bn, spec) = if dc {
-            (None, ConvSpec::up4(cin, cout))
-        } else {
-            (
-                Some(batch_norm(&mut s.pp("bn"), cin)?),
-                ConvSpec::same(cin, cout, 3),
-            )
-        };
-        Layer::Output {
-            bn,
-            conv: Conv::new(&mut s.pp("conv"), spec, wi)?,
-        }
-    } else if dc {
-        Layer::UpConv {
-            conv: Conv::new(&mut s.pp("conv"), ConvSpec::up4(cin, cout), wi)?,
-            bn: batch_norm(&mut s.pp("bn"), cout)?,
-        }
-    } else {
-        Layer::ResUp {
-            bn1: batch_norm(&mut s.pp("bn1"), cin)?,
-            conv1: Conv::new(&mut s.pp("conv1"), ConvSpec::same(cin, cout, 3), wi)?,
-            bn2: batch_norm(&mut s.pp("bn2"), cout)?,
-            conv2: Conv::new(&mut s.pp("conv2"), ConvSpec::same(cout, cout, 3), wi)?,
-            shortcut: Conv::new(&mut s.pp("shortcut"), ConvSpec::same(cin, cout, 1), wi)?,
-        }
-    })
+    let (ops, naming) = family_layer(cfg, l)?;
+    program::build_named(&ops, input, &mut s, naming)
 }
 
 impl<T: Clone> Generator<T> {
@@ -338,7 +274,7 @@ impl<T: Clone> Generator<T> {
 fn run_block<B: Backend>(b: &B, block: &[Layer<B::Tensor>], x: &B::Tensor) -> Result<B::Tensor> {
     let mut h = x.clone();
     for layer in block {
-        h = layer.forward(b, &h)?;
+        h = program::run(b, layer, &h)?;
     }
     Ok(h)
 }

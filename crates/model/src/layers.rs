@@ -13,7 +13,8 @@ pub enum WeightInit {
 }
 
 impl WeightInit {
-    fn init(self, fan_in: usize, fan_out: usize) -> Init {
+    /// The init of a weight with these fans.
+    pub fn init(self, fan_in: usize, fan_out: usize) -> Init {
         match self {
             WeightInit::Dcgan => Init::Normal(0.02),
             WeightInit::Glorot => Init::Uniform((6.0 / (fan_in + fan_out) as f32).sqrt()),
