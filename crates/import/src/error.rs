@@ -12,7 +12,7 @@ pub enum ImportError {
     #[error("this is a ganscope model file already; open it as it is")]
     AlreadyGanscope,
     /// The file holds no floating-point tensors.
-    #[error("the checkpoint holds no tensors{0}")]
+    #[error("the checkpoint holds no floating-point tensors{0}")]
     NoTensors(String),
     /// `--key` names nothing in the file.
     #[error("the checkpoint has no state dict under `{key}`; its top-level keys are: {available}")]
@@ -31,7 +31,7 @@ pub enum ImportError {
         why: String,
     },
     /// No layout fits the keys.
-    #[error("no known layout fits this state dict.\n{tried}\nkeys it could not place: {keys}")]
+    #[error("no known layout fits this state dict.\n{tried}\nits keys: {keys}")]
     UnknownLayout {
         /// What each layout said.
         tried: String,

@@ -52,12 +52,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
     let mut sd = state::read(bytes, o.key.as_deref())?;
     let auto = matches!(o.layout.as_deref(), None | Some("auto"));
-    // a bare state dict whose module is named like a checkpoint key (`model.*`): when no
-    // layout fits the part found under the key, the whole file is tried
-    if o.key.is_none() && sd.key.is_some() && auto && layouts::detect(&sd).is_err() {
-        let whole = state::read_part(bytes, state::Choice::Whole)?;
-        if layouts::detect(&whole).is_ok() {
-            sd = whole;
+    let set = layouts::Settings::parse(&o.set)?;
+    let forced = match o.layout.as_deref() {
+        Some(name) if !auto => Some(layouts::by_name(name)?),
+        _ => None,
+    };
+    let fits = |sd: &state::StateDict| match forced {
+        Some(l) => (l.detect)(sd, &set).is_ok(),
+        None => layouts::detect(sd, &set).is_ok(),
+    };
+    // a bare state dict whose module is named like a checkpoint key (`model.*`, as the RPGAN
+    // authors' files are): when the layout does not fit the part found under the key, the
+    // whole file is tried
+    if o.key.is_none() && sd.key.is_some() && !fits(&sd) {
+        if let Ok(whole) = state::read_part(bytes, state::Choice::Whole) {
+            // a tensor at the root (no dot in its name) says the file is a bare state dict
+            if fits(&whole) || whole.params.keys().any(|k| !k.contains('.')) {
+                sd = whole;
+            }
         }
     }
     let mut report = vec![format!(
@@ -70,12 +82,12 @@ pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
         }
     )];
     report.extend(sd.notes.iter().cloned());
-    let (layout, why) = match o.layout.as_deref() {
-        Some(name) if !auto => (layouts::by_name(name)?, "chosen with --layout".to_string()),
-        _ => layouts::detect(&sd)?,
+    let (layout, why) = match forced {
+        Some(l) => (l, "chosen with --layout".to_string()),
+        None => layouts::detect(&sd, &set)?,
     };
     report.push(format!("layout {}: {why}", layout.name));
-    let mut set = layouts::Settings::parse(&o.set)?;
+    let mut set = set;
     let built = (layout.build)(&sd, &mut set)?;
     set.finish(layout.name)?;
     let tensors = layouts::tensors(layout.name, &sd, &built)?;

@@ -162,11 +162,11 @@ fn choose(
     let chosen = match key {
         Some(k) if under(k) => Some(k.to_string()),
         Some(k) => {
-            let mut tops: Vec<&str> = entries
+            let tops: std::collections::BTreeSet<&str> = entries
                 .keys()
                 .map(|n| n.split('.').next().unwrap_or(n))
                 .collect();
-            tops.dedup();
+            let tops: Vec<&str> = tops.into_iter().collect();
             return Err(ImportError::MissingKey {
                 key: k.into(),
                 available: tops.join(", "),
@@ -325,8 +325,12 @@ fn unwrap(
             name = s.to_string();
             stripped += 1;
         }
-        if !name.ends_with("num_batches_tracked") {
-            p.insert(name, t);
+        if !name.ends_with("num_batches_tracked") && p.insert(name.clone(), t).is_some() {
+            return Err(ImportError::BadTensor {
+                name,
+                why: "two tensors have this name once the module./_orig_mod. prefix is stripped"
+                    .into(),
+            });
         }
     }
     if stripped > 0 {
@@ -359,7 +363,15 @@ fn unwrap(
                 });
             };
             let weight = fold_spectral(&key(orig), &w, &uu, &vv)?;
-            p.insert(key(base), weight);
+            if p.insert(key(base), weight).is_some() {
+                return Err(ImportError::BadTensor {
+                    name: key(base),
+                    why: format!(
+                        "the file holds it beside `{}`, its spectral-norm form",
+                        key(orig)
+                    ),
+                });
+            }
             folded += 1;
         }
     }
@@ -402,10 +414,15 @@ pub fn read_part(bytes: &[u8], choice: Choice<'_>) -> Result<StateDict> {
         notes.push(format!("skipped non-float tensors: {}", skipped.join(", ")));
     }
     if params.is_empty() {
-        return Err(ImportError::NoTensors(match &key {
+        let under = match &key {
             Some(k) => format!(" under `{k}`"),
             None => String::new(),
-        }));
+        };
+        let skipped = match skipped.len() {
+            0 => String::new(),
+            n => format!(" ({n} of other types: {})", skipped.join(", ")),
+        };
+        return Err(ImportError::NoTensors(format!("{under}{skipped}")));
     }
     let params = unwrap(params, &mut notes)?;
     Ok(StateDict {

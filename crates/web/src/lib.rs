@@ -46,15 +46,21 @@ pub(crate) fn parse(
 /// model file and gets that file's own errors.
 #[wasm_bindgen]
 pub fn is_checkpoint(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"PK\x03\x04")
-        || bytes.first() == Some(&0x80)
-        || bytes.get(257..262) == Some(b"ustar")
-        || matches!(
+    if bytes.starts_with(b"PK\x03\x04") || bytes.get(257..262) == Some(b"ustar") {
+        return true;
+    }
+    // a safetensors file (8-byte header length, then JSON): a state dict without ganscope
+    // metadata is a checkpoint, a ganscope file is not (whatever its length's first byte)
+    if bytes.get(8) == Some(&b'{') {
+        return matches!(
             ganscope_model::format::ModelFile::parse(bytes),
             Err(ganscope_model::Error::InvalidFile(
                 ganscope_model::FileError::MissingMetadata
             ))
-        )
+        );
+    }
+    // a pickle (a legacy `torch.save` stream) starts with the PROTO opcode
+    bytes.first() == Some(&0x80)
 }
 
 /// Imports a PyTorch checkpoint (a `torch.save` file) or a safetensors state dict named

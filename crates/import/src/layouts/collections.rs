@@ -13,7 +13,8 @@ use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
 use super::{
-    assemble, describe, indices, is_batch_norm, module, sequential, Built, Chain, Layout, Settings,
+    assemble, describe, dim, indices, is_batch_norm, module, sequential, Built, Chain, Layout,
+    Settings,
 };
 use crate::state::StateDict;
 use crate::Result;
@@ -58,7 +59,7 @@ fn input(layout: &'static str, sd: &StateDict, channels: usize) -> Result<(Chain
     Ok((c, latent))
 }
 
-fn detect_cnn(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect_cnn(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if let Some(k) = sd
         .params
         .keys()
@@ -66,7 +67,7 @@ fn detect_cnn(sd: &StateDict) -> std::result::Result<String, String> {
     {
         return Err(format!("`{k}` is not under linear or main.N"));
     }
-    let b = build_cnn(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build_cnn(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(describe(
         &b,
         "linear.* and main.N.*: a linear input, transposed convolutions, a 3x3 output conv",
@@ -81,9 +82,9 @@ fn build_cnn(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     };
     let lead_bn = is_batch_norm(m0);
     let channels = if lead_bn {
-        sd.params[&m0["running_mean"]].shape[0]
+        dim(sd, m0.get("running_mean"), 0)
     } else {
-        sd.get(&m0["weight"]).map_or(0, |w| w.shape[0])
+        dim(sd, m0.get("weight"), 0)
     };
     let (mut inp, latent) = input(name, sd, channels)?;
     let mut rest = &mods[..];
@@ -120,11 +121,11 @@ fn build_cnn(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     assemble(name, latent, None, buckets)
 }
 
-fn detect_resnet(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect_resnet(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if !sd.params.contains_key("blocks.0.residual.0.running_mean") {
         return Err("no blocks.0.residual.0 BatchNorm".into());
     }
-    let b = build_resnet(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build_resnet(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(describe(
         &b,
         "linear.*, blocks.N.residual/shortcut.*: residual up-blocks with nearest up-sampling",
@@ -134,7 +135,7 @@ fn detect_resnet(sd: &StateDict) -> std::result::Result<String, String> {
 fn build_resnet(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     let name = RESNET.name;
     let c0 = module(sd, "blocks.0.residual.0");
-    let channels = c0.get("running_mean").map_or(0, |k| sd.params[k].shape[0]);
+    let channels = dim(sd, c0.get("running_mean"), 0);
     let (inp, latent) = input(name, sd, channels)?;
     let mut buckets = vec![vec![inp]];
     let blocks: Vec<usize> = indices(sd, "blocks")

@@ -21,11 +21,11 @@ pub const LAYOUT: Layout = Layout {
     build,
 };
 
-fn detect(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if let Some(k) = sd.params.keys().find(|k| !k.starts_with("main.")) {
         return Err(format!("`{k}` is not under main.N"));
     }
-    let b = build(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(format!(
         "keys main.N.* of an nn.Sequential: {}",
         describe(&b, "transposed convolutions with BatchNorm between")

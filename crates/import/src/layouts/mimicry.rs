@@ -7,7 +7,7 @@
 use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
-use super::{assemble, describe, module, Built, Chain, Layout, Settings};
+use super::{assemble, describe, dim, module, Built, Chain, Layout, Settings};
 use crate::state::StateDict;
 use crate::Result;
 
@@ -19,11 +19,11 @@ pub const SNGAN: Layout = Layout {
     build,
 };
 
-fn detect(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if !sd.params.contains_key("l1.weight") || !sd.params.contains_key("block2.c1.weight") {
         return Err("no l1 and block2.c1".into());
     }
-    let b = build(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(describe(
         &b,
         "l1.*, blockN.*: residual up-blocks with bilinear up-sampling",
@@ -37,9 +37,7 @@ fn build(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     };
     let mut inp = Chain::new();
     let f = inp.dense(name, sd, "l1")?;
-    let ngf = module(sd, "block2.b1")
-        .get("running_mean")
-        .map_or(0, |k| sd.params[k].shape[0]);
+    let ngf = dim(sd, module(sd, "block2.b1").get("running_mean"), 0);
     let s = ((f / ngf.max(1)) as f64).sqrt().round() as usize;
     if s * s * ngf != f {
         return Err(mismatch(

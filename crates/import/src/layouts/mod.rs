@@ -89,8 +89,9 @@ pub struct Layout {
     pub name: &'static str,
     /// The project and generators it reads.
     pub about: &'static str,
-    /// `Ok(why)` if the state dict is this layout's, `Err(why not)` otherwise.
-    pub detect: fn(&StateDict) -> std::result::Result<String, String>,
+    /// `Ok(why)` if the state dict is this layout's (with the user's settings), `Err(why
+    /// not)` otherwise.
+    pub detect: fn(&StateDict, &Settings) -> std::result::Result<String, String>,
     /// The program and tensor map.
     pub build: fn(&StateDict, &mut Settings) -> Result<Built>,
 }
@@ -121,10 +122,10 @@ pub fn by_name(name: &str) -> Result<&'static Layout> {
 
 /// The first layout whose detection accepts `sd`, with its reason; otherwise every layout's
 /// reason for refusing, and the keys.
-pub fn detect(sd: &StateDict) -> Result<(&'static Layout, String)> {
+pub fn detect(sd: &StateDict, set: &Settings) -> Result<(&'static Layout, String)> {
     let mut tried = Vec::new();
     for l in LAYOUTS {
-        match (l.detect)(sd) {
+        match (l.detect)(sd, set) {
             Ok(why) => return Ok((l, why)),
             Err(why) => tried.push(format!("  {}: {why}", l.name)),
         }
@@ -154,6 +155,11 @@ fn key_list<'a>(keys: impl Iterator<Item = &'a String>) -> String {
 pub fn tensors(layout: &'static str, sd: &StateDict, built: &Built) -> Result<Vec<NamedTensor>> {
     let mismatch = |why: String| ImportError::Mismatch { layout, why };
     let want = expected_tensors(&built.config, None)?;
+    if let Some(extra) = built.map.keys().find(|k| !want.contains_key(*k)) {
+        return Err(mismatch(format!(
+            "the layout places `{extra}`, which the architecture does not have"
+        )));
+    }
     let mut out = Vec::with_capacity(want.len());
     for (name, shape) in &want {
         let src = built
@@ -262,6 +268,13 @@ pub fn indices(sd: &StateDict, prefix: &str) -> Vec<usize> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+/// Dimension `i` of the tensor at `key` (0 when the key or the dimension is missing).
+pub fn dim(sd: &StateDict, key: Option<&String>, i: usize) -> usize {
+    key.and_then(|k| sd.get(k))
+        .and_then(|p| p.shape.get(i).copied())
+        .unwrap_or(0)
 }
 
 /// A module's parameter set is a BatchNorm's.

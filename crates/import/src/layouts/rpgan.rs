@@ -19,7 +19,9 @@
 use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
-use super::{assemble, describe, indices, is_batch_norm, module, Built, Chain, Layout, Settings};
+use super::{
+    assemble, describe, dim, indices, is_batch_norm, module, Built, Chain, Layout, Settings,
+};
 use crate::state::StateDict;
 use crate::Result;
 
@@ -56,7 +58,7 @@ fn constant(layout: &'static str, sd: &StateDict) -> Result<usize> {
         )
     })?;
     match c.shape[..] {
-        [1, d] | [1, d, 1, 1] => Ok(d),
+        [1, d] => Ok(d),
         _ => Err(mismatch(
             layout,
             format!(
@@ -71,13 +73,13 @@ fn blocks_of(sd: &StateDict, bucket: usize) -> Vec<usize> {
     indices(sd, &format!("model.{bucket}.blocks"))
 }
 
-fn detect_resnet(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect_resnet(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if !sd.params.contains_key("const_noise")
         || !sd.params.contains_key("model.2.blocks.0.conv1.weight")
     {
         return Err("no const_noise and model.2.blocks.0.conv1".into());
     }
-    let b = build_resnet(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build_resnet(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(describe(
         &b,
         "const_noise, model.K.blocks.I.*: an RPGAN of residual buckets",
@@ -90,7 +92,7 @@ fn build_resnet(sd: &StateDict, set: &mut Settings) -> Result<Built> {
     let latent = constant(name, sd)?;
     let mut aliases = Vec::new();
     let first = module(sd, "model.2.blocks.0.conv1");
-    let c0 = first.get("weight").map_or(0, |k| sd.params[k].shape[1]);
+    let c0 = dim(sd, first.get("weight"), 1);
     let mut buckets = Vec::new();
     let mut input = Vec::new();
     for i in blocks_of(sd, 0) {
@@ -173,13 +175,13 @@ fn build_resnet(sd: &StateDict, set: &mut Settings) -> Result<Built> {
     Ok(b)
 }
 
-fn detect_fc(sd: &StateDict) -> std::result::Result<String, String> {
+fn detect_fc(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
     if !sd.params.contains_key("const_noise")
         || !sd.params.contains_key("model.0.blocks.0.0.weight")
     {
         return Err("no const_noise and model.0.blocks.0.0".into());
     }
-    let b = build_fc(sd, &mut Settings::default()).map_err(|e| e.to_string())?;
+    let b = build_fc(sd, &mut set.clone()).map_err(|e| e.to_string())?;
     Ok(describe(
         &b,
         "const_noise, model.K.blocks.I.0.*: a fully connected RPGAN",

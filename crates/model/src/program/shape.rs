@@ -7,7 +7,17 @@ fn bad<T>(m: String) -> Result<T> {
     Err(Error::InvalidConfig(m))
 }
 
-fn check_conv(what: &str, out: usize, kernel: usize, stride: usize) -> Result<()> {
+/// The element count of a shape, `None` on overflow.
+fn elements(s: &[usize]) -> Option<usize> {
+    s.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}
+
+fn check_conv(what: &str, out: usize, kernel: usize, stride: usize, padding: usize) -> Result<()> {
+    if padding > MAX_KERNEL {
+        return bad(format!(
+            "{what} with padding {padding} (at most {MAX_KERNEL})"
+        ));
+    }
     if !(1..=MAX_CHANNELS).contains(&out) {
         return bad(format!(
             "{what} with {out} output channels (1..={MAX_CHANNELS})"
@@ -24,6 +34,11 @@ fn check_conv(what: &str, out: usize, kernel: usize, stride: usize) -> Result<()
 /// The output shape of `op` on an input of shape `s`, every field checked.
 pub fn op_shape(op: &Op, s: [usize; 3], depth: usize) -> Result<[usize; 3]> {
     let [c, h, w] = s;
+    if s.contains(&0) || elements(&s).is_none_or(|n| n > MAX_ELEMENTS) {
+        return bad(format!(
+            "an op's input {s:?} is empty or larger than this tool allows"
+        ));
+    }
     let out = match op {
         Op::Dense { out, .. } => {
             if !(1..=MAX_ELEMENTS).contains(out) {
@@ -32,7 +47,7 @@ pub fn op_shape(op: &Op, s: [usize; 3], depth: usize) -> Result<[usize; 3]> {
             [*out, 1, 1]
         }
         Op::Reshape { shape } => {
-            if shape.iter().product::<usize>() != c * h * w || shape.contains(&0) {
+            if elements(shape) != Some(c * h * w) || shape.contains(&0) {
                 return bad(format!(
                     "reshape of {s:?} into {shape:?}: element counts differ"
                 ));
@@ -46,7 +61,7 @@ pub fn op_shape(op: &Op, s: [usize; 3], depth: usize) -> Result<[usize; 3]> {
             padding,
             ..
         } => {
-            check_conv("conv", *out, *kernel, *stride)?;
+            check_conv("conv", *out, *kernel, *stride, *padding)?;
             if h + 2 * padding < *kernel || w + 2 * padding < *kernel {
                 return bad(format!(
                     "conv {kernel}x{kernel} with padding {padding} on a {h}x{w} input"
@@ -62,7 +77,7 @@ pub fn op_shape(op: &Op, s: [usize; 3], depth: usize) -> Result<[usize; 3]> {
             padding,
             ..
         } => {
-            check_conv("conv_transpose", *out, *kernel, *stride)?;
+            check_conv("conv_transpose", *out, *kernel, *stride, *padding)?;
             let full = |v: usize| (v - 1) * stride + kernel;
             if full(h) <= 2 * padding || full(w) <= 2 * padding {
                 return bad(format!(
@@ -93,7 +108,11 @@ pub fn op_shape(op: &Op, s: [usize; 3], depth: usize) -> Result<[usize; 3]> {
             a
         }
     };
-    if out[1] > MAX_SIDE || out[2] > MAX_SIDE || out.iter().product::<usize>() > MAX_ELEMENTS {
+    if out[1] > MAX_SIDE
+        || out[2] > MAX_SIDE
+        || out[0] > MAX_ELEMENTS
+        || elements(&out).is_none_or(|n| n > MAX_ELEMENTS)
+    {
         return bad(format!(
             "an op's output {out:?} is larger than this tool allows"
         ));
@@ -175,4 +194,48 @@ pub fn all_shapes(ops: &[Op], s: [usize; 3]) -> Vec<[usize; 3]> {
         out.push(cur);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_shapes_are_errors_not_overflows() {
+        let reshape = Op::Reshape {
+            shape: [1 << 54, 1024, 1024],
+        };
+        assert!(op_shape(&reshape, [1024, 1, 1], 0).is_err());
+        let conv = Op::ConvTranspose {
+            out: 4,
+            kernel: 4,
+            stride: 2,
+            padding: usize::MAX / 2,
+            bias: false,
+        };
+        assert!(op_shape(&conv, [8, 4, 4], 0).is_err());
+        assert!(op_shape(&Op::Relu, [8, 0, 4], 0).is_err());
+        assert!(op_shape(&Op::Relu, [usize::MAX, 2, 2], 0).is_err());
+        let res = Op::Residual {
+            main: vec![Op::Upsample {
+                mode: crate::program::Resize::Nearest,
+            }],
+            shortcut: vec![],
+        };
+        let msg = op_shape(&res, [2, 4, 4], 0)
+            .expect_err("mismatch")
+            .to_string();
+        assert!(
+            msg.contains("main chain gives [2, 8, 8] and its shortcut [2, 4, 4]"),
+            "{msg}"
+        );
+        let mut deep = Op::Relu;
+        for _ in 0..=MAX_DEPTH {
+            deep = Op::Residual {
+                main: vec![deep],
+                shortcut: vec![],
+            };
+        }
+        assert!(op_shape(&deep, [2, 4, 4], 0).is_err());
+    }
 }
