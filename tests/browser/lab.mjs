@@ -25,6 +25,18 @@ function trainHere(name, args) {
 const LINEAR = trainHere('linear', ['--arch', 'linear', '--image-size', '28', '--rpgan', '--blocks', '3,3,2,2,2']);
 const INTERP = trainHere('interp', ['--interpret', 'b2', '--groups', '3', '--group-every', '2']);
 
+/** A brush stroke on the sample from `from` to `to` (fractions of its box), then the redraw. */
+async function paint(page, [x0, y0], [x1, y1]) {
+  await page.check('#paint');
+  const box = await page.locator('#brush-overlay').boundingBox();
+  await redraw(page, async () => {
+    await page.mouse.move(box.x + box.width * x0, box.y + box.height * y0);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * x1, box.y + box.height * y1, { steps: 5 });
+    await page.mouse.up();
+  });
+}
+
 async function load(page, file) {
   await page.setInputFiles('#file', file);
   await page.waitForFunction((n) => window.ganscope.model?.name === n, path.basename(file), { timeout: 60_000 });
@@ -96,14 +108,7 @@ const tests = {
     await page.click('#tab-units');
     await page.selectOption('#unit-site', 'b3');
     await redraw(page, () => page.click('#units button >> nth=5'));
-    await page.check('#paint');
-    const box = await page.locator('#brush-overlay').boundingBox();
-    await redraw(page, async () => {
-      await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
-      await page.mouse.down();
-      await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5, { steps: 5 });
-      await page.mouse.up();
-    });
+    await paint(page, [0.3, 0.3], [0.6, 0.5]);
     const st = await state(page);
     const e = st.edits.find((x) => x.site === 'b3');
     if (!e || !e.region || e.region.kind !== 'mask' || !e.region.data.some((v) => v > 0)) {
@@ -249,14 +254,7 @@ const tests = {
     await redraw(page, () => page.click('#units button >> nth=17'));
     await page.selectOption('#unit-site', 'b3');
     await redraw(page, () => page.click('#units button >> nth=40'));
-    await page.check('#paint');
-    const box = await page.locator('#brush-overlay').boundingBox();
-    await redraw(page, async () => {
-      await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.2);
-      await page.mouse.down();
-      await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.6, { steps: 5 });
-      await page.mouse.up();
-    });
+    await paint(page, [0.2, 0.2], [0.5, 0.6]);
     const st = await state(page);
     if (st.edits.length !== 2) throw new Error(`edits ${JSON.stringify(st.edits)}`);
     const edited = await pixels(page, 'main');
@@ -292,6 +290,13 @@ const tests = {
     await settle(page);
     const st = await state(page);
     same(await pixels(page, 'main'), native(out, st.seed, 1, ''), 'imported in the page');
+    // the analyses' worker runs on the imported model too
+    await page.click('#tab-hybrids');
+    await page.fill('#pairs', '2');
+    await page.click('#influence-run');
+    await page.waitForFunction(() => document.querySelectorAll('#maps canvas').length > 0
+      || !document.getElementById('error').hidden, null, { timeout: 60_000 });
+    if (!(await page.locator('#maps canvas').count())) throw new Error(`no maps: ${await page.textContent('#error')}`);
     const card = await page.textContent('#card');
     if (!/imported in this page[\s\S]*layout pytorch-dcgan[\s\S]*netG_state_dict/.test(card)) {
       throw new Error(`the card says ${card}`);

@@ -155,7 +155,7 @@ async function load(name, bytes, source) {
     const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
       { transfer: [data.buffer] });
     app.analysis.cancel();
-    app.analysis.setModel(kept, name);
+    app.analysis.setModel(r.modelBytes || kept, name);
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
     app.timings = { ...r.timings, fetch: fetched };

@@ -66,6 +66,8 @@ const ops = {
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
       meta: lab.meta_json(), card: lab.card(String(name || '')), sites: JSON.parse(lab.sites_json()),
       concepts: JSON.parse(lab.concepts_json()), imported,
+      // an imported checkpoint's model file, for the analyses' worker (js/lab.js)
+      modelBytes: imported ? bytes : null,
       // milliseconds: fetching and compiling the wasm (from the worker's start), loading the model
       timings: { wasm: wasmMs, load: performance.now() - start } } };
   },

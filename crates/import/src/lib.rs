@@ -40,6 +40,27 @@ pub struct Imported {
     pub report: Vec<String>,
 }
 
+/// Whether `bytes` are something to import rather than a ganscope model file: a zip or tar
+/// `torch.save` file, a safetensors file without ganscope metadata, or a pickle (legacy
+/// `torch.save`). A ganscope file, or anything else, is left to the model file's own reader
+/// and its errors.
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.get(257..262) == Some(b"ustar") {
+        return true;
+    }
+    // a safetensors file (8-byte header length, then JSON), whatever its length's first byte
+    if bytes.get(8) == Some(&b'{') {
+        return matches!(
+            ganscope_model::format::ModelFile::parse(bytes),
+            Err(ganscope_model::Error::InvalidFile(
+                ganscope_model::FileError::MissingMetadata
+            ))
+        );
+    }
+    // a pickle starts with the PROTO opcode
+    bytes.first() == Some(&0x80)
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -58,7 +79,7 @@ pub fn import(bytes: &[u8], file_name: &str, o: &Options) -> Result<Imported> {
         _ => None,
     };
     let fits = |sd: &state::StateDict| match forced {
-        Some(l) => (l.detect)(sd, &set).is_ok(),
+        Some(l) => l.detect(sd, &set).is_ok(),
         None => layouts::detect(sd, &set).is_ok(),
     };
     // a bare state dict whose module is named like a checkpoint key (`model.*`, as the RPGAN

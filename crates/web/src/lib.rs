@@ -40,27 +40,12 @@ pub(crate) fn parse(
     Ok((iv, resolved))
 }
 
-/// Whether `bytes` look like a PyTorch checkpoint or a plain safetensors state dict (a zip,
-/// a pickle, a tar, or a safetensors file without ganscope metadata) rather than a ganscope
-/// model: such bytes go through [`import_checkpoint`] first; anything else is loaded as a
-/// model file and gets that file's own errors.
+/// Whether `bytes` are a PyTorch checkpoint or a plain safetensors state dict, not a ganscope
+/// model ([`ganscope_import::is_checkpoint`]): such bytes go through [`import_checkpoint`]
+/// first.
 #[wasm_bindgen]
 pub fn is_checkpoint(bytes: &[u8]) -> bool {
-    if bytes.starts_with(b"PK\x03\x04") || bytes.get(257..262) == Some(b"ustar") {
-        return true;
-    }
-    // a safetensors file (8-byte header length, then JSON): a state dict without ganscope
-    // metadata is a checkpoint, a ganscope file is not (whatever its length's first byte)
-    if bytes.get(8) == Some(&b'{') {
-        return matches!(
-            ganscope_model::format::ModelFile::parse(bytes),
-            Err(ganscope_model::Error::InvalidFile(
-                ganscope_model::FileError::MissingMetadata
-            ))
-        );
-    }
-    // a pickle (a legacy `torch.save` stream) starts with the PROTO opcode
-    bytes.first() == Some(&0x80)
+    ganscope_import::is_checkpoint(bytes)
 }
 
 /// Imports a PyTorch checkpoint (a `torch.save` file) or a safetensors state dict named

@@ -59,14 +59,21 @@ pub fn run(a: &ImportArgs) -> Result<()> {
     let out = to_bytes(&m, a.f16)?;
     ganscope_model::format::write_atomic(out_path, &out)?;
     let g = &m.meta.generator;
+    let input = if g.constant_input {
+        format!(
+            "a learned {}-d constant (an RPGAN: paths are its latent)",
+            g.latent_dim
+        )
+    } else {
+        format!("a {}-d latent", g.latent_dim)
+    };
     println!(
-        "wrote {} ({:.1} MB): {}x{}x{} images from a {}-d latent, {} sites ({})",
+        "wrote {} ({:.1} MB): {}x{}x{} images from {input}, {} sites ({})",
         out_path.display(),
         out.len() as f64 / 1e6,
         g.channels,
         g.image_size,
         g.image_size,
-        g.latent_dim,
         m.meta.sites.len(),
         m.meta
             .sites

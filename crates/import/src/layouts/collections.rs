@@ -12,9 +12,9 @@
 use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
+use super::Signs;
 use super::{
-    assemble, describe, dim, indices, is_batch_norm, module, sequential, Built, Chain, Layout,
-    Settings,
+    assemble, dim, indices, is_batch_norm, module, sequential, Built, Chain, Layout, Settings,
 };
 use crate::state::StateDict;
 use crate::Result;
@@ -23,7 +23,8 @@ use crate::Result;
 pub const CNN: Layout = Layout {
     name: "gan-collections-cnn",
     about: "pytorch-gan-collections' SNGAN/WGAN-GP CNN generator (linear.*, main.N.*)",
-    detect: detect_cnn,
+    signs: Signs::Under(&["linear", "main"]),
+    found: "linear.* and main.N.*: a linear input, transposed convolutions, a 3x3 output conv",
     build: build_cnn,
 };
 
@@ -32,7 +33,8 @@ pub const RESNET: Layout = Layout {
     name: "gan-collections-resnet",
     about:
         "pytorch-gan-collections' ResGenerator32 (linear.*, blocks.N.residual/shortcut.*, output.*)",
-    detect: detect_resnet,
+    signs: Signs::Keys(&["blocks.0.residual.0.running_mean"]),
+    found: "linear.*, blocks.N.residual/shortcut.*: residual up-blocks with nearest up-sampling",
     build: build_resnet,
 };
 
@@ -57,21 +59,6 @@ fn input(layout: &'static str, sd: &StateDict, channels: usize) -> Result<(Chain
     });
     let latent = sd.params["linear.weight"].shape[1];
     Ok((c, latent))
-}
-
-fn detect_cnn(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if let Some(k) = sd
-        .params
-        .keys()
-        .find(|k| !k.starts_with("main.") && !k.starts_with("linear."))
-    {
-        return Err(format!("`{k}` is not under linear or main.N"));
-    }
-    let b = build_cnn(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(describe(
-        &b,
-        "linear.* and main.N.*: a linear input, transposed convolutions, a 3x3 output conv",
-    ))
 }
 
 fn build_cnn(sd: &StateDict, _: &mut Settings) -> Result<Built> {
@@ -119,17 +106,6 @@ fn build_cnn(sd: &StateDict, _: &mut Settings) -> Result<Built> {
         buckets.push(vec![c]);
     }
     assemble(name, latent, None, buckets)
-}
-
-fn detect_resnet(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if !sd.params.contains_key("blocks.0.residual.0.running_mean") {
-        return Err("no blocks.0.residual.0 BatchNorm".into());
-    }
-    let b = build_resnet(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(describe(
-        &b,
-        "linear.*, blocks.N.residual/shortcut.*: residual up-blocks with nearest up-sampling",
-    ))
 }
 
 fn build_resnet(sd: &StateDict, _: &mut Settings) -> Result<Built> {

@@ -9,7 +9,7 @@
 use ganscope_model::program::Op;
 
 use super::chain::mismatch;
-use super::{assemble, describe, is_batch_norm, sequential, Built, Chain, Layout, Settings};
+use super::{assemble, is_batch_norm, sequential, Built, Chain, Layout, Settings, Signs};
 use crate::state::StateDict;
 use crate::Result;
 
@@ -17,20 +17,10 @@ use crate::Result;
 pub const LAYOUT: Layout = Layout {
     name: "pytorch-dcgan",
     about: "the PyTorch examples' and tutorial's DCGAN, and pytorch-gan-collections' DCGAN (main.N.* transposed convolutions)",
-    detect,
+    signs: Signs::Under(&["main"]),
+    found: "keys main.N.* of an nn.Sequential: transposed convolutions with BatchNorm between",
     build,
 };
-
-fn detect(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if let Some(k) = sd.params.keys().find(|k| !k.starts_with("main.")) {
-        return Err(format!("`{k}` is not under main.N"));
-    }
-    let b = build(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "keys main.N.* of an nn.Sequential: {}",
-        describe(&b, "transposed convolutions with BatchNorm between")
-    ))
-}
 
 fn build(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     let name = LAYOUT.name;

@@ -7,7 +7,8 @@
 use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
-use super::{assemble, describe, dim, module, Built, Chain, Layout, Settings};
+use super::Signs;
+use super::{assemble, dim, module, Built, Chain, Layout, Settings};
 use crate::state::StateDict;
 use crate::Result;
 
@@ -15,20 +16,10 @@ use crate::Result;
 pub const SNGAN: Layout = Layout {
     name: "mimicry-sngan",
     about: "mimicry's SNGAN ResNet generators, 32 to 128 px (l1.*, blockN.{b1,c1,b2,c2,c_sc}.*, bK, cK)",
-    detect,
+    signs: Signs::Keys(&["l1.weight", "block2.c1.weight"]),
+    found: "l1.*, blockN.*: residual up-blocks with bilinear up-sampling",
     build,
 };
-
-fn detect(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if !sd.params.contains_key("l1.weight") || !sd.params.contains_key("block2.c1.weight") {
-        return Err("no l1 and block2.c1".into());
-    }
-    let b = build(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(describe(
-        &b,
-        "l1.*, blockN.*: residual up-blocks with bilinear up-sampling",
-    ))
-}
 
 fn build(sd: &StateDict, _: &mut Settings) -> Result<Built> {
     let name = SNGAN.name;

@@ -83,17 +83,50 @@ impl Settings {
     }
 }
 
+/// The keys that mark a layout's state dicts, checked before its builder runs.
+pub enum Signs {
+    /// Every key lies under one of these prefixes.
+    Under(&'static [&'static str]),
+    /// These keys are present.
+    Keys(&'static [&'static str]),
+}
+
 /// A layout.
 pub struct Layout {
     /// Its name (`--layout NAME`).
     pub name: &'static str,
     /// The project and generators it reads.
     pub about: &'static str,
-    /// `Ok(why)` if the state dict is this layout's (with the user's settings), `Err(why
-    /// not)` otherwise.
-    pub detect: fn(&StateDict, &Settings) -> std::result::Result<String, String>,
+    /// What marks its state dicts.
+    pub signs: Signs,
+    /// What it found, for the detection message (its channels and size follow).
+    pub found: &'static str,
     /// The program and tensor map.
     pub build: fn(&StateDict, &mut Settings) -> Result<Built>,
+}
+
+impl Layout {
+    /// `Ok(why)` if `sd` is this layout's (built with the user's settings), `Err(why not)`.
+    pub fn detect(&self, sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
+        match self.signs {
+            Signs::Under(prefixes) => {
+                if let Some(k) = sd
+                    .params
+                    .keys()
+                    .find(|k| !prefixes.iter().any(|p| k.starts_with(&format!("{p}."))))
+                {
+                    return Err(format!("`{k}` is not under {}", prefixes.join(" or ")));
+                }
+            }
+            Signs::Keys(keys) => {
+                if !keys.iter().all(|k| sd.params.contains_key(*k)) {
+                    return Err(format!("no {}", keys.join(" and ")));
+                }
+            }
+        }
+        let b = (self.build)(sd, &mut set.clone()).map_err(|e| e.to_string())?;
+        Ok(describe(&b, self.found))
+    }
 }
 
 /// Every layout, in the order auto-detection tries them.
@@ -125,7 +158,7 @@ pub fn by_name(name: &str) -> Result<&'static Layout> {
 pub fn detect(sd: &StateDict, set: &Settings) -> Result<(&'static Layout, String)> {
     let mut tried = Vec::new();
     for l in LAYOUTS {
-        match (l.detect)(sd, set) {
+        match l.detect(sd, set) {
             Ok(why) => return Ok((l, why)),
             Err(why) => tried.push(format!("  {}: {why}", l.name)),
         }
@@ -220,7 +253,7 @@ pub fn sequential(sd: &StateDict, prefix: &str) -> BTreeMap<usize, BTreeMap<Stri
 
 /// What a built layout holds, for its detection message: `what`, the channels from the
 /// latent to the image, and the output size (and the blocks per bucket of an RPGAN).
-pub fn describe(b: &Built, what: &str) -> String {
+fn describe(b: &Built, what: &str) -> String {
     let chans: Vec<String> = b
         .config
         .layer_shapes()

@@ -19,9 +19,8 @@
 use ganscope_model::program::{Op, Resize};
 
 use super::chain::mismatch;
-use super::{
-    assemble, describe, dim, indices, is_batch_norm, module, Built, Chain, Layout, Settings,
-};
+use super::Signs;
+use super::{assemble, dim, indices, is_batch_norm, module, Built, Chain, Layout, Settings};
 use crate::state::StateDict;
 use crate::Result;
 
@@ -29,7 +28,8 @@ use crate::Result;
 pub const RESNET: Layout = Layout {
     name: "rpgan-resnet",
     about: "the RPGAN authors' ResNet generators (const_noise, model.K.blocks.I.{conv1,conv2,bypass}.*)",
-    detect: detect_resnet,
+    signs: Signs::Keys(&["const_noise", "model.2.blocks.0.conv1.weight"]),
+    found: "const_noise, model.K.blocks.I.*: an RPGAN of residual buckets",
     build: build_resnet,
 };
 
@@ -37,7 +37,8 @@ pub const RESNET: Layout = Layout {
 pub const FC: Layout = Layout {
     name: "rpgan-fc",
     about: "the RPGAN authors' fully connected generator (const_noise, model.K.blocks.I.0.*); --set leak=, channels=",
-    detect: detect_fc,
+    signs: Signs::Keys(&["const_noise", "model.0.blocks.0.0.weight"]),
+    found: "const_noise, model.K.blocks.I.0.*: a fully connected RPGAN",
     build: build_fc,
 };
 
@@ -71,19 +72,6 @@ fn constant(layout: &'static str, sd: &StateDict) -> Result<usize> {
 
 fn blocks_of(sd: &StateDict, bucket: usize) -> Vec<usize> {
     indices(sd, &format!("model.{bucket}.blocks"))
-}
-
-fn detect_resnet(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if !sd.params.contains_key("const_noise")
-        || !sd.params.contains_key("model.2.blocks.0.conv1.weight")
-    {
-        return Err("no const_noise and model.2.blocks.0.conv1".into());
-    }
-    let b = build_resnet(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(describe(
-        &b,
-        "const_noise, model.K.blocks.I.*: an RPGAN of residual buckets",
-    ))
 }
 
 fn build_resnet(sd: &StateDict, set: &mut Settings) -> Result<Built> {
@@ -173,19 +161,6 @@ fn build_resnet(sd: &StateDict, set: &mut Settings) -> Result<Built> {
     let mut b = assemble(name, latent, Some("const_noise"), buckets)?;
     b.aliases = aliases;
     Ok(b)
-}
-
-fn detect_fc(sd: &StateDict, set: &Settings) -> std::result::Result<String, String> {
-    if !sd.params.contains_key("const_noise")
-        || !sd.params.contains_key("model.0.blocks.0.0.weight")
-    {
-        return Err("no const_noise and model.0.blocks.0.0".into());
-    }
-    let b = build_fc(sd, &mut set.clone()).map_err(|e| e.to_string())?;
-    Ok(describe(
-        &b,
-        "const_noise, model.K.blocks.I.0.*: a fully connected RPGAN",
-    ))
 }
 
 fn build_fc(sd: &StateDict, set: &mut Settings) -> Result<Built> {
