@@ -60,7 +60,7 @@ const tests = {
     if (!differs(first, second)) throw new Error('the image did not change with the path');
     same(second, native(RPGAN, 5, 1, JSON.stringify({ path: st2.path })), 'after the click');
   },
-  async 'bucket responsibility in the page equals ganscope analyze buckets'(page) {
+  async 'bucket responsibility in the page, on the engine the page renders on, equals ganscope analyze buckets'(page, kind) {
     await page.fill('#resp-evals', '2');
     await page.click('#resp-run');
     await page.waitForSelector('#resp-table:not([hidden])', { timeout: 120_000 });
@@ -74,6 +74,11 @@ const tests = {
     if (JSON.stringify(rows) !== JSON.stringify(expect)) {
       throw new Error(`page ${JSON.stringify(rows)}, native ${JSON.stringify(expect)}`);
     }
+    // the analyses ran on the page's engine: WebGPU when it renders on WebGPU
+    const ran = await page.evaluate(() => window.ganscope.analysis.backend);
+    if (!ran.startsWith(kind === 'gpu' ? 'WebGPU' : 'CPU')) throw new Error(`the analyses ran on ${ran}`);
+    const info = await page.textContent('#backend-info');
+    if (!info.includes(`analyses: ${ran}`)) throw new Error(`the page says ${info}`);
   },
   async 'ablating every unit of a site gives the native image'(page) {
     await page.click('#tab-units');
@@ -311,10 +316,12 @@ const tests = {
     if ((await page.evaluate(() => window.ganscope.model.name)) !== 'checkpoint.tar') throw new Error('the model was lost');
     expectBanner(page);
   },
-  async 'a long analysis does not hold up the images, and Cancel stops it'(page) {
+  async 'a long analysis does not hold up the images, and Cancel stops it'(page, kind) {
     await page.click('#tab-hybrids');
     await page.selectOption('#hybrid-site', 'b1');
-    await page.fill('#pairs', '1024');
+    // long on either engine (SwiftShader is far slower than the CPU engine); on WebGPU a
+    // cancel lets the pass in flight finish, so it is kept short there
+    await page.fill('#pairs', kind === 'gpu' ? '128' : '1024');
     await page.click('#influence-run');
     await page.waitForSelector('#influence-progress:not([hidden])');
     // a new seed's image is drawn while the influence maps are still being computed

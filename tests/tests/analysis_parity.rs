@@ -43,8 +43,8 @@ fn influence_maps_and_bucket_responsibility_agree_on_both_backends() {
     let bytes = bundled();
     let mut cpu = CpuRenderer::load(&bytes).expect("cpu");
     let mut gpu = GpuRenderer::with_gpu(g, &bytes).expect("gpu");
-    let a = influence_maps(&mut cpu, 1, 12, 3, &mut |_, _| {}).expect("cpu maps");
-    let b = influence_maps(&mut gpu, 1, 12, 3, &mut |_, _| {}).expect("gpu maps");
+    let a = block_on(influence_maps(&mut cpu, 1, 12, 3, &mut |_, _| {})).expect("cpu maps");
+    let b = block_on(influence_maps(&mut gpu, 1, 12, 3, &mut |_, _| {})).expect("gpu maps");
     assert_eq!(a.maps.len(), b.maps.len());
     let err = max_rel(&b.maps, &a.maps);
     assert!(
@@ -56,8 +56,8 @@ fn influence_maps_and_bucket_responsibility_agree_on_both_backends() {
         images: 4,
         seed: 1,
     };
-    let ra = responsibility(&mut cpu, None, &o, &mut |_, _| {}).expect("cpu buckets");
-    let rb = responsibility(&mut gpu, None, &o, &mut |_, _| {}).expect("gpu buckets");
+    let ra = block_on(responsibility(&mut cpu, None, &o, &mut |_, _| {})).expect("cpu buckets");
+    let rb = block_on(responsibility(&mut gpu, None, &o, &mut |_, _| {})).expect("gpu buckets");
     for (x, y) in ra.buckets.iter().zip(&rb.buckets) {
         // histograms of 8-bit values: a pixel on a rounding edge may change bin
         let d = (x.colour_absolute.mean - y.colour_absolute.mean).abs();
@@ -78,9 +78,7 @@ fn hybrid_sets_split_over_small_submissions_equal_candle() {
     let [c, h, w] = ganscope_model::generator::site_shapes(&cfg)[2].1;
     let sets: Vec<_> = (0..4).map(|k| channel_set(c, h * w, &[k, k + 4])).collect();
     let resolved = Resolved::default_for(&cfg);
-    let want = cpu
-        .hybrid_sets(&batch, &resolved, 2, &sets)
-        .expect("cpu sets");
+    let want = block_on(cpu.hybrid_sets(&batch, &resolved, 2, &sets)).expect("cpu sets");
     let got = block_on(model.render_hybrid_sets(&batch, &resolved, 2, &sets)).expect("gpu sets");
     assert_eq!(got.len(), want.len());
     let err = got
@@ -90,7 +88,7 @@ fn hybrid_sets_split_over_small_submissions_equal_candle() {
         .fold(0.0, f32::max);
     assert!(err < 1e-4, "hybrid sets differ by {err}");
     // no sets is an error on both backends
-    assert!(cpu.hybrid_sets(&batch, &resolved, 2, &[]).is_err());
+    assert!(block_on(cpu.hybrid_sets(&batch, &resolved, 2, &[])).is_err());
     assert!(block_on(model.render_hybrid_sets(&batch, &resolved, 2, &[])).is_err());
 }
 
@@ -103,8 +101,8 @@ fn directions_and_their_sweeps_agree_on_both_backends() {
     let bytes = bundled();
     let mut cpu = CpuRenderer::load(&bytes).expect("cpu");
     let mut gpu = GpuRenderer::with_gpu(g, &bytes).expect("gpu");
-    let a = ganspace(&mut cpu, Some(1), 96, 4, 0).expect("cpu directions");
-    let b = ganspace(&mut gpu, Some(1), 96, 4, 0).expect("gpu directions");
+    let a = block_on(ganspace(&mut cpu, Some(1), 96, 4, 0)).expect("cpu directions");
+    let b = block_on(ganspace(&mut gpu, Some(1), 96, 4, 0)).expect("gpu directions");
     assert_eq!(a.site, b.site);
     for (k, (x, y)) in a.directions.iter().zip(&b.directions).enumerate() {
         let dot: f32 = x.vector.iter().zip(&y.vector).map(|(p, q)| p * q).sum();
@@ -119,8 +117,12 @@ fn directions_and_their_sweeps_agree_on_both_backends() {
     };
     let batch = Batch::new(&cfg, 3, 4, &iv).expect("batch");
     let resolved = Resolved::new(&cfg, &iv).expect("resolved");
-    let x = cpu.render(&batch, &resolved, &[]).expect("cpu").images;
-    let y = gpu.render(&batch, &resolved, &[]).expect("gpu").images;
+    let x = block_on(cpu.render(&batch, &resolved, &[]))
+        .expect("cpu")
+        .images;
+    let y = block_on(gpu.render(&batch, &resolved, &[]))
+        .expect("gpu")
+        .images;
     let err = x
         .iter()
         .zip(&y)

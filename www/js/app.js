@@ -155,7 +155,7 @@ async function load(name, bytes, source) {
     const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
       { transfer: [data.buffer] });
     app.analysis.cancel();
-    app.analysis.setModel(r.modelBytes || kept, name);
+    app.analysis.setModel(r.modelBytes || kept, name, r.kind);
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
     app.timings = { ...r.timings, fetch: fetched };
@@ -170,6 +170,10 @@ async function load(name, bytes, source) {
     // the card is `ganscope info`'s text (ganscope_model::card); file strings stay text
     $('card').textContent = r.imported ? `imported in this page from a PyTorch checkpoint:\n${r.imported}\n\n${r.card}` : r.card;
     $('backend-info').textContent = `${r.backend} (${r.reason})`;
+    // the analyses' worker says where it runs once the first analysis loads it
+    app.analysis.onBackend = (b) => {
+      if (app.model === model) $('backend-info').textContent = `${r.backend} (${r.reason}); analyses: ${b}`;
+    };
     document.body.dataset.backend = r.kind;
     app.error('');
     for (const p of Object.values(panels)) p.onModel();

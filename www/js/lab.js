@@ -69,31 +69,54 @@ export class LabClient {
 /**
  * The analyses' own worker, beside the one that renders, so that an analysis never holds up
  * the images and can be cancelled: it gets a copy of the loaded model's bytes (`setModel`),
- * loads it on the CPU when the first analysis needs it, and `cancel()` ends the worker (the
- * analysis's call rejects with an error whose `cancelled` is true); the next call starts a
- * fresh one and loads the model again.
+ * loads it when the first analysis needs it on the backend the images render on (WebGPU or
+ * the CPU; the CPU if WebGPU fails there). `cancel()` rejects the analysis's call with an
+ * error whose `cancelled` is true and stops the work: on WebGPU the worker is told, and the
+ * analysis stops at its next render (ending a worker in the middle of GPU work stalls the
+ * browser's GPU process, and with it the page's frames, while the work drains); on the CPU,
+ * which never yields to the worker's messages, the worker is ended, and the next call starts
+ * a fresh one that loads the model again. `backend` is where the analyses run, in words.
  */
 export class AnalysisClient {
   constructor() {
     this.client = null;
     this.bytes = null;
     this.name = '';
+    this.kind = 'cpu';
     this.loaded = null;
+    this.backend = '';
+    this.onBackend = null;
   }
 
-  /** The model the analyses run on (bytes are kept, not transferred). */
-  setModel(bytes, name) {
+  /** The model the analyses run on (bytes are kept, not transferred), on `kind`. */
+  setModel(bytes, name, kind) {
     this.bytes = bytes;
     this.name = name;
+    this.kind = kind === 'gpu' ? 'gpu' : 'cpu';
     this.loaded = null;
+    this.backend = '';
+  }
+
+  #load(backend) {
+    const copy = this.bytes.slice();
+    return this.client.call('load', { bytes: copy, backend, name: this.name },
+      { transfer: [copy.buffer] });
   }
 
   #ensure() {
     if (!this.client) this.client = new LabClient();
     if (!this.loaded) {
-      const copy = this.bytes.slice();
-      this.loaded = this.client.call('load', { bytes: copy, backend: 'cpu', name: this.name },
-        { transfer: [copy.buffer] });
+      const client = this.client;
+      this.loaded = this.#load(this.kind)
+        .catch((e) => {
+          if (this.kind !== 'gpu' || e.cancelled || client !== this.client) throw e;
+          return this.#load('cpu');
+        })
+        .then((r) => {
+          this.backend = r.backend;
+          if (this.onBackend) this.onBackend(r.backend);
+          return r;
+        });
       this.loaded.catch(() => { this.loaded = null; });
     }
     return this.loaded;
@@ -113,6 +136,10 @@ export class AnalysisClient {
     err.cancelled = true;
     for (const p of this.client.pending.values()) p.reject(err);
     this.client.pending.clear();
+    if (this.backend.startsWith('WebGPU')) {
+      this.client.worker.postMessage({ op: 'cancel' });
+      return;
+    }
     this.client.worker.terminate();
     this.client = null;
     this.loaded = null;

@@ -1,6 +1,7 @@
 // The lab's worker: the wasm package runs here, off the page's main thread, so the page stays
-// responsive while a model renders or an analysis runs. Messages in: {id, op, args}; out:
-// {id, value} or {id, error} (a message a person can read), and {id, progress: [done, total]}.
+// responsive while a model renders or an analysis runs. Messages in: {id, op, args}, and
+// {op: "cancel"}; out: {id, value} or {id, error} (a message a person can read), and
+// {id, progress: [done, total]}.
 // Calls run one at a time: the most urgent waiting call first (a message's `prio`, lower
 // first: the main image before the other renders, renders before grid rows, grid rows before
 // analyses), in order of arrival among equals.
@@ -90,31 +91,31 @@ const ops = {
   loseDevice() {
     return { value: lab.lose_device() };
   },
-  ace({ site, units, concept, n, seed }) {
-    return { value: lab.ace(site, Uint32Array.from(units), concept, n, seed) };
+  async ace({ site, units, concept, n, seed }) {
+    return { value: await lab.ace(site, Uint32Array.from(units), concept, n, seed) };
   },
-  groups({ site, k, samples, seed }) {
-    return { value: lab.groups(site, k, samples, seed) };
+  async groups({ site, k, samples, seed }) {
+    return { value: await lab.groups(site, k, samples, seed) };
   },
   randomPath({ seed }) {
     return { value: Array.from(lab.random_path(seed)) };
   },
-  influence({ site, pairs, seed }, progress) {
-    const r = lab.influence(site, pairs, seed, progress);
+  async influence({ site, pairs, seed }, progress) {
+    const r = await lab.influence(site, pairs, seed, progress);
     return { value: r, transfer: [r.maps.buffer] };
   },
-  directions({ method, site, samples, top }) {
-    const r = lab.directions(method || '', site || '', samples, top);
+  async directions({ method, site, samples, top }) {
+    const r = await lab.directions(method || '', site || '', samples, top);
     return { value: r, transfer: r.directions.map((d) => d.vector.buffer) };
   },
   modules({ k, seed }) {
     return { value: lab.modules(k, seed) };
   },
-  units({ site, n, seed, topK, iv }) {
-    return { value: lab.units(site, n, seed, topK, iv) };
+  async units({ site, n, seed, topK, iv }) {
+    return { value: await lab.units(site, n, seed, topK, iv) };
   },
-  responsibility({ evaluations, seed, classifier }, progress) {
-    return { value: lab.responsibility(evaluations, seed, classifier || new Uint8Array(), progress) };
+  async responsibility({ evaluations, seed, classifier }, progress) {
+    return { value: await lab.responsibility(evaluations, seed, classifier || new Uint8Array(), progress) };
   },
 };
 
@@ -143,6 +144,13 @@ async function pump() {
 }
 
 onmessage = ({ data }) => {
+  // a cancel is taken at once, between the running analysis's GPU readbacks: it stops at its
+  // next render, and the calls still waiting are dropped
+  if (data.op === 'cancel') {
+    if (lab) lab.cancel();
+    for (const w of waiting.splice(0)) postMessage({ id: w.id, error: 'cancelled' });
+    return;
+  }
   const prio = Number.isFinite(data.prio) ? data.prio : (PRIO[data.op] ?? 3);
   waiting.push({ ...data, prio });
   if (!running) pump();

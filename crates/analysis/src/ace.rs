@@ -90,7 +90,7 @@ pub struct CausalEffect {
 
 /// The share of `concept` in `n` samples of `seed` under `iv`.
 #[allow(clippy::too_many_arguments)]
-fn share(
+async fn share(
     r: &mut dyn Renderer,
     seg: &dyn Segmenter,
     site: usize,
@@ -100,13 +100,13 @@ fn share(
     seed: u64,
 ) -> Result<f64> {
     let ch = r.config().channels;
-    let s = sample(r, site, n, seed, iv)?;
+    let s = sample(r, site, n, seed, iv).await?;
     Ok(concept_share(&s.frames.images, n, ch, seg, concept))
 }
 
 /// The concept's share without intervention; an error when the concept is unknown or never
 /// appears (its effect is then undefined).
-fn base_share(
+async fn base_share(
     r: &mut dyn Renderer,
     seg: &dyn Segmenter,
     site: usize,
@@ -121,7 +121,7 @@ fn base_share(
             names.len()
         ))
     })?;
-    let base = share(r, seg, site, &Interventions::default(), concept, n, seed)?;
+    let base = share(r, seg, site, &Interventions::default(), concept, n, seed).await?;
     if base <= 0.0 {
         return Err(opts(format!(
             "`{name}` never appears in the {n} samples, so its causal effect is undefined"
@@ -133,7 +133,7 @@ fn base_share(
 /// ACE of `units` at `site` on `concept` over `n` samples of `seed`: ablation sets them to 0,
 /// insertion to `values` (one per unit, e.g. [`concept_means`]), both inside `region`.
 #[allow(clippy::too_many_arguments)]
-pub fn causal_effect(
+pub async fn causal_effect(
     r: &mut dyn Renderer,
     seg: &dyn Segmenter,
     site: usize,
@@ -144,12 +144,12 @@ pub fn causal_effect(
     n: usize,
     seed: u64,
 ) -> Result<CausalEffect> {
-    let base = base_share(r, seg, site, concept, n, seed)?;
-    effect(r, seg, site, units, values, region, concept, n, seed, base)
+    let base = base_share(r, seg, site, concept, n, seed).await?;
+    effect(r, seg, site, units, values, region, concept, n, seed, base).await
 }
 
 #[allow(clippy::too_many_arguments)]
-fn effect(
+async fn effect(
     r: &mut dyn Renderer,
     seg: &dyn Segmenter,
     site: usize,
@@ -171,7 +171,7 @@ fn effect(
         }],
         ..Default::default()
     };
-    let ablated = share(r, seg, site, &edit(PerUnit::All(0.0)), concept, n, seed)?;
+    let ablated = share(r, seg, site, &edit(PerUnit::All(0.0)), concept, n, seed).await?;
     let inserted = share(
         r,
         seg,
@@ -180,7 +180,8 @@ fn effect(
         concept,
         n,
         seed,
-    )?;
+    )
+    .await?;
     Ok(CausalEffect {
         units: units.to_vec(),
         base,
@@ -194,7 +195,7 @@ fn effect(
 /// Ranks units by their single-unit ACE and returns the ACE of the top 1..=`top` sets
 /// (greedy by the single-unit ranking, GAN Dissection sec. 3.2).
 #[allow(clippy::too_many_arguments)]
-pub fn rank_units(
+pub async fn rank_units(
     r: &mut dyn Renderer,
     seg: &dyn Segmenter,
     site: usize,
@@ -207,21 +208,24 @@ pub fn rank_units(
 ) -> Result<(Vec<CausalEffect>, Vec<CausalEffect>)> {
     let c = values.len();
     let top = top.min(c);
-    let base = base_share(r, seg, site, concept, n, seed)?;
+    let base = base_share(r, seg, site, concept, n, seed).await?;
     let mut single = Vec::with_capacity(c);
     for u in 0..c {
-        single.push(effect(
-            r,
-            seg,
-            site,
-            &[u],
-            &values[u..=u],
-            None,
-            concept,
-            n,
-            seed,
-            base,
-        )?);
+        single.push(
+            effect(
+                r,
+                seg,
+                site,
+                &[u],
+                &values[u..=u],
+                None,
+                concept,
+                n,
+                seed,
+                base,
+            )
+            .await?,
+        );
         progress(u + 1, c + top);
     }
     let mut order: Vec<usize> = (0..c).collect();
@@ -230,9 +234,7 @@ pub fn rank_units(
     for t in 1..=top {
         let us: Vec<usize> = order[..t].to_vec();
         let vs: Vec<f32> = us.iter().map(|&u| values[u]).collect();
-        sets.push(effect(
-            r, seg, site, &us, &vs, None, concept, n, seed, base,
-        )?);
+        sets.push(effect(r, seg, site, &us, &vs, None, concept, n, seed, base).await?);
         progress(c + t, c + top);
     }
     Ok((single, sets))

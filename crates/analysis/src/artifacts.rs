@@ -103,7 +103,7 @@ pub fn check_ablate(
 /// Finds the `ablate` artifact units of `site` over `n` samples and measures the quality of
 /// ablating them against `real` features (`[m, features.dim()]`).
 #[allow(clippy::too_many_arguments)]
-pub fn artifact_units(
+pub async fn artifact_units(
     r: &mut dyn Renderer,
     critic: &Critic,
     features: &dyn Features,
@@ -114,7 +114,7 @@ pub fn artifact_units(
     seed: u64,
 ) -> Result<Artifacts> {
     check_ablate(r.config(), site, ablate)?;
-    let s = sample(r, site, n, seed, &Interventions::default())?;
+    let s = sample(r, site, n, seed, &Interventions::default()).await?;
     let c = s.shape[0];
     let realism = critic.scores(&s.frames.images, n)?;
     let top = (n / 10).max(1);
@@ -128,7 +128,9 @@ pub fn artifact_units(
     let mut rng = StdRng::seed_from_u64(seed ^ 0xa11);
     let random = pick(&mut rng, c, ablate).into_vec();
     let d = features.dim();
-    let mut fd = |units: &[usize]| -> Result<f64> {
+    // FD with nothing, the worst units and random units ablated
+    let mut fds = [0.0; 3];
+    for (k, units) in [&[][..], &worst[..], &random[..]].into_iter().enumerate() {
         let iv = Interventions {
             edits: if units.is_empty() {
                 vec![]
@@ -143,14 +145,15 @@ pub fn artifact_units(
             },
             ..Default::default()
         };
-        let g = sample(r, site, n, seed.wrapping_add(1), &iv)?;
-        frechet(real, &features.features(&g.frames.images, n)?, d)
-    };
+        let g = sample(r, site, n, seed.wrapping_add(1), &iv).await?;
+        fds[k] = frechet(real, &features.features(&g.frames.images, n)?, d)?;
+    }
+    let [fd_base, fd_worst, fd_random] = fds;
     Ok(Artifacts {
         site,
-        fd_base: fd(&[])?,
-        fd_worst: fd(&worst)?,
-        fd_random: fd(&random)?,
+        fd_base,
+        fd_worst,
+        fd_random,
         scores,
         worst,
         random,

@@ -103,7 +103,7 @@ fn mean_pairs(k: usize, d: impl Fn(usize, usize) -> f64) -> f64 {
 
 /// Measures every bucket's responsibility. Needs an RPGAN with at least 2 blocks in every
 /// bucket.
-pub fn responsibility(
+pub async fn responsibility(
     r: &mut dyn Renderer,
     features: Option<&dyn Features>,
     o: &BucketOptions,
@@ -167,7 +167,7 @@ pub fn responsibility(
             donors: (0..end - start).collect(),
             n: end - start,
         };
-        images.extend(r.render(&batch, &resolved, &[])?.images);
+        images.extend(r.render(&batch, &resolved, &[]).await?.images);
         progress(end, total);
     }
     let feats = match features {

@@ -104,7 +104,7 @@ impl Directions {
 /// GANSpace for a constant-input RPGAN; `latent` is [`latent_matrix`] of the file), GANSpace
 /// at `site` (default the middle one): `top` of them, GANSpace over `samples`
 /// samples of [`GANSPACE_SEED`].
-pub fn find(
+pub async fn find(
     r: &mut dyn Renderer,
     latent: Option<&LatentMatrix>,
     method: Option<Method>,
@@ -123,7 +123,7 @@ pub fn find(
             Some(m) => sefa(&m.a, m.rows, m.dim, top),
             None => Err(opts(NO_LATENT)),
         },
-        Method::Ganspace => ganspace(r, Some(site), samples, top, GANSPACE_SEED),
+        Method::Ganspace => ganspace(r, Some(site), samples, top, GANSPACE_SEED).await,
     }
 }
 
@@ -335,7 +335,7 @@ pub fn pca(x: &[f32], n: usize, d: usize, k: usize) -> Result<Pca> {
 /// GANSpace: PCA of `samples` random samples' activations at `site` (`None`: of their
 /// latents), the top `top` components. Samples are rows `0..samples` of `seed` (random
 /// paths for an RPGAN).
-pub fn ganspace(
+pub async fn ganspace(
     r: &mut dyn Renderer,
     site: Option<usize>,
     samples: usize,
@@ -372,7 +372,7 @@ pub fn ganspace(
         }
         match site {
             None => acts.extend_from_slice(batch.z.as_deref().unwrap_or_default()),
-            Some(i) => acts.extend(r.render(&batch, &none, &[i])?.sites.remove(0)),
+            Some(i) => acts.extend(r.render(&batch, &none, &[i]).await?.sites.remove(0)),
         }
     }
     let p = pca(&acts, samples, d, top)?;

@@ -116,7 +116,7 @@ pub struct Sample {
 }
 
 /// Renders `n` samples of `seed` under `iv` with `site` read back (in chunks).
-pub fn sample(
+pub async fn sample(
     r: &mut dyn Renderer,
     site: usize,
     n: usize,
@@ -154,7 +154,7 @@ pub fn sample(
             donors: (0..b - a).collect(),
             n: b - a,
         };
-        let f = r.render(&batch, &resolved, &[site])?;
+        let f = r.render(&batch, &resolved, &[site]).await?;
         frames.images.extend(f.images);
         frames.sites[0].extend_from_slice(&f.sites[0]);
     }

@@ -13,6 +13,9 @@ pub enum Error {
     #[cfg(feature = "gpu")]
     #[error(transparent)]
     Gpu(#[from] ganscope_gpu::Error),
+    /// The caller stopped the analysis (the page's Cancel).
+    #[error("cancelled")]
+    Cancelled,
     /// A candle tensor operation failed.
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),

@@ -40,7 +40,7 @@ impl Groups {
 }
 
 /// Clusters the filters of `site` into `k` groups over `samples` samples of `seed`.
-pub fn concept_groups(
+pub async fn concept_groups(
     r: &mut dyn Renderer,
     site: usize,
     k: usize,
@@ -65,7 +65,7 @@ pub fn concept_groups(
     while done < samples {
         let n = CHUNK.min(samples - done);
         let batch = sample_rows(&cfg, seed, None, done..done + n);
-        let f = r.render(&batch, &resolved, &[site])?;
+        let f = r.render(&batch, &resolved, &[site]).await?;
         let a = &f.sites[0]; // [n, C, H, W]
         for i in 0..n {
             for ch in 0..c {
@@ -100,7 +100,7 @@ pub fn concept_groups(
 /// Exchanges filters `channels` of `site` from the sample of `donor_seed` into the sample
 /// of `seed` (sample 0 of each; inside `region` when given): returns
 /// `[3, C, S, S]`: the first sample, the second, and the exchange.
-pub fn exchange(
+pub async fn exchange(
     r: &mut dyn Renderer,
     site: usize,
     channels: &[usize],
@@ -121,21 +121,23 @@ pub fn exchange(
     };
     let resolved = Resolved::new(&cfg, &iv)?;
     let batch = Batch::new(&cfg, seed, 1, &iv)?;
-    let mixed = r.render(&batch, &resolved, &[])?.images;
+    let mixed = r.render(&batch, &resolved, &[]).await?.images;
     let plain = Resolved::default_for(&cfg);
     let first = r
         .render(
             &Batch::new(&cfg, seed, 1, &Interventions::default())?,
             &plain,
             &[],
-        )?
+        )
+        .await?
         .images;
     let second = r
         .render(
             &Batch::new(&cfg, donor_seed, 1, &Interventions::default())?,
             &plain,
             &[],
-        )?
+        )
+        .await?
         .images;
     let per = image_len(&cfg);
     let mut out = Vec::with_capacity(3 * per);

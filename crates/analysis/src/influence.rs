@@ -70,7 +70,7 @@ pub fn channel_set(c: usize, hw: usize, on: &[usize]) -> MixVectors {
 
 /// Influence maps of every channel of `site` over `pairs` sample pairs of `seed`.
 /// `progress(done, total)` counts channels.
-pub fn influence_maps(
+pub async fn influence_maps(
     r: &mut dyn Renderer,
     site: usize,
     pairs: usize,
@@ -90,13 +90,15 @@ pub fn influence_maps(
     let resolved = Resolved::default_for(&cfg);
     let per = image_len(&cfg);
     let px = cfg.image_size * cfg.image_size;
-    let originals = r.hybrid_sets(&batch, &resolved, site, &[channel_set(c, h * w, &[])])?;
+    let originals = r
+        .hybrid_sets(&batch, &resolved, site, &[channel_set(c, h * w, &[])])
+        .await?;
     let per_pass = (ROWS_PER_PASS / pairs).max(1);
     let mut maps = Vec::with_capacity(c * px);
     for start in (0..c).step_by(per_pass) {
         let end = (start + per_pass).min(c);
         let sets: Vec<MixVectors> = (start..end).map(|k| channel_set(c, h * w, &[k])).collect();
-        let y = r.hybrid_sets(&batch, &resolved, site, &sets)?; // [sets * pairs, C, S, S]
+        let y = r.hybrid_sets(&batch, &resolved, site, &sets).await?; // [sets * pairs, C, S, S]
         for s in 0..sets.len() {
             let mut mean = vec![0f64; per];
             let mut sq = vec![0f64; per];
@@ -242,7 +244,7 @@ pub fn modules(
 
 /// Module hybrids (Besserve et al. Fig. 3): for `pairs` sample pairs, original 1, original 2
 /// and the hybrid of each module. Returns `[pairs, 2 + K]` images, row-major by pair.
-pub fn module_hybrids(
+pub async fn module_hybrids(
     r: &mut dyn Renderer,
     site: usize,
     modules: &Modules,
@@ -264,7 +266,7 @@ pub fn module_hybrids(
     let mut sets = vec![channel_set(c, h * w, &[])];
     sets.extend((0..modules.k).map(|m| channel_set(c, h * w, &modules.members(m))));
     let resolved = Resolved::default_for(&cfg);
-    let y = r.hybrid_sets(&batch, &resolved, site, &sets)?; // [(1 + K) * pairs, C, S, S]
+    let y = r.hybrid_sets(&batch, &resolved, site, &sets).await?; // [(1 + K) * pairs, C, S, S]
     let donors: Vec<usize> = batch.donors[..pairs].to_vec();
     let d = cfg.latent_dim;
     let second = Batch {
@@ -278,7 +280,7 @@ pub fn module_hybrids(
         donors: (0..pairs).collect(),
         n: pairs,
     };
-    let originals2 = r.render(&second, &resolved, &[])?.images; // [pairs, C, S, S]
+    let originals2 = r.render(&second, &resolved, &[]).await?.images; // [pairs, C, S, S]
     let per = image_len(&cfg);
     let mut out = Vec::with_capacity(y.len() + originals2.len());
     for p in 0..pairs {

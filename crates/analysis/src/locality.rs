@@ -88,18 +88,20 @@ fn site_dims(r: &dyn Renderer, site: usize) -> Result<[usize; 3]> {
 }
 
 /// Activations `[n, C, H, W]` of `site` for samples `0..n` of `seed`.
-fn activations(r: &mut dyn Renderer, site: usize, n: usize, seed: u64) -> Result<Vec<f32>> {
+async fn activations(r: &mut dyn Renderer, site: usize, n: usize, seed: u64) -> Result<Vec<f32>> {
     let cfg = r.config().clone();
     let resolved = Resolved::default_for(&cfg);
     let mut out = Vec::new();
     let mut done = 0;
     while done < n {
         let k = CHUNK.min(n - done);
-        let f = r.render(
-            &sample_rows(&cfg, seed, None, done..done + k),
-            &resolved,
-            &[site],
-        )?;
+        let f = r
+            .render(
+                &sample_rows(&cfg, seed, None, done..done + k),
+                &resolved,
+                &[site],
+            )
+            .await?;
         out.extend_from_slice(&f.sites[0]);
         done += k;
     }
@@ -107,7 +109,7 @@ fn activations(r: &mut dyn Renderer, site: usize, n: usize, seed: u64) -> Result
 }
 
 /// The consistency of the filters of `site` over `samples` samples of `seed`.
-pub fn consistency(
+pub async fn consistency(
     r: &mut dyn Renderer,
     site: usize,
     samples: usize,
@@ -122,7 +124,7 @@ pub fn consistency(
         ));
     }
     let hw = h * w;
-    let maps = unit_maps(&activations(r, site, samples, seed)?, hw); // [n, C, hw]
+    let maps = unit_maps(&activations(r, site, samples, seed).await?, hw); // [n, C, hw]
     let iou: Vec<f64> = (0..c)
         .map(|ch| {
             let map = |i: usize| &maps[(i * c + ch) * hw..][..hw];
@@ -149,7 +151,7 @@ pub fn consistency(
 
 /// The locality of exchanging each group of `labels` (a group per filter of `site`) between
 /// `pairs` sample pairs (sample seeds `seed + 2i` and `seed + 2i + 1`).
-pub fn locality(
+pub async fn locality(
     r: &mut dyn Renderer,
     site: usize,
     labels: &[usize],
@@ -179,11 +181,13 @@ pub fn locality(
         let mut first = Vec::new();
         let mut maps: Vec<Vec<f64>> = Vec::with_capacity(2);
         for sd in [a, b] {
-            let f = r.render(
-                &Batch::new(&cfg, sd, 1, &Interventions::default())?,
-                &plain,
-                &[site],
-            )?;
+            let f = r
+                .render(
+                    &Batch::new(&cfg, sd, 1, &Interventions::default())?,
+                    &plain,
+                    &[site],
+                )
+                .await?;
             if first.is_empty() {
                 first = f.images[..per].to_vec();
             }
@@ -220,7 +224,10 @@ pub fn locality(
                 ..Default::default()
             };
             let batch = Batch::new(&cfg, a, 1, &iv)?;
-            let mixed = &r.render(&batch, &Resolved::new(&cfg, &iv)?, &[])?.images[..per];
+            let mixed = &r
+                .render(&batch, &Resolved::new(&cfg, &iv)?, &[])
+                .await?
+                .images[..per];
             let (mut o, mut i, mut no, mut ni) = (0f64, 0f64, 0usize, 0usize);
             for px in 0..s * s {
                 for cc in 0..ch {

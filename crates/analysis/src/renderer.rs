@@ -1,7 +1,15 @@
 //! What an analysis needs from a backend: render a batch (images and site activations on
 //! the host) and render many hybrids of one batch with the tail batched. [`CpuRenderer`]
-//! runs candle; `GpuRenderer` (feature `gpu`, native) runs wgpu. Both call the model crate's
-//! prefix-reusing forward, so they compute the same numbers within float tolerance.
+//! runs candle; `GpuRenderer` (feature `gpu`, native) runs wgpu, and the page's WebGPU engine
+//! is one too. Both call the model crate's prefix-reusing forward, so they compute the same
+//! numbers within float tolerance.
+//!
+//! A render is a future, because a GPU's readback is awaited in the browser (a page's worker
+//! cannot block on it). The analyses are therefore `async fn`s; native callers wait for them
+//! with [`block_on`], and on the CPU every future is ready when first polled.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use ganscope_model::candle_backend::{load_candle, CandleBackend};
 use ganscope_model::config::GeneratorConfig;
@@ -26,6 +34,10 @@ pub struct Frames {
     pub sites: Vec<Vec<f32>>,
 }
 
+/// A render in progress: what a [`Renderer`] returns (not `Send`: the browser's GPU objects
+/// live on one thread).
+pub type Rendering<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + 'a>>;
+
 /// A generator on some backend.
 pub trait Renderer {
     /// The generator's architecture.
@@ -33,16 +45,27 @@ pub trait Renderer {
     /// The backend, in words.
     fn describe(&self) -> String;
     /// Renders `batch` under `resolved`, reading back the activations of `sites`.
-    fn render(&mut self, batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Result<Frames>;
+    fn render<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        resolved: &'a Resolved,
+        sites: &'a [usize],
+    ) -> Rendering<'a, Frames>;
     /// [`render_hybrid_sets`]: for each set, the hybrids of the batch's `n` rows with their
     /// donors at `site`; `[sets * n, C, S, S]`, set-major.
-    fn hybrid_sets(
-        &mut self,
-        batch: &Batch,
-        resolved: &Resolved,
+    fn hybrid_sets<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        resolved: &'a Resolved,
         site: usize,
-        sets: &[MixVectors],
-    ) -> Result<Vec<f32>>;
+        sets: &'a [MixVectors],
+    ) -> Rendering<'a, Vec<f32>>;
+}
+
+/// Waits for an analysis natively (a thread blocks until a GPU readback is done; on the CPU
+/// the future is ready at once).
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    pollster::block_on(f)
 }
 
 /// Samples `range` of `seed` (latents and paths as [`Batch::new`] draws them, `path` fixed
@@ -108,6 +131,21 @@ impl CpuRenderer {
     pub fn generator(&self) -> &Generator<candle_core::Tensor> {
         &self.generator
     }
+
+    /// [`Renderer::render`] without the future.
+    pub fn render_now(
+        &self,
+        batch: &Batch,
+        resolved: &Resolved,
+        sites: &[usize],
+    ) -> Result<Frames> {
+        let (y, acts) = render_shared(&self.generator, &self.backend, batch, resolved, sites)?;
+        Ok(Frames {
+            n: batch.n,
+            images: host(&y)?,
+            sites: acts.iter().map(host).collect::<Result<_>>()?,
+        })
+    }
 }
 
 fn host(t: &candle_core::Tensor) -> Result<Vec<f32>> {
@@ -123,24 +161,28 @@ impl Renderer for CpuRenderer {
         "candle on the CPU".into()
     }
 
-    fn render(&mut self, batch: &Batch, resolved: &Resolved, sites: &[usize]) -> Result<Frames> {
-        let (y, acts) = render_shared(&self.generator, &self.backend, batch, resolved, sites)?;
-        Ok(Frames {
-            n: batch.n,
-            images: host(&y)?,
-            sites: acts.iter().map(host).collect::<Result<_>>()?,
-        })
+    fn render<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        resolved: &'a Resolved,
+        sites: &'a [usize],
+    ) -> Rendering<'a, Frames> {
+        // computed now: the future is ready when first polled
+        let frames = self.render_now(batch, resolved, sites);
+        Box::pin(std::future::ready(frames))
     }
 
-    fn hybrid_sets(
-        &mut self,
-        batch: &Batch,
-        resolved: &Resolved,
+    fn hybrid_sets<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        resolved: &'a Resolved,
         site: usize,
-        sets: &[MixVectors],
-    ) -> Result<Vec<f32>> {
-        let y = render_hybrid_sets(&self.generator, &self.backend, batch, resolved, site, sets)?;
-        host(&y)
+        sets: &'a [MixVectors],
+    ) -> Rendering<'a, Vec<f32>> {
+        let y = render_hybrid_sets(&self.generator, &self.backend, batch, resolved, site, sets)
+            .map_err(Into::into)
+            .and_then(|y| host(&y));
+        Box::pin(std::future::ready(y))
     }
 }
 
@@ -159,7 +201,8 @@ mod gpu {
     }
 
     impl GpuRenderer {
-        /// Uploads a model file's bytes to the default adapter.
+        /// Uploads a model file's bytes to the default adapter (native: blocks on the device).
+        #[cfg(not(target_arch = "wasm32"))]
         pub fn load(bytes: &[u8]) -> Result<Self> {
             let gpu = Gpu::new_blocking()?;
             Self::with_gpu(gpu, bytes)
@@ -170,6 +213,11 @@ mod gpu {
             let model = GpuModel::load(gpu, bytes.to_vec())?;
             let config = model.generator().config.clone();
             Ok(GpuRenderer { model, config })
+        }
+
+        /// The model on the device.
+        pub fn model(&self) -> &GpuModel {
+            &self.model
         }
     }
 
@@ -182,30 +230,35 @@ mod gpu {
             format!("wgpu on {}", self.model.backend().gpu().describe())
         }
 
-        fn render(
-            &mut self,
-            batch: &Batch,
-            resolved: &Resolved,
-            sites: &[usize],
-        ) -> Result<Frames> {
-            let r = ganscope_gpu::block_on(self.model.render(batch, resolved, sites))?;
-            Ok(Frames {
-                n: batch.n,
-                images: r.images,
-                sites: r.sites.into_iter().map(|s| s.data).collect(),
+        fn render<'a>(
+            &'a mut self,
+            batch: &'a Batch,
+            resolved: &'a Resolved,
+            sites: &'a [usize],
+        ) -> Rendering<'a, Frames> {
+            Box::pin(async move {
+                let r = self.model.render(batch, resolved, sites).await?;
+                Ok(Frames {
+                    n: batch.n,
+                    images: r.images,
+                    sites: r.sites.into_iter().map(|s| s.data).collect(),
+                })
             })
         }
 
-        fn hybrid_sets(
-            &mut self,
-            batch: &Batch,
-            resolved: &Resolved,
+        fn hybrid_sets<'a>(
+            &'a mut self,
+            batch: &'a Batch,
+            resolved: &'a Resolved,
             site: usize,
-            sets: &[MixVectors],
-        ) -> Result<Vec<f32>> {
-            Ok(ganscope_gpu::block_on(
-                self.model.render_hybrid_sets(batch, resolved, site, sets),
-            )?)
+            sets: &'a [MixVectors],
+        ) -> Rendering<'a, Vec<f32>> {
+            Box::pin(async move {
+                Ok(self
+                    .model
+                    .render_hybrid_sets(batch, resolved, site, sets)
+                    .await?)
+            })
         }
     }
 }

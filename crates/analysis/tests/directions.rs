@@ -7,7 +7,7 @@ use candle_core::{Device, Tensor};
 use ganscope_analysis::directions::{
     conv_transpose_latent_matrix, ganspace, pca, sefa, sefa_model, Directions,
 };
-use ganscope_analysis::renderer::{CpuRenderer, Renderer};
+use ganscope_analysis::renderer::{block_on, CpuRenderer, Renderer};
 use ganscope_model::config::{Family, GeneratorConfig, Rpgan};
 use ganscope_model::format::{seeded_model_bytes, ModelFile};
 use ganscope_model::intervention::{Interventions, Resolved};
@@ -138,7 +138,7 @@ fn images(r: &mut CpuRenderer, iv: &Interventions) -> Vec<f32> {
     let cfg = r.config().clone();
     let batch = Batch::new(&cfg, 4, 3, iv).expect("batch");
     let resolved = Resolved::new(&cfg, iv).expect("resolved");
-    r.render(&batch, &resolved, &[]).expect("render").images
+    r.render_now(&batch, &resolved, &[]).expect("render").images
 }
 
 #[test]
@@ -148,8 +148,8 @@ fn directions_are_orthonormal_and_a_move_by_zero_changes_nothing() {
     let mut r = CpuRenderer::load(&bytes).expect("load");
     let plain = images(&mut r, &Interventions::default());
     let s = sefa_model(&file, 6).expect("sefa");
-    let z_pca = ganspace(&mut r, None, 300, 4, 1).expect("ganspace z");
-    let at_site = ganspace(&mut r, Some(1), 200, 4, 1).expect("ganspace b2");
+    let z_pca = block_on(ganspace(&mut r, None, 300, 4, 1)).expect("ganspace z");
+    let at_site = block_on(ganspace(&mut r, Some(1), 200, 4, 1)).expect("ganspace b2");
     assert_eq!(
         (at_site.site.as_str(), at_site.source.as_str()),
         ("z", "b2")
@@ -182,11 +182,11 @@ fn an_rpgan_moves_a_site_and_bad_requests_are_refused() {
         "{err}"
     );
     let mut r = CpuRenderer::load(&bytes).expect("load");
-    let err = ganspace(&mut r, None, 50, 3, 0)
+    let err = block_on(ganspace(&mut r, None, 50, 3, 0))
         .expect_err("no z")
         .to_string();
     assert!(err.contains("site"), "{err}");
-    let d = ganspace(&mut r, Some(2), 64, 3, 0).expect("site b3");
+    let d = block_on(ganspace(&mut r, Some(2), 64, 3, 0)).expect("site b3");
     assert_eq!((d.site.as_str(), d.source.as_str()), ("b3", "b3"));
     assert_orthonormal(&d);
     let plain = images(&mut r, &Interventions::default());

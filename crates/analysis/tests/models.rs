@@ -4,7 +4,7 @@ use ganscope_analysis::ace::{causal_effect, concept_means};
 use ganscope_analysis::dissect::{dissect, sample, RuleSegmenter, Segmenter};
 use ganscope_analysis::groups::{concept_groups, exchange};
 use ganscope_analysis::influence::{influence_maps, modules};
-use ganscope_analysis::renderer::{CpuRenderer, Renderer};
+use ganscope_analysis::renderer::{block_on, CpuRenderer, Renderer};
 use ganscope_model::intervention::Interventions;
 
 fn model(name: &str) -> CpuRenderer {
@@ -16,11 +16,11 @@ fn model(name: &str) -> CpuRenderer {
 #[test]
 fn exchanging_every_group_gives_the_second_sample() {
     let mut r = model("gan-colored-mnist.safetensors");
-    let g = concept_groups(&mut r, 1, 4, 32, 0).expect("groups");
+    let g = block_on(concept_groups(&mut r, 1, 4, 32, 0)).expect("groups");
     assert_eq!(g.labels.len(), r.config().widths[1]);
     assert!((0..4).all(|k| !g.members(k).is_empty()), "{:?}", g.labels);
     let all: Vec<usize> = (0..g.k).flat_map(|k| g.members(k)).collect();
-    let y = exchange(&mut r, 1, &all, None, 3, 4).expect("exchange");
+    let y = block_on(exchange(&mut r, 1, &all, None, 3, 4)).expect("exchange");
     let per = y.len() / 3;
     let (second, mixed) = (&y[per..2 * per], &y[2 * per..]);
     let diff = second
@@ -33,7 +33,7 @@ fn exchanging_every_group_gives_the_second_sample() {
         "all groups exchanged differs from the second sample by {diff}"
     );
     // one group alone changes the first sample but is not the second
-    let y = exchange(&mut r, 1, &g.members(0), None, 3, 4).expect("exchange");
+    let y = block_on(exchange(&mut r, 1, &g.members(0), None, 3, 4)).expect("exchange");
     let d1 = y[..per]
         .iter()
         .zip(&y[2 * per..])
@@ -48,12 +48,15 @@ fn ablating_every_unit_of_a_site_removes_the_whole_share_of_its_concept() {
     let seg = RuleSegmenter::default();
     let site = r.config().buckets.len() - 2;
     let c = r.config().widths[site];
-    let s = sample(&mut r, site, 64, 0, &Interventions::default()).expect("sample");
+    let s = block_on(sample(&mut r, site, 64, 0, &Interventions::default())).expect("sample");
     // this model's output bias is bright: with every unit at 0 no background is left
     let background = 0;
     let k = concept_means(&s, &seg, 3, 32, background);
     let all: Vec<usize> = (0..c).collect();
-    let e = causal_effect(&mut r, &seg, site, &all, &k, None, background, 64, 0).expect("ace");
+    let e = block_on(causal_effect(
+        &mut r, &seg, site, &all, &k, None, background, 64, 0,
+    ))
+    .expect("ace");
     assert!(
         e.base > 0.5,
         "the samples are mostly background: {}",
@@ -71,7 +74,7 @@ fn ablating_every_unit_of_a_site_removes_the_whole_share_of_its_concept() {
 fn dissection_labels_every_unit_of_a_real_site() {
     let mut r = model("gan-colored-mnist.safetensors");
     let seg = RuleSegmenter::default();
-    let s = sample(&mut r, 2, 200, 1, &Interventions::default()).expect("sample");
+    let s = block_on(sample(&mut r, 2, 200, 1, &Interventions::default())).expect("sample");
     // the top 1% of a unit is far smaller than the stroke: threshold at the top 20% here
     let d = dissect(&s, &seg, 3, 32, 8, 0.8).expect("dissect");
     assert_eq!(d.iou.len(), r.config().widths[2]);
@@ -90,7 +93,7 @@ fn dissection_labels_every_unit_of_a_real_site() {
 fn influence_modules_of_the_bundled_rpgan() {
     let mut r = model("rpgan-colored-mnist.safetensors");
     let t = std::time::Instant::now();
-    let maps = influence_maps(&mut r, 1, 64, 0, &mut |_, _| {}).expect("influence");
+    let maps = block_on(influence_maps(&mut r, 1, 64, 0, &mut |_, _| {})).expect("influence");
     let m = modules(&maps, 3, 3, 0.75, 0).expect("modules");
     eprintln!(
         "influence maps of {} channels over 64 pairs and 3 modules: {:.2} s",
@@ -144,7 +147,7 @@ fn optimised_alpha_raises_the_soft_share_and_picks_units_that_insert_the_concept
     let mut r = model("gan-colored-mnist.safetensors");
     let seg = RuleSegmenter::default();
     let (site, stroke) = (2, 1);
-    let s = sample(&mut r, site, 64, 0, &Interventions::default()).expect("sample");
+    let s = block_on(sample(&mut r, site, 64, 0, &Interventions::default())).expect("sample");
     let k = concept_means(&s, &seg, 3, 32, stroke);
     let o = AlphaOptions {
         steps: 30,
@@ -167,9 +170,11 @@ fn optimised_alpha_raises_the_soft_share_and_picks_units_that_insert_the_concept
     order.sort_by(|&a, &b| res.alpha[b].total_cmp(&res.alpha[a]));
     let ace = |units: &[usize], r: &mut CpuRenderer| {
         let vals: Vec<f32> = units.iter().map(|&u| k[u]).collect();
-        causal_effect(r, &seg, site, units, &vals, None, stroke, 64, 5)
-            .expect("ace")
-            .ace
+        block_on(causal_effect(
+            r, &seg, site, units, &vals, None, stroke, 64, 5,
+        ))
+        .expect("ace")
+        .ace
     };
     let (best, worst) = (
         ace(&order[..4], &mut r),

@@ -5,7 +5,7 @@ use ganscope_analysis::buckets::{responsibility, BucketOptions};
 use ganscope_analysis::dissect::{dissect, upsample, RuleSegmenter, Sample, Segmenter};
 use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
 use ganscope_analysis::metrics::Features;
-use ganscope_analysis::renderer::{Frames, Renderer};
+use ganscope_analysis::renderer::{block_on, Frames, Renderer, Rendering};
 use ganscope_analysis::Result;
 use ganscope_model::config::{Family, GeneratorConfig, Rpgan};
 use ganscope_model::generator::site_shapes;
@@ -92,7 +92,12 @@ impl Renderer for Toy {
     fn describe(&self) -> String {
         "a synthetic generator".into()
     }
-    fn render(&mut self, batch: &Batch, _: &Resolved, sites: &[usize]) -> Result<Frames> {
+    fn render<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        _: &'a Resolved,
+        sites: &'a [usize],
+    ) -> Rendering<'a, Frames> {
         assert!(sites.is_empty());
         let c = self.channels();
         let mut images = Vec::new();
@@ -100,19 +105,19 @@ impl Renderer for Toy {
             let a: Vec<f32> = (0..c).map(|k| act(p, k)).collect();
             images.extend(self.paint(p, &a));
         }
-        Ok(Frames {
+        Box::pin(std::future::ready(Ok(Frames {
             n: batch.n,
             images,
             sites: vec![],
-        })
+        })))
     }
-    fn hybrid_sets(
-        &mut self,
-        batch: &Batch,
-        _: &Resolved,
+    fn hybrid_sets<'a>(
+        &'a mut self,
+        batch: &'a Batch,
+        _: &'a Resolved,
         site: usize,
-        sets: &[MixVectors],
-    ) -> Result<Vec<f32>> {
+        sets: &'a [MixVectors],
+    ) -> Rendering<'a, Vec<f32>> {
         assert_eq!(site, 0);
         let c = self.channels();
         let mut out = Vec::new();
@@ -125,7 +130,7 @@ impl Renderer for Toy {
                 out.extend(self.paint(pb, &a));
             }
         }
-        Ok(out)
+        Box::pin(std::future::ready(Ok(out)))
     }
 }
 
@@ -158,7 +163,13 @@ fn a_bucket_that_only_changes_colour_has_colour_but_no_semantic_responsibility()
         images: 4,
         seed: 3,
     };
-    let r = responsibility(&mut t, Some(&Brightness), &o, &mut |_, _| {}).expect("buckets");
+    let r = block_on(responsibility(
+        &mut t,
+        Some(&Brightness),
+        &o,
+        &mut |_, _| {},
+    ))
+    .expect("buckets");
     assert_eq!(r.buckets.len(), 3);
     assert_eq!((r.evaluations, r.skipped), (30, 0));
     let b1 = &r.buckets[0];
@@ -180,7 +191,7 @@ fn a_bucket_that_only_changes_colour_has_colour_but_no_semantic_responsibility()
 #[test]
 fn influence_of_a_channel_that_reaches_only_the_left_half_is_zero_on_the_right() {
     let mut t = toy(Mode::Halves);
-    let maps = influence_maps(&mut t, 0, 40, 1, &mut |_, _| {}).expect("influence");
+    let maps = block_on(influence_maps(&mut t, 0, 40, 1, &mut |_, _| {})).expect("influence");
     let c = t.channels();
     assert_eq!(maps.maps.len(), c * S * S);
     let px = S * S;
@@ -218,7 +229,7 @@ fn influence_of_a_channel_that_reaches_only_the_left_half_is_zero_on_the_right()
         "template of channel 0 is the left half"
     );
     // module hybrids: original 1, original 2, one per module
-    let y = module_hybrids(&mut t, 0, &m, 3, 5).expect("module hybrids");
+    let y = block_on(module_hybrids(&mut t, 0, &m, 3, 5)).expect("module hybrids");
     assert_eq!(y.len(), 3 * (2 + 2) * 3 * px);
 }
 

@@ -13,7 +13,9 @@ mod probe;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use engine::Engine;
+use engine::{Engine, Slot};
+use ganscope_analysis::renderer::Renderer;
+use ganscope_model::config::GeneratorConfig;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::Batch;
 use wasm_bindgen::prelude::*;
@@ -64,17 +66,17 @@ pub fn import_checkpoint(bytes: &[u8], name: &str) -> Result<JsValue, JsError> {
     Ok(out.into())
 }
 
-/// A model loaded on one backend (and on the CPU for the analyses).
+/// A model loaded on one backend, which renders it and runs the analyses.
 #[wasm_bindgen]
 pub struct Lab {
-    /// `None` while a render has the engine (a second call meanwhile is refused).
-    engine: Rc<RefCell<Option<Engine>>>,
-    /// The analyses' renderer: candle on the CPU (shared with the engine when it is the CPU).
-    cpu: Rc<RefCell<ganscope_analysis::renderer::CpuRenderer>>,
+    /// Empty while a call has the engine (a second call meanwhile is refused).
+    engine: Rc<Slot>,
+    /// The generator's architecture.
+    config: GeneratorConfig,
     backend: String,
     meta: String,
     /// The first layer's action on z (SeFa), when the model has a latent.
-    latent: Option<ganscope_analysis::directions::LatentMatrix>,
+    latent: Option<Rc<ganscope_analysis::directions::LatentMatrix>>,
     /// The model card's parameter counts and file size (with `meta`; the text needs the
     /// name the page shows).
     card: (ganscope_model::card::ParamCounts, usize),
@@ -82,7 +84,7 @@ pub struct Lab {
     maps: Rc<RefCell<Option<ganscope_analysis::influence::InfluenceMaps>>>,
 }
 
-pub(crate) const BUSY: &str = "the model is busy with another render";
+pub(crate) const BUSY: &str = "the model is busy with another call";
 
 #[wasm_bindgen]
 impl Lab {
@@ -93,15 +95,21 @@ impl Lab {
         let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
         let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
         let params = ganscope_model::card::ParamCounts::of(&file);
-        let latent = ganscope_analysis::directions::latent_matrix(&file).ok();
+        let latent = ganscope_analysis::directions::latent_matrix(&file)
+            .ok()
+            .map(Rc::new);
         let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
         let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
         let card = (params, bytes.len());
-        let cpu = ganscope_analysis::renderer::CpuRenderer::new(m.generator);
-        let cpu = Rc::new(RefCell::new(cpu));
+        let config = m.generator.config.clone();
         let engine = match backend.as_str() {
-            "gpu" => Engine::gpu(bytes).await.map_err(jserr)?,
-            "cpu" => Engine::Cpu(cpu.clone()),
+            "gpu" => {
+                drop(m.generator);
+                Engine::gpu(&bytes).await.map_err(jserr)?
+            }
+            "cpu" => Engine::Cpu(Box::new(ganscope_analysis::renderer::CpuRenderer::new(
+                m.generator,
+            ))),
             other => {
                 return Err(jserr(format!(
                     "unknown backend {other:?}: it is \"gpu\" or \"cpu\""
@@ -110,8 +118,8 @@ impl Lab {
         };
         Ok(Lab {
             backend: engine.describe(),
-            engine: Rc::new(RefCell::new(Some(engine))),
-            cpu,
+            engine: Slot::new(engine),
+            config,
             meta,
             latent,
             card,
@@ -140,8 +148,7 @@ impl Lab {
 
     /// The generator's sites as JSON: `[[name, [C, H, W]], ...]`.
     pub fn sites_json(&self) -> String {
-        let cpu = self.cpu.borrow();
-        let sites = ganscope_model::generator::site_shapes(&cpu.generator().config);
+        let sites = ganscope_model::generator::site_shapes(&self.config);
         serde_json::to_string(&sites).unwrap_or_else(|_| "[]".into())
     }
 
@@ -154,10 +161,8 @@ impl Lab {
         let iv = interventions.to_string();
         let site = site.to_string();
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut e = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
-            let r = render(&mut e, seed, n, &iv, &site).await;
-            *slot.borrow_mut() = Some(e);
-            r
+            let mut e = slot.take().map_err(js)?;
+            render(&mut e, seed, n, &iv, &site).await
         })
     }
 
@@ -177,18 +182,15 @@ impl Lab {
         let slot = self.engine.clone();
         let iv = interventions.to_string();
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut e = slot.borrow_mut().take().ok_or_else(|| js(BUSY))?;
-            let r = grid(&mut e, seed, &iv, bucket).await;
-            *slot.borrow_mut() = Some(e);
-            r
+            let mut e = slot.take().map_err(js)?;
+            grid(&mut e, seed, &iv, bucket).await
         })
     }
 
     /// The random path sample 0 of `seed` takes when no path is given (one block index per
     /// bucket).
     pub fn random_path(&self, seed: u32) -> Vec<u32> {
-        let cpu = self.cpu.borrow();
-        let blocks = cpu.generator().config.blocks();
+        let blocks = self.config.blocks();
         ganscope_model::sample::random_paths(u64::from(seed), 1, &blocks)
             .first()
             .map(|p| p.iter().map(|&b| b as u32).collect())
@@ -197,12 +199,12 @@ impl Lab {
 }
 
 async fn grid(
-    e: &mut Engine,
+    e: &mut dyn Renderer,
     seed: u32,
     iv: &str,
     bucket: Option<u32>,
 ) -> Result<JsValue, JsValue> {
-    let cfg = e.config();
+    let cfg = e.config().clone();
     let (mut iv, _) = parse(&cfg, iv).map_err(js)?;
     iv.hybrid = None;
     let resolved = Resolved::new(&cfg, &iv).map_err(js)?;
@@ -244,13 +246,13 @@ async fn grid(
 }
 
 async fn render(
-    e: &mut Engine,
+    e: &mut dyn Renderer,
     seed: u32,
     n: usize,
     iv: &str,
     site: &str,
 ) -> Result<JsValue, JsValue> {
-    let cfg = e.config();
+    let cfg = e.config().clone();
     let (iv, resolved) = parse(&cfg, iv).map_err(js)?;
     let sites = if site.is_empty() {
         vec![]

@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ganscope_analysis::directions::{find, latent_matrix, LatentMatrix, GANSPACE_SAMPLES};
-use ganscope_analysis::renderer::{CpuRenderer, Renderer as _};
+use ganscope_analysis::renderer::{block_on, CpuRenderer, Renderer as _};
 use ganscope_model::candle_backend::{from_file, CandleBackend};
 use ganscope_model::format::ModelFile;
 use ganscope_model::generator::site_shapes;
@@ -185,6 +185,6 @@ fn direction_shift(
         }
     };
     let method = a.method.map(Into::into);
-    let dirs = find(r, latent, method, site, GANSPACE_SAMPLES, k + 1)?;
+    let dirs = block_on(find(r, latent, method, site, GANSPACE_SAMPLES, k + 1))?;
     Ok(dirs.shift(k, amount)?)
 }

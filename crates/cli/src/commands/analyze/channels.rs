@@ -3,6 +3,7 @@
 use ganscope_analysis::groups::{concept_groups, exchange, Groups};
 use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
 use ganscope_analysis::locality::{consistency, locality};
+use ganscope_analysis::renderer::block_on;
 use ganscope_model::generator::site_name;
 
 use super::figures::normalise_maps;
@@ -18,13 +19,13 @@ pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
     }
     let pb = job.bar("influence", c as u64);
     let t = std::time::Instant::now();
-    let maps = influence_maps(
+    let maps = block_on(influence_maps(
         job.r.as_mut(),
         job.site,
         job.args.pairs,
         job.args.seed,
         &mut |d, _| pb.set_position(d as u64),
-    )?;
+    ))?;
     pb.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
     let px = g.image_size * g.image_size;
@@ -73,13 +74,13 @@ pub(super) fn influence(job: &mut Job, cluster: bool) -> Result<()> {
         "module templates (rows of H)",
     )?;
     let pairs = 6;
-    let y = module_hybrids(
+    let y = block_on(module_hybrids(
         job.r.as_mut(),
         job.site,
         &m,
         pairs,
         job.args.seed.wrapping_add(7),
-    )?;
+    ))?;
     let alt = "rows: sample pairs; columns: original 1, original 2, then the hybrid of each module";
     png(
         job,
@@ -104,25 +105,31 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
             inertia: f64::NAN,
             samples: 0,
         },
-        None => concept_groups(job.r.as_mut(), job.site, job.args.k, n, job.args.seed)?,
+        None => block_on(concept_groups(
+            job.r.as_mut(),
+            job.site,
+            job.args.k,
+            n,
+            job.args.seed,
+        ))?,
     };
     let pairs = job.args.pairs;
-    let loc = locality(
+    let loc = block_on(locality(
         job.r.as_mut(),
         job.site,
         &gr.labels,
         pairs,
         job.args.seed,
         REGION,
-    )?;
-    let con = consistency(
+    ))?;
+    let con = block_on(consistency(
         job.r.as_mut(),
         job.site,
         n,
         job.args.seed,
         REGION,
         CONSISTENT,
-    )?;
+    ))?;
     job.save(
         "groups",
         &serde_json::json!({
@@ -132,14 +139,14 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
     )?;
     let mut tiles = Vec::new();
     for k in (0..gr.k).filter(|&k| !gr.members(k).is_empty()) {
-        tiles.extend(exchange(
+        tiles.extend(block_on(exchange(
             job.r.as_mut(),
             job.site,
             &gr.members(k),
             None,
             job.args.seed,
             job.args.seed.wrapping_add(1),
-        )?);
+        ))?);
     }
     job.report.heading(&format!(
         "Concept groups of {} (Li et al.)",

@@ -6,6 +6,7 @@ use super::steps::png;
 use super::Job;
 use anyhow::{Context, Result};
 use ganscope_analysis::directions::{find, latent_matrix, Directions, Method};
+use ganscope_analysis::renderer::block_on;
 use ganscope_model::format::ModelFile;
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::Batch;
@@ -40,14 +41,14 @@ pub fn directions(job: &mut Job) -> Result<()> {
         .and_then(|f| latent_matrix(&f).ok());
     // GANSpace's site: --site, else find's default (as `sample --direction` and the page)
     let site = a.site.as_ref().map(|_| job.site);
-    let dirs = find(
+    let dirs = block_on(find(
         job.r.as_mut(),
         latent.as_ref(),
         a.method.map(Method::from),
         site,
         a.samples,
         a.top,
-    )?;
+    ))?;
     job.save("directions", &dirs)?;
     write_vectors(&dirs, &job.path("directions.safetensors"))?;
     let cfg = job.r.config().clone();
@@ -59,7 +60,7 @@ pub fn directions(job: &mut Job) -> Result<()> {
                 ..Interventions::default()
             };
             let batch = Batch::new(&cfg, a.seed, 1, &iv)?;
-            let frames = job.r.render(&batch, &Resolved::new(&cfg, &iv)?, &[])?;
+            let frames = block_on(job.r.render(&batch, &Resolved::new(&cfg, &iv)?, &[]))?;
             images.extend(frames.images);
         }
     }

@@ -5,6 +5,7 @@
 
 use ganscope_analysis::dissect::sample;
 use ganscope_analysis::metrics::{frechet, precision_recall, Features};
+use ganscope_analysis::renderer::block_on;
 use ganscope_model::intervention::Interventions;
 
 use super::steps::{real_features, real_test_data};
@@ -18,13 +19,13 @@ const MIN_SUBSET: usize = 16;
 pub(super) fn quality(job: &mut Job) -> Result<()> {
     let f = need_features(job)?;
     let n = job.args.samples;
-    let s = sample(
+    let s = block_on(sample(
         job.r.as_mut(),
         job.site,
         n,
         job.args.seed,
         &Interventions::default(),
-    )?;
+    ))?;
     let fake = f.features(&s.frames.images, n)?;
     let (real, m, name) = real_features(job, f.as_ref(), n)?;
     let d = f.dim();

@@ -4,7 +4,7 @@
 use ganscope_analysis::artifacts::inject_noise;
 use ganscope_analysis::buckets::{responsibility, BucketOptions};
 use ganscope_analysis::metrics::Features;
-use ganscope_analysis::renderer::{image_len, CpuRenderer, Renderer};
+use ganscope_analysis::renderer::{block_on, image_len, CpuRenderer};
 use ganscope_model::intervention::{Interventions, Resolved};
 use ganscope_model::sample::{random_paths, Batch};
 
@@ -61,7 +61,7 @@ fn paths(job: &mut Job) -> Result<()> {
         let seed = job.args.seed.wrapping_add(k);
         let base = random_paths(seed, 1, &cfg.blocks()).remove(0);
         let (batch, cols) = Batch::vary_buckets(&cfg, seed, &base)?;
-        let f = job.r.render(&batch, &Resolved::default_for(&cfg), &[])?;
+        let f = block_on(job.r.render(&batch, &Resolved::default_for(&cfg), &[]))?;
         let alt = format!("path {base:?}; row i varies bucket i over its blocks");
         png(
             job,
@@ -87,7 +87,7 @@ fn noise_grid(job: &mut Job) -> Result<()> {
     let mut images = Vec::with_capacity(cfg.buckets.len() * cols * image_len(&cfg));
     // every column on candle, the noisy models as the plain one
     let plain = CpuRenderer::load(&job.bytes)?
-        .render(&batch, &resolved, &[])?
+        .render_now(&batch, &resolved, &[])?
         .images;
     for layer in 0..cfg.buckets.len() {
         images.extend_from_slice(&plain);
@@ -100,7 +100,7 @@ fn noise_grid(job: &mut Job) -> Result<()> {
             )?;
             images.extend(
                 CpuRenderer::load(&noisy)?
-                    .render(&batch, &resolved, &[])?
+                    .render_now(&batch, &resolved, &[])?
                     .images,
             );
         }
@@ -173,7 +173,9 @@ fn buckets(job: &mut Job) -> Result<()> {
     let rows = (o.evaluations * 4 * job.meta.generator.buckets.len()) as u64;
     let pb = job.bar("buckets", rows);
     let f: Option<&dyn ganscope_analysis::metrics::Features> = features.as_deref().map(|f| f as _);
-    let res = responsibility(job.r.as_mut(), f, &o, &mut |d, _| pb.set_position(d as u64))?;
+    let res = block_on(responsibility(job.r.as_mut(), f, &o, &mut |d, _| {
+        pb.set_position(d as u64)
+    }))?;
     pb.finish_and_clear();
     job.save("buckets", &res)?;
     job.report.heading("Bucket responsibility (RPGAN sec. 4.1)");

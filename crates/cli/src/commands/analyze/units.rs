@@ -4,7 +4,7 @@ use ganscope_analysis::ace::{causal_effect, concept_means, rank_units};
 use ganscope_analysis::alpha::{optimise_alpha, AlphaOptions, SoftConcept};
 use ganscope_analysis::artifacts::{artifact_units, Critic};
 use ganscope_analysis::dissect::{dissect, sample, upsample, RuleSegmenter, Segmenter};
-use ganscope_analysis::renderer::CpuRenderer;
+use ganscope_analysis::renderer::{block_on, CpuRenderer};
 use ganscope_model::generator::site_name;
 use ganscope_model::intervention::Interventions;
 
@@ -34,13 +34,13 @@ pub(super) fn dissection(job: &mut Job) -> Result<()> {
     let g = job.meta.generator.clone();
     let (seg, _) = segmenter_concept("stroke", g.channels)?;
     let pb = job.bar("dissect", 1);
-    let s = sample(
+    let s = block_on(sample(
         job.r.as_mut(),
         job.site,
         job.args.samples,
         job.args.seed,
         &Interventions::default(),
-    )?;
+    ))?;
     let d = dissect(&s, &seg, g.channels, g.image_size, 8, job.args.quantile)?;
     pb.finish_and_clear();
     job.save("dissect", &d)?;
@@ -111,17 +111,17 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
     let g = job.meta.generator.clone();
     let (seg, concept) = segmenter_concept(&job.args.concept, g.channels)?;
     let n = job.args.samples.min(200);
-    let s = sample(
+    let s = block_on(sample(
         job.r.as_mut(),
         job.site,
         n,
         job.args.seed,
         &Interventions::default(),
-    )?;
+    ))?;
     let values = concept_means(&s, &seg, g.channels, g.image_size, concept);
     let c = values.len();
     let pb = job.bar("ace", (c + job.args.top) as u64);
-    let (single, sets) = rank_units(
+    let (single, sets) = block_on(rank_units(
         job.r.as_mut(),
         &seg,
         job.site,
@@ -131,7 +131,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
         n,
         job.args.seed,
         &mut |d, _| pb.set_position(d as u64),
-    )?;
+    ))?;
     pb.finish_and_clear();
     // eq. 6: optimised strengths (candle, soft stroke mask), then the ACE of the top units
     let soft = match job.args.concept.as_str() {
@@ -161,7 +161,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
                 ));
             }
             let vals: Vec<f32> = top.iter().map(|&u| values[u]).collect();
-            let e = causal_effect(
+            let e = block_on(causal_effect(
                 job.r.as_mut(),
                 &seg,
                 job.site,
@@ -171,7 +171,7 @@ pub(super) fn ace(job: &mut Job) -> Result<()> {
                 concept,
                 n,
                 job.args.seed,
-            )?;
+            ))?;
             Some(serde_json::json!({ "alpha": res.alpha, "delta": res.delta, "top": e }))
         }
         None => None,
@@ -242,7 +242,7 @@ pub(super) fn artifacts(job: &mut Job) -> Result<()> {
     })?;
     let n = job.args.samples;
     let (real, m, name) = real_features(job, f.as_ref(), n)?;
-    let a = artifact_units(
+    let a = block_on(artifact_units(
         job.r.as_mut(),
         &critic,
         f.as_ref(),
@@ -251,7 +251,7 @@ pub(super) fn artifacts(job: &mut Job) -> Result<()> {
         job.args.ablate,
         n,
         job.args.seed,
-    )?;
+    ))?;
     job.save("artifacts", &a)?;
     job.report.heading(&format!(
         "Artifact units of {} (Bau et al. sec. 4.2)",
