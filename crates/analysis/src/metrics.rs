@@ -166,6 +166,49 @@ pub fn precision_recall(real: &[f32], fake: &[f32], d: usize, k: usize) -> Resul
     Ok((coverage(real, &rr, fake, d), coverage(fake, &rf, real, d)))
 }
 
+/// How varied a set of images is, in pixel space (values in [0, 1]).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct PixelDiversity {
+    /// Each pixel's standard deviation across the images, averaged over pixels.
+    pub pixel_std: f64,
+    /// Mean Euclidean distance from each image to its nearest other image.
+    pub nearest: f64,
+}
+
+/// [`PixelDiversity`] of `n` images of `d` values each in [-1, 1]. A generator that draws one
+/// image scores near 0 on both; one that repeats a few images has a spread (`pixel_std`) but
+/// small nearest-neighbour distances, so compare both with real images'.
+pub fn pixel_diversity(images: &[f32], n: usize, d: usize) -> Result<PixelDiversity> {
+    if n < 2 || d == 0 || images.len() != n * d {
+        return Err(opts(format!(
+            "pixel diversity needs at least 2 images of {d} values, not {} values for {n}",
+            images.len()
+        )));
+    }
+    let x: Vec<f32> = images.iter().map(|v| (v + 1.0) * 0.5).collect();
+    let mut sum = vec![0f64; d];
+    let mut sq = vec![0f64; d];
+    for row in x.chunks_exact(d) {
+        for ((s, q), &v) in sum.iter_mut().zip(&mut sq).zip(row) {
+            *s += f64::from(v);
+            *q += f64::from(v) * f64::from(v);
+        }
+    }
+    let k = n as f64;
+    let pixel_std = sum
+        .iter()
+        .zip(&sq)
+        .map(|(s, q)| (q / k - (s / k).powi(2)).max(0.0).sqrt())
+        .sum::<f64>()
+        / d as f64;
+    let nearest = knn_radii(&x, d, 1)
+        .iter()
+        .map(|&r| f64::from(r).sqrt())
+        .sum::<f64>()
+        / k;
+    Ok(PixelDiversity { pixel_std, nearest })
+}
+
 /// Mean and standard deviation.
 pub fn mean_std(x: &[f64]) -> (f64, f64) {
     let n = x.len().max(1) as f64;

@@ -2,7 +2,7 @@
 
 use ganscope_analysis::kmeans::kmeans;
 use ganscope_analysis::metrics::{
-    colour_distance, frechet, hellinger, histograms, precision_recall, BINS,
+    colour_distance, frechet, hellinger, histograms, pixel_diversity, precision_recall, BINS,
 };
 use ganscope_analysis::nmf::nmf;
 use rand::rngs::StdRng;
@@ -160,4 +160,57 @@ fn kmeans_leaves_no_group_empty_with_repeated_points() {
             );
         }
     }
+}
+
+#[test]
+fn pixel_diversity_tells_one_image_a_few_repeated_and_varied_ones_apart() {
+    let d = 16;
+    let mut rng = StdRng::seed_from_u64(4);
+    let img =
+        |rng: &mut StdRng| -> Vec<f32> { (0..d).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    // one image 8 times: no spread, no distance
+    let one = img(&mut rng);
+    let same: Vec<f32> = (0..8).flat_map(|_| one.clone()).collect();
+    let p = pixel_diversity(&same, 8, d).expect("one image");
+    assert!(p.pixel_std < 1e-6 && p.nearest < 1e-6, "{p:?}");
+    // two images 4 times each: the spread of two values, but every nearest neighbour is a copy
+    let two = img(&mut rng);
+    let rep: Vec<f32> = (0..8)
+        .flat_map(|i| if i % 2 == 0 { one.clone() } else { two.clone() })
+        .collect();
+    let p = pixel_diversity(&rep, 8, d).expect("two images");
+    let want: f64 = one
+        .iter()
+        .zip(&two)
+        .map(|(a, b)| f64::from((a - b).abs()) / 4.0)
+        .sum::<f64>()
+        / d as f64;
+    assert!(
+        (p.pixel_std - want).abs() < 1e-6,
+        "{} vs {want}",
+        p.pixel_std
+    );
+    assert!(p.nearest < 1e-6);
+    // varied images: the brute-force nearest distance, in [0, 1] units
+    let many: Vec<f32> = (0..8).flat_map(|_| img(&mut rng)).collect();
+    let p = pixel_diversity(&many, 8, d).expect("varied");
+    let row = |i: usize| &many[i * d..(i + 1) * d];
+    let brute: f64 = (0..8)
+        .map(|i| {
+            (0..8)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    row(i)
+                        .iter()
+                        .zip(row(j))
+                        .map(|(a, b)| f64::from((a - b) / 2.0).powi(2))
+                        .sum::<f64>()
+                        .sqrt()
+                })
+                .fold(f64::INFINITY, f64::min)
+        })
+        .sum::<f64>()
+        / 8.0;
+    assert!((p.nearest - brute).abs() < 1e-4, "{} vs {brute}", p.nearest);
+    assert!(pixel_diversity(&many, 1, d).is_err());
 }

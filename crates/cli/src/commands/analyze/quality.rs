@@ -4,7 +4,7 @@
 //! (the incremental-learning evaluation of the RPGAN paper, sec. 4.3).
 
 use ganscope_analysis::dissect::sample;
-use ganscope_analysis::metrics::{frechet, precision_recall, Features};
+use ganscope_analysis::metrics::{frechet, pixel_diversity, precision_recall, Features};
 use ganscope_analysis::renderer::block_on;
 use ganscope_model::intervention::Interventions;
 
@@ -31,9 +31,17 @@ pub(super) fn quality(job: &mut Job) -> Result<()> {
     let d = f.dim();
     let fd = frechet(&real, &fake, d)?;
     let (precision, recall) = precision_recall(&real, &fake, d, 3)?;
+    // collapse shows in pixel space too: spread and nearest-neighbour distance against the
+    // same number of real test images
+    let per = job.meta.generator.channels * job.meta.generator.image_size.pow(2);
+    let reals = real_test_data(job, Some(n))?;
+    let k = reals.len().min(n);
+    let real_div = pixel_diversity(&reals.batch(&(0..k).collect::<Vec<_>>()), k, per)?;
+    let fake_div = pixel_diversity(&s.frames.images, n, per)?;
     let mut out = serde_json::json!({
         "fd": fd, "precision": precision, "recall": recall, "generated": n, "real": m,
         "real_data": name, "features": f.describe(), "k": 3,
+        "diversity": { "generated": fake_div, "real": real_div, "real_images": k },
     });
     job.report.heading("Quality");
     job.report.text(&format!(
@@ -41,6 +49,16 @@ pub(super) fn quality(job: &mut Job) -> Result<()> {
          and {m} real test images ({}), in the features of {}.",
         name,
         f.describe()
+    ));
+    job.report.text(&format!(
+        "Diversity in pixels (values in [0, 1]): per-pixel standard deviation {:.3} against {:.3} for {k} real \
+         test images ({:.2} of theirs), mean distance to the nearest other sample {:.2} against {:.2} ({:.2} of theirs).",
+        fake_div.pixel_std,
+        real_div.pixel_std,
+        fake_div.pixel_std / real_div.pixel_std,
+        fake_div.nearest,
+        real_div.nearest,
+        fake_div.nearest / real_div.nearest,
     ));
     if !job.args.subset.is_empty() {
         let predicted = f.0.predict(&s.frames.images, n)?;

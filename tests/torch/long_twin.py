@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The PyTorch twin trained for many steps: does PyTorch train where ganscope does not?
+
+    ganscope bench-train [train options] --out DIR   # the initial variables and the options
+    python3 tests/torch/long_twin.py DIR --mnist data/mnist --steps 1000 --every 250 \\
+        --template MODEL.safetensors --out OUT [--threads N] [--seed 0]
+
+Starts from the variables `bench-train` wrote (the ones `ganscope train` with the same options
+starts from), trains the step of tests/torch/train_twin.py (the same architecture, loss,
+spectral norm and Adam) on the MNIST training images as ganscope loads them (28x28 padded
+with black to 32x32, v / 127.5 - 1), each epoch in a random order, with fresh latents every
+draw, and every --every steps writes OUT/twin-STEP.safetensors: the ganscope model file
+--template (any export of a run with the same options) with its generator tensors replaced
+by the twin's. `ganscope sample` and `ganscope analyze ... quality` then measure both runs
+with the same code (tests/torch/long_compare.sh does all of it). Needs torch.
+"""
+import argparse
+import gzip
+import json
+import struct
+import time
+
+import numpy as np
+import torch
+
+from train_twin import Twin, read
+
+
+def mnist(folder, limit):
+    """The training images as ganscope loads them: `[n, 1, 32, 32]` in [-1, 1]."""
+    with gzip.open(f"{folder}/train-images-idx3-ubyte.gz", "rb") as f:
+        data = f.read()
+    magic, n, rows, cols = struct.unpack(">IIII", data[:16])
+    if magic != 0x803 or rows != 28 or cols != 28:
+        raise SystemExit(f"{folder}: not the MNIST training images")
+    x = np.frombuffer(data[16:], dtype=np.uint8).reshape(n, 28, 28)
+    if limit:
+        x = x[:limit]
+    x = np.pad(x, ((0, 0), (2, 2), (2, 2)))
+    return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+
+
+def write_model(template, twin, path):
+    """`template` (a ganscope model file) with every tensor the twin holds replaced."""
+    with open(template, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    body = data[8 + n :]
+    out, new = bytearray(), {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            new[name] = t
+            continue
+        a, b = t["data_offsets"]
+        if name in twin.v:
+            if t["dtype"] != "F32":
+                raise SystemExit(f"{template}: {name} is {t['dtype']}; export the template in f32")
+            raw = twin.v[name].detach().cpu().contiguous().numpy().astype("<f4").tobytes()
+            if len(raw) != b - a:
+                raise SystemExit(f"{name}: the twin's shape differs from the template's")
+        else:
+            raw = body[a:b]
+        new[name] = {**t, "data_offsets": [len(out), len(out) + len(raw)]}
+        out += raw
+    js = json.dumps(new).encode()
+    js += b" " * ((8 - len(js) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(js)) + js + bytes(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir")
+    ap.add_argument("--mnist", default="data/mnist")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--every", type=int, default=250)
+    ap.add_argument("--template", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    with open(f"{a.dir}/step.json") as f:
+        step = json.load(f)
+    o = step["options"]
+    if o.get("colored") or step["generator"]["channels"] != 1 or step["generator"]["image_size"] != 32:
+        raise SystemExit("the long twin trains on grey 32x32 MNIST")
+    dev = torch.device("cpu")
+    twin = Twin(step, read(f"{a.dir}/init.safetensors", dev), dev)
+    x = mnist(a.mnist, o.get("limit"))
+    gen = torch.Generator().manual_seed(a.seed)
+    b = o["batch"]
+    order, at = torch.randperm(len(x), generator=gen), 0
+    t0 = time.perf_counter()
+    for s in range(1, a.steps + 1):
+        inp = twin.random_inputs(gen)
+        for k in range(o["d_steps"]):
+            if at + b > len(x):
+                order, at = torch.randperm(len(x), generator=gen), 0
+            inp[f"d{k}.real"] = x[order[at : at + b]]
+            at += b
+        stats = twin.step(inp)
+        if s % a.every == 0 or s == a.steps:
+            path = f"{a.out}/twin-{s}.safetensors"
+            write_model(a.template, twin, path)
+            print(f"step {s}: D {stats['d_loss']:.3f} G {stats['g_loss']:.3f} "
+                  f"({time.perf_counter() - t0:.0f} s) -> {path}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
