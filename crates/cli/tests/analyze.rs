@@ -89,9 +89,17 @@ fn every_analysis_of_the_rpgan_writes_figures_numbers_and_a_report() {
     let q = json(dir.path(), "quality.json");
     assert!(q["fd"].as_f64().expect("fd") > 0.0);
     // pixel diversity beside real test images (values in [0, 1])
-    let real = q["diversity"]["real"]["pixel_std"].as_f64().expect("real std");
-    let fake = q["diversity"]["generated"]["nearest"].as_f64().expect("nearest");
-    assert!(real > 0.05 && real < 0.5 && fake >= 0.0, "{}", q["diversity"]);
+    let real = q["diversity"]["real"]["pixel_std"]
+        .as_f64()
+        .expect("real std");
+    let fake = q["diversity"]["generated"]["nearest"]
+        .as_f64()
+        .expect("nearest");
+    assert!(
+        real > 0.05 && real < 0.5 && fake >= 0.0,
+        "{}",
+        q["diversity"]
+    );
     let m = json(dir.path(), "modules.json");
     assert_eq!(m["k"], 3);
     let html = std::fs::read_to_string(dir.path().join("report.html")).expect("html");
