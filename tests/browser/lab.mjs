@@ -60,7 +60,7 @@ const tests = {
     if (!differs(first, second)) throw new Error('the image did not change with the path');
     same(second, native(RPGAN, 5, 1, JSON.stringify({ path: st2.path })), 'after the click');
   },
-  async 'bucket responsibility in the page, on the engine the page renders on, equals ganscope analyze buckets'(page, kind) {
+  async 'bucket responsibility in the page equals ganscope analyze buckets, and the page says where it ran'(page, kind) {
     await page.fill('#resp-evals', '2');
     await page.click('#resp-run');
     await page.waitForSelector('#resp-table:not([hidden])', { timeout: 120_000 });

@@ -155,9 +155,10 @@ async function load(name, bytes, source) {
     const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
       { transfer: [data.buffer] });
     app.analysis.cancel();
-    // analyses on a software WebGPU adapter (forced with ?backend=gpu) would share the CPU
-    // with it and stall the browser's GPU process, and with it the page's frames and input
-    app.analysis.setModel(r.modelBytes || kept, name, r.kind === 'gpu' && !r.software ? 'gpu' : 'cpu');
+    // the analyses follow the images onto WebGPU by the worker's own "auto" choice: never a
+    // software adapter (forced for the images with ?backend=gpu), which would share the CPU
+    // with them and stall the browser's GPU process, and with it the page's frames and input
+    app.analysis.setModel(r.modelBytes || kept, name, r.kind === 'gpu' ? 'auto' : 'cpu');
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
     app.timings = { ...r.timings, fetch: fetched };

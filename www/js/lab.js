@@ -69,8 +69,9 @@ export class LabClient {
 /**
  * The analyses' own worker, beside the one that renders, so that an analysis never holds up
  * the images and can be cancelled: it gets a copy of the loaded model's bytes (`setModel`),
- * loads it when the first analysis needs it on the backend the images render on (WebGPU or
- * the CPU; the CPU if WebGPU fails there). `cancel()` rejects the analysis's call with an
+ * loads it when the first analysis needs it on `backend`: "cpu", or "auto" when the images
+ * render on WebGPU (the worker's choice: WebGPU on a hardware adapter, else the CPU, and the
+ * CPU if WebGPU fails there). `cancel()` rejects the analysis's call with an
  * error whose `cancelled` is true and stops the work: on WebGPU the worker is told, and the
  * analysis stops at its next render (ending a worker in the middle of GPU work stalls the
  * browser's GPU process, and with it the page's frames, while the work drains); on the CPU,
@@ -82,36 +83,28 @@ export class AnalysisClient {
     this.client = null;
     this.bytes = null;
     this.name = '';
-    this.kind = 'cpu';
+    this.want = 'cpu';
     this.loaded = null;
     this.backend = '';
     this.onBackend = null;
   }
 
-  /** The model the analyses run on (bytes are kept, not transferred), on `kind`. */
-  setModel(bytes, name, kind) {
+  /** The model the analyses run on (bytes are kept, not transferred), on `backend`
+   * ("auto" or "cpu"). */
+  setModel(bytes, name, backend) {
     this.bytes = bytes;
     this.name = name;
-    this.kind = kind === 'gpu' ? 'gpu' : 'cpu';
+    this.want = backend === 'auto' ? 'auto' : 'cpu';
     this.loaded = null;
     this.backend = '';
-  }
-
-  #load(backend) {
-    const copy = this.bytes.slice();
-    return this.client.call('load', { bytes: copy, backend, name: this.name },
-      { transfer: [copy.buffer] });
   }
 
   #ensure() {
     if (!this.client) this.client = new LabClient();
     if (!this.loaded) {
-      const client = this.client;
-      this.loaded = this.#load(this.kind)
-        .catch((e) => {
-          if (this.kind !== 'gpu' || e.cancelled || client !== this.client) throw e;
-          return this.#load('cpu');
-        })
+      const copy = this.bytes.slice();
+      this.loaded = this.client.call('load', { bytes: copy, backend: this.want, name: this.name },
+        { transfer: [copy.buffer] })
         .then((r) => {
           this.backend = r.backend;
           if (this.onBackend) this.onBackend(r.backend);

@@ -32,10 +32,9 @@ async function choose(want) {
     return { kind: 'cpu', reason: `no WebGPU adapter (${message(e)})` };
   }
   if (!adapter) return { kind: 'cpu', reason: 'no WebGPU adapter' };
+  if (want === 'gpu') return { kind: 'gpu', reason: 'chosen' };
   const info = adapter.info || {};
-  const software = Boolean(info.isFallbackAdapter || adapter.isFallbackAdapter);
-  if (want === 'gpu') return { kind: 'gpu', reason: 'chosen', software };
-  if (software) {
+  if (info.isFallbackAdapter || adapter.isFallbackAdapter) {
     const name = [info.vendor, info.architecture].filter(Boolean).join(' ') || 'software';
     return { kind: 'cpu', reason: `the WebGPU adapter is a software one (${name}); the CPU is faster` };
   }
@@ -66,7 +65,6 @@ const ops = {
     if (lab) lab.free();
     lab = next;
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
-      software: Boolean(pick.software),
       meta: lab.meta_json(), card: lab.card(String(name || '')), sites: JSON.parse(lab.sites_json()),
       concepts: JSON.parse(lab.concepts_json()), imported,
       // an imported checkpoint's model file, for the analyses' worker (js/lab.js)

@@ -210,9 +210,13 @@ mod gpu {
 
         /// Uploads a model file's bytes to `gpu`.
         pub fn with_gpu(gpu: Gpu, bytes: &[u8]) -> Result<Self> {
-            let model = GpuModel::load(gpu, bytes.to_vec())?;
+            Ok(Self::new(GpuModel::load(gpu, bytes.to_vec())?))
+        }
+
+        /// A renderer over a model already on the device.
+        pub fn new(model: GpuModel) -> Self {
             let config = model.generator().config.clone();
-            Ok(GpuRenderer { model, config })
+            GpuRenderer { model, config }
         }
 
         /// The model on the device.

@@ -16,7 +16,7 @@ use ganscope_model::classifier::Classifier;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::{js, jserr, parse, site_index, Lab};
+use crate::{js, parse, site_index, Lab};
 
 /// Most samples a unit statistics call renders.
 const MAX_SAMPLES: usize = 4096;
@@ -100,13 +100,12 @@ impl Lab {
 
     /// Clusters the last influence maps into `k` modules (3x3 smoothing, 75th-percentile
     /// threshold, NMF seeded with `seed`). Returns `{k, labels, templates, size, error}`.
-    pub fn modules(&self, k: usize, seed: u32) -> Result<JsValue, JsError> {
+    pub fn modules(&self, k: usize, seed: u32) -> Result<JsValue, JsValue> {
         let maps = self.maps.borrow();
         let maps = maps
             .as_ref()
-            .ok_or_else(|| jserr("compute the influence maps first"))?;
-        let m = modules(maps, k, 3, 0.75, u64::from(seed)).map_err(jserr)?;
-        to_js(&m).map_err(|_| jserr("modules"))
+            .ok_or_else(|| js("compute the influence maps first"))?;
+        to_js(&modules(maps, k, 3, 0.75, u64::from(seed)).map_err(js)?)
     }
 
     /// Concept groups (Li et al.): the filters of `site` clustered into `k` groups by where

@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use ganscope_analysis::renderer::{CpuRenderer, Frames, GpuRenderer, Renderer, Rendering};
 use ganscope_analysis::Error;
-use ganscope_gpu::Gpu;
+use ganscope_gpu::{Gpu, GpuModel};
 use ganscope_model::config::GeneratorConfig;
 use ganscope_model::intervention::{MixVectors, Resolved};
 use ganscope_model::sample::Batch;
@@ -23,10 +23,10 @@ pub enum Engine {
 
 impl Engine {
     /// Requests the WebGPU adapter and device and uploads the model.
-    pub async fn gpu(bytes: &[u8]) -> Result<Engine, String> {
+    pub async fn gpu(bytes: Vec<u8>) -> Result<Engine, String> {
         let gpu = Gpu::new().await.map_err(|e| e.to_string())?;
-        let r = GpuRenderer::with_gpu(gpu, bytes).map_err(|e| e.to_string())?;
-        Ok(Engine::Gpu(Box::new(r)))
+        let model = GpuModel::load(gpu, bytes).map_err(|e| e.to_string())?;
+        Ok(Engine::Gpu(Box::new(GpuRenderer::new(model))))
     }
 
     /// The engine as a [`Renderer`].

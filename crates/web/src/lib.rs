@@ -91,25 +91,25 @@ impl Lab {
     /// Checks the model file and loads it on `backend`: `"gpu"` (requests the WebGPU adapter
     /// and device and uploads the weights) or `"cpu"` (candle in wasm). Resolves to a `Lab`.
     pub async fn load(bytes: Vec<u8>, backend: String) -> Result<Lab, JsError> {
-        // one parse gives the metadata, the card and the CPU generator
-        let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
+        // one parse gives the metadata, the card and (on the CPU) the generator
         let file = ganscope_model::format::ModelFile::parse(&bytes).map_err(jserr)?;
         let params = ganscope_model::card::ParamCounts::of(&file);
         let latent = ganscope_analysis::directions::latent_matrix(&file)
             .ok()
             .map(Rc::new);
-        let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
-        let meta = serde_json::to_string(&m.meta).map_err(jserr)?;
+        let meta = serde_json::to_string(&file.meta).map_err(jserr)?;
         let card = (params, bytes.len());
-        let config = m.generator.config.clone();
+        let config = file.meta.generator.clone();
+        // only the CPU engine needs the generator on candle
         let engine = match backend.as_str() {
-            "gpu" => {
-                drop(m.generator);
-                Engine::gpu(&bytes).await.map_err(jserr)?
+            "gpu" => Engine::gpu(bytes).await.map_err(jserr)?,
+            "cpu" => {
+                let device = ganscope_model::candle_backend::CandleBackend::cpu().device;
+                let m = ganscope_model::candle_backend::from_file(file, &device).map_err(jserr)?;
+                Engine::Cpu(Box::new(ganscope_analysis::renderer::CpuRenderer::new(
+                    m.generator,
+                )))
             }
-            "cpu" => Engine::Cpu(Box::new(ganscope_analysis::renderer::CpuRenderer::new(
-                m.generator,
-            ))),
             other => {
                 return Err(jserr(format!(
                     "unknown backend {other:?}: it is \"gpu\" or \"cpu\""

@@ -8,7 +8,7 @@ use ganscope_analysis::metrics::{frechet, pixel_diversity, precision_recall, Fea
 use ganscope_analysis::renderer::block_on;
 use ganscope_model::intervention::Interventions;
 
-use super::steps::{real_features, real_test_data};
+use super::steps::{real_images, real_test_data};
 use super::{need_features, Job};
 use anyhow::Result;
 use ganscope_train::options::parse_classes;
@@ -27,21 +27,20 @@ pub(super) fn quality(job: &mut Job) -> Result<()> {
         &Interventions::default(),
     ))?;
     let fake = f.features(&s.frames.images, n)?;
-    let (real, m, name) = real_features(job, f.as_ref(), n)?;
+    let (real_images, m, name) = real_images(job, n)?;
+    let real = f.features(&real_images, m)?;
     let d = f.dim();
     let fd = frechet(&real, &fake, d)?;
     let (precision, recall) = precision_recall(&real, &fake, d, 3)?;
     // collapse shows in pixel space too: spread and nearest-neighbour distance against the
     // same number of real test images
     let per = job.meta.generator.channels * job.meta.generator.image_size.pow(2);
-    let reals = real_test_data(job, Some(n))?;
-    let k = reals.len().min(n);
-    let real_div = pixel_diversity(&reals.batch(&(0..k).collect::<Vec<_>>()), k, per)?;
+    let real_div = pixel_diversity(&real_images, m, per)?;
     let fake_div = pixel_diversity(&s.frames.images, n, per)?;
     let mut out = serde_json::json!({
         "fd": fd, "precision": precision, "recall": recall, "generated": n, "real": m,
         "real_data": name, "features": f.describe(), "k": 3,
-        "diversity": { "generated": fake_div, "real": real_div, "real_images": k },
+        "diversity": { "generated": fake_div, "real": real_div, "real_images": m },
     });
     job.report.heading("Quality");
     job.report.text(&format!(
@@ -51,7 +50,7 @@ pub(super) fn quality(job: &mut Job) -> Result<()> {
         f.describe()
     ));
     job.report.text(&format!(
-        "Diversity in pixels (values in [0, 1]): per-pixel standard deviation {:.3} against {:.3} for {k} real \
+        "Diversity in pixels (values in [0, 1]): per-pixel standard deviation {:.3} against {:.3} for {m} real \
          test images ({:.2} of theirs), mean distance to the nearest other sample {:.2} against {:.2} ({:.2} of theirs).",
         fake_div.pixel_std,
         real_div.pixel_std,

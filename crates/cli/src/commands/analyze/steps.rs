@@ -149,18 +149,22 @@ pub(super) fn real_test_data(job: &Job, limit: Option<usize>) -> Result<ganscope
     Ok(ganscope_data::load(&source, &opts)?)
 }
 
+/// The first `n` (or fewer) real test images `[m, C, S, S]`, their count `m` and the data's
+/// name.
+pub(super) fn real_images(job: &Job, n: usize) -> Result<(Vec<f32>, usize, String)> {
+    let data = real_test_data(job, Some(n))?;
+    let m = data.len().min(n);
+    Ok((data.batch(&(0..m).collect::<Vec<_>>()), m, data.name))
+}
+
+/// [`real_images`]' features.
 pub(super) fn real_features(
     job: &Job,
     f: &dyn Features,
     n: usize,
 ) -> Result<(Vec<f32>, usize, String)> {
-    let data = real_test_data(job, Some(n))?;
-    let m = data.len().min(n);
-    Ok((
-        f.features(&data.batch(&(0..m).collect::<Vec<_>>()), m)?,
-        m,
-        data.name,
-    ))
+    let (images, m, name) = real_images(job, n)?;
+    Ok((f.features(&images, m)?, m, name))
 }
 
 fn buckets(job: &mut Job) -> Result<()> {
