@@ -1,7 +1,7 @@
 //! What an analysis needs from a backend: render a batch (images and site activations on
 //! the host) and render many hybrids of one batch with the tail batched. [`CpuRenderer`]
-//! runs candle; `GpuRenderer` (feature `gpu`, native) runs wgpu, and the page's WebGPU engine
-//! is one too. Both call the model crate's prefix-reusing forward, so they compute the same
+//! runs candle; `GpuRenderer` (feature `gpu`) runs wgpu, natively and as the page's WebGPU
+//! engine. Both call the model crate's prefix-reusing forward, so they compute the same
 //! numbers within float tolerance.
 //!
 //! A render is a future, because a GPU's readback is awaited in the browser (a page's worker
