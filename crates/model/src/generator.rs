@@ -103,7 +103,7 @@ pub fn family_layer(cfg: &GeneratorConfig, l: usize) -> Result<(Vec<Op>, Naming<
         Family::Dcgan if l == 0 => (input(true), named(INPUT_NAMES, WeightInit::Dcgan)),
         Family::Dcgan if last => (
             vec![up4, Op::Tanh],
-            named(DCGAN_OUTPUT_NAMES, WeightInit::Dcgan),
+            named(DCGAN_OUTPUT_NAMES, WeightInit::TorchDefault),
         ),
         Family::Dcgan => (
             vec![up4, Op::BatchNorm, Op::Relu],

@@ -3,21 +3,33 @@
 use crate::backend::{Activation, Backend, BatchNormParams, Init, ParamSource};
 use crate::Result;
 
-/// Weight init of a layer: DCGAN's N(0, 0.02) or Glorot-uniform for SN-ResNet.
+/// Weight init of a layer: DCGAN's N(0, 0.02), Glorot-uniform for SN-ResNet, or PyTorch's
+/// default for the dcgan generator's output layer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum WeightInit {
     /// Normal(0, 0.02) (Radford et al.).
     Dcgan,
     /// Uniform(+-sqrt(6 / (fan_in + fan_out))) (Glorot; Miyato et al.).
     Glorot,
+    /// Uniform(+-1 / sqrt(fan_in)): PyTorch's default for convolutions and linear layers
+    /// (Kaiming-uniform with a = sqrt(5)). The dcgan generator's output layer, which no
+    /// BatchNorm rescales, starts so: with N(0, 0.02) its first images are nearly flat grey
+    /// and the hinge GAN collapses to one image (`docs/training.md`).
+    TorchDefault,
 }
 
 impl WeightInit {
-    /// The init of a weight with these fans.
-    pub fn init(self, fan_in: usize, fan_out: usize) -> Init {
+    /// The init of a weight of this shape (`[out, in]`, `[O, I, k, k]`, or a transposed
+    /// convolution's `[I, O, k, k]`), its fans counted as PyTorch counts them: fan in =
+    /// `shape[1]` times the kernel's area, fan out = `shape[0]` times it.
+    pub fn init(self, shape: &[usize]) -> Init {
+        let area: usize = shape.iter().skip(2).product();
+        let fan_in = shape.get(1).copied().unwrap_or(1) * area;
+        let fan_out = shape.first().copied().unwrap_or(1) * area;
         match self {
             WeightInit::Dcgan => Init::Normal(0.02),
             WeightInit::Glorot => Init::Uniform((6.0 / (fan_in + fan_out) as f32).sqrt()),
+            WeightInit::TorchDefault => Init::Uniform(1.0 / (fan_in.max(1) as f32).sqrt()),
         }
     }
 }
@@ -40,8 +52,8 @@ impl<T> Linear<T> {
         wi: WeightInit,
     ) -> Result<Self> {
         Ok(Linear {
-            weight: src.param("weight", &[out, inp], wi.init(inp, out))?, // [out, in]
-            bias: src.param("bias", &[out], Init::Const(0.0))?,           // [out]
+            weight: src.param("weight", &[out, inp], wi.init(&[out, inp]))?, // [out, in]
+            bias: src.param("bias", &[out], Init::Const(0.0))?,              // [out]
         })
     }
 
@@ -127,10 +139,9 @@ impl<T> Conv<T> {
         } else {
             [s.out, s.inp, s.k, s.k]
         };
-        let init = wi.init(s.inp * s.k * s.k, s.out * s.k * s.k);
         Ok(Conv {
-            weight: src.param("weight", &shape, init)?, // [I, O, k, k] or [O, I, k, k]
-            bias: src.param("bias", &[s.out], Init::Const(0.0))?, // [O]
+            weight: src.param("weight", &shape, wi.init(&shape))?, // [I, O, k, k] or [O, I, k, k]
+            bias: src.param("bias", &[s.out], Init::Const(0.0))?,  // [O]
             stride: s.stride,
             padding: s.padding,
             transposed: s.transposed,

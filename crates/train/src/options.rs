@@ -225,7 +225,8 @@ impl TrainOptions {
 }
 
 impl Default for TrainOptions {
-    /// The CLI's defaults: a 32x32 dcgan standard GAN on the bundled MNIST, hinge loss,
+    /// The CLI's defaults: a 32x32 dcgan standard GAN of width 32 (discriminator widths
+    /// 32-64-128) on the bundled MNIST, hinge loss,
     /// Adam 2.5e-4 (0.5, 0.999), batch 64, 2000 steps, on the CPU.
     fn default() -> Self {
         TrainOptions {
@@ -239,7 +240,7 @@ impl Default for TrainOptions {
             image_size: 32,
             channels: 1,
             width: 32,
-            d_width: 16,
+            d_width: 32,
             latent_dim: 128,
             rpgan: None,
             blocks: None,

@@ -117,8 +117,7 @@ pub struct TrainArgs {
     #[arg(long)]
     width: Option<usize>,
     /// Discriminator width: dcgan's first conv has w channels and each later one twice as
-    /// many (w, 2w, 4w at 32x32); snresnet w everywhere. Default: dcgan half of --width,
-    /// snresnet --width.
+    /// many (w, 2w, 4w at 32x32); snresnet w everywhere. Default: --width.
     #[arg(long)]
     d_width: Option<usize>,
     /// Latent size (noise z, or the RPGAN constant Z).
@@ -204,7 +203,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         Family::Linear => 128,
     });
     let default_d_width = match arch {
-        Family::Dcgan | Family::Program => width / 2,
+        Family::Dcgan | Family::Program => width,
         Family::SnResnet => width,
         Family::Linear => D.d_width,
     };

@@ -110,7 +110,7 @@ fn build_at<T>(
                 let inp = cur.iter().product();
                 let mut p = src.pp(scope);
                 Node::Dense {
-                    weight: p.param("weight", &[*out, inp], naming.init.init(inp, *out))?, // [out, in]
+                    weight: p.param("weight", &[*out, inp], naming.init.init(&[*out, inp]))?, // [out, in]
                     bias: bias(&mut p, *b, *out)?,
                 }
             }
@@ -135,7 +135,7 @@ fn build_at<T>(
                 } else {
                     [*out, c, *kernel, *kernel]
                 };
-                let init = naming.init.init(c * kernel * kernel, out * kernel * kernel);
+                let init = naming.init.init(&shape);
                 let mut p = src.pp(scope);
                 Node::Conv {
                     weight: p.param("weight", &shape, init)?,
