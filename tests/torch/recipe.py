@@ -3,7 +3,7 @@
 recipe changes faster than ganscope trains them and apart from ganscope's code:
 
     python3 tests/torch/recipe.py [--d dcgan4|sngan] [--dw 32] [--init ganscope|torch|g|d|last]
-        [--loss hinge|ns] [--steps 1000] [--every 500] [--seed 0]
+        [--loss hinge|ns] [--colored] [--steps 1000] [--every 500] [--seed 0]
 
 The generator is ganscope's dcgan at width 32 (linear -> 4x4x128, transposed convolutions
 128-64-32-1, BatchNorm/ReLU, tanh); the discriminator 4x4 stride-2 convolutions dw-2dw-4dw
@@ -34,6 +34,8 @@ ap.add_argument("--b1", type=float, default=0.5)
 ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--every", type=int, default=500)
 ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--colored", action="store_true")
+ap.add_argument("--last-bound", type=float, default=0, help="with --init last: this bound instead of 1/sqrt(fan in)")
 a = ap.parse_args()
 torch.set_num_threads(1); torch.manual_seed(a.seed); np.random.seed(a.seed)
 
@@ -44,6 +46,19 @@ def load(name):
     x = np.pad(x, ((0,0),(2,2),(2,2)))
     return torch.from_numpy(x.astype(np.float32)/127.5-1).unsqueeze(1)
 X = load("train-images-idx3-ubyte.gz"); T = load("t10k-images-idx3-ubyte.gz")[:64]
+
+
+def colorize(x, gen):
+    """ganscope's colored MNIST: one random colour per image (channel values uniform in
+    [0, 1], the largest at least 0.5), the stroke tinted, the background black."""
+    c = torch.rand(len(x) * 2, 3, generator=gen)
+    c = c[c.max(1).values >= 0.5][: len(x)]
+    return ((x + 1) / 2 * c[:, :, None, None]) * 2 - 1
+
+
+if a.colored:
+    X = colorize(X, torch.Generator().manual_seed(1)); T = colorize(T, torch.Generator().manual_seed(2))
+ch = X.shape[1]
 
 def div(x):
     x = ((x+1)/2).reshape(x.shape[0], -1)
@@ -56,14 +71,14 @@ w = a.gw
 G = nn.Sequential(nn.Linear(128, 4*4*4*w), nn.Unflatten(1, (4*w, 4, 4)), nn.BatchNorm2d(4*w), nn.ReLU(),
     nn.ConvTranspose2d(4*w, 2*w, 4, 2, 1), nn.BatchNorm2d(2*w), nn.ReLU(),
     nn.ConvTranspose2d(2*w, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(),
-    nn.ConvTranspose2d(w, 1, 4, 2, 1), nn.Tanh())
+    nn.ConvTranspose2d(w, ch, 4, 2, 1), nn.Tanh())
 lr_ = lambda: nn.LeakyReLU(a.slope)
 dw = a.dw
 if a.d == "dcgan4":
-    D = nn.Sequential(SN(nn.Conv2d(1, dw, 4, 2, 1)), lr_(), SN(nn.Conv2d(dw, 2*dw, 4, 2, 1)), lr_(),
+    D = nn.Sequential(SN(nn.Conv2d(ch, dw, 4, 2, 1)), lr_(), SN(nn.Conv2d(dw, 2*dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(2*dw, 4*dw, 4, 2, 1)), lr_(), nn.Flatten(), SN(nn.Linear(4*dw*16, 1)))
 else:  # SN-GAN standard CNN (Miyato et al. table 3), widths dw, 2dw, 4dw, 8dw
-    D = nn.Sequential(SN(nn.Conv2d(1, dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(dw, dw, 4, 2, 1)), lr_(),
+    D = nn.Sequential(SN(nn.Conv2d(ch, dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(dw, dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(dw, 2*dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(2*dw, 2*dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(2*dw, 4*dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(4*dw, 4*dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(4*dw, 8*dw, 3, 1, 1)), lr_(), nn.Flatten(), SN(nn.Linear(8*dw*16, 1)))
@@ -71,7 +86,7 @@ if a.init in ("ganscope", "d", "last"):
     for m in G.modules():
         if isinstance(m, (nn.Linear, nn.ConvTranspose2d)): nn.init.normal_(m.weight, 0, 0.02); nn.init.zeros_(m.bias)
 if a.init == "last":
-    last = G[-2]; b = 1/math.sqrt(last.weight.shape[1]*16); nn.init.uniform_(last.weight, -b, b)
+    last = G[-2]; b = a.last_bound or 1/math.sqrt(last.weight.shape[1]*16); nn.init.uniform_(last.weight, -b, b)
 if a.init in ("ganscope", "g", "last"):
     for m in D.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
