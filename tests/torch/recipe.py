@@ -3,21 +3,24 @@
 recipe changes faster than ganscope trains them and apart from ganscope's code:
 
     python3 tests/torch/recipe.py [--d dcgan4|sngan] [--dw 32] [--init ganscope|torch|g|d|last]
-        [--loss hinge|ns] [--colored] [--steps 1000] [--every 500] [--seed 0]
+        [--last-bound B] [--loss hinge|ns] [--colored] [--lr 2.5e-4] [--lrd LR_D] [--b1 0.5]
+        [--steps 1000] [--every 500] [--seed 0]
 
 The generator is ganscope's dcgan at width 32 (linear -> 4x4x128, transposed convolutions
-128-64-32-1, BatchNorm/ReLU, tanh); the discriminator 4x4 stride-2 convolutions dw-2dw-4dw
-with LeakyReLU and a linear head (`dcgan4`, ganscope's), or SN-GAN's standard CNN (`sngan`),
-every layer spectrally normalised; Adam 2.5e-4 (0.5, 0.999), batch 64, grey MNIST from
-data/mnist. --init: `ganscope` (generator N(0, 0.02), discriminator Glorot-uniform, zero
-biases: ganscope's initialisation before the output-layer change), `torch` (PyTorch's
-defaults everywhere), `g` or `d` (PyTorch's defaults in the generator or the discriminator only), `last` (ganscope's, but
-the generator's output layer at PyTorch's default: what ganscope does now). Every --every
-steps it prints one JSON line: the pixel std and nearest-neighbour distance of 64 samples
-(eval mode; `_train`: training-mode BatchNorm) over 64 real test digits', as `ganscope analyze
-quality` measures them. One thread. Results: docs/training.md. Needs torch.
+128-64-32-1, BatchNorm/ReLU, tanh); the discriminator 4x4 stride-2 convolutions dw-2dw-4dw with
+LeakyReLU and a linear head (`dcgan4`, ganscope's), or SN-GAN's standard CNN (`sngan`), every
+layer spectrally normalised; Adam 2.5e-4 (0.5, 0.999) (--lrd: the discriminator's rate), batch
+64, grey MNIST from data/mnist (run it from the repository root). --init: `ganscope` (generator
+N(0, 0.02), discriminator Glorot-uniform, zero biases: ganscope's initialisation before the
+output-layer change), `torch` (PyTorch's defaults everywhere), `g` or `d` (PyTorch's defaults
+in the generator or the discriminator only), `last` (ganscope's, but the generator's output
+layer at PyTorch's default, or at --last-bound: what ganscope does now). --colored: ganscope's
+colored MNIST (`colorize`). Every --every steps it prints one JSON line: the pixel std and
+nearest-neighbour distance of 64 samples (eval mode; `_train`: training-mode BatchNorm) over 64
+real test digits', as `ganscope analyze quality` measures them. One thread. Results:
+docs/training.md. Needs torch.
 """
-import argparse, gzip, struct, time, math, json
+import argparse, copy, gzip, struct, time, math, json
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils import spectral_norm as SN
 
@@ -110,7 +113,10 @@ for step in range(1, a.steps+1):
     lg = -out.mean() if a.loss == "hinge" else F.softplus(-out).mean()
     opt_g.zero_grad(); lg.backward(); opt_g.step()
     if step % a.every == 0:
-        G.eval()
-        with torch.no_grad(): s, n = div(G(zf)); s2, n2 = div(G.train()(zf))
+        # eval mode, then training mode on a copy (a training-mode forward of G itself would
+        # move its running statistics towards the measurement batch)
+        with torch.no_grad():
+            s, n = div(G.eval()(zf))
+            s2, n2 = div(copy.deepcopy(G).train()(zf))
         G.train()
         print(json.dumps(dict(cfg=vars(a), step=step, std=round(s/rs,3), nn=round(n/rn,3), std_train=round(s2/rs,3), nn_train=round(n2/rn,3), sec=round(time.time()-t0,1))), flush=True)

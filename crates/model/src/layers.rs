@@ -177,3 +177,31 @@ pub fn bn_relu<B: Backend>(
 ) -> Result<B::Tensor> {
     b.batch_norm_act(x, bn, Activation::Relu) // [N, C, H, W]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fans_are_counted_as_pytorch_counts_them() {
+        // a transposed conv [I=32, O=1, 4, 4]: PyTorch's fan in is O x 16 = 16, bound 1/4
+        assert_eq!(
+            WeightInit::TorchDefault.init(&[32, 1, 4, 4]),
+            Init::Uniform(0.25)
+        );
+        // a conv [O=8, I=2, 3, 3]: fan in 18; a linear [out=4, in=9]: fan in 9
+        assert_eq!(
+            WeightInit::TorchDefault.init(&[8, 2, 3, 3]),
+            Init::Uniform(1.0 / 18f32.sqrt())
+        );
+        assert_eq!(
+            WeightInit::TorchDefault.init(&[4, 9]),
+            Init::Uniform(1.0 / 3.0)
+        );
+        // Glorot counts both fans, so either layout of the same conv gets the same bound
+        let glorot = Init::Uniform((6.0f32 / (32.0 * 16.0 + 16.0)).sqrt());
+        assert_eq!(WeightInit::Glorot.init(&[32, 1, 4, 4]), glorot);
+        assert_eq!(WeightInit::Glorot.init(&[1, 32, 4, 4]), glorot);
+        assert_eq!(WeightInit::Dcgan.init(&[4, 9]), Init::Normal(0.02));
+    }
+}

@@ -58,6 +58,24 @@ fn the_written_step_replays_and_is_timed() {
         load(&dir.path().join("after.safetensors")),
     );
 
+    // the generator starts as `WeightInit` says: the output layers (no BatchNorm after them)
+    // at PyTorch's bound 1/sqrt(channels x 16) = 1/4 for grey images, the others N(0, 0.02)
+    for (name, t) in &init {
+        if !(name.starts_with("g.") && name.ends_with("conv.weight")) {
+            continue;
+        }
+        let max = t
+            .abs()
+            .and_then(|a| a.max_all())
+            .and_then(|m| m.to_scalar::<f32>());
+        let max = max.expect("max");
+        if name.ends_with("layer4.conv.weight") {
+            assert!(max > 0.15 && max <= 0.25, "{name}: largest |w| {max}");
+        } else {
+            assert!(max < 0.12, "{name}: largest |w| {max}");
+        }
+    }
+
     // init + the step = after, in a fresh run restored from init
     let mut fresh = Trainer::new(o.clone(), data).expect("trainer");
     fresh.store.restore(&init).expect("restore");

@@ -117,7 +117,8 @@ pub struct TrainArgs {
     #[arg(long)]
     width: Option<usize>,
     /// Discriminator width: dcgan's first conv has w channels and each later one twice as
-    /// many (w, 2w, 4w at 32x32); snresnet w everywhere. Default: --width.
+    /// many (w, 2w, 4w at 32x32); snresnet w everywhere. Default: --width (32 for --arch
+    /// linear).
     #[arg(long)]
     d_width: Option<usize>,
     /// Latent size (noise z, or the RPGAN constant Z).
@@ -203,9 +204,8 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         Family::Linear => 128,
     });
     let default_d_width = match arch {
-        Family::Dcgan | Family::Program => width,
-        Family::SnResnet => width,
         Family::Linear => D.d_width,
+        Family::Dcgan | Family::Program | Family::SnResnet => width,
     };
     let (rpgan, blocks) = if a.rpgan {
         let layers = ganscope_model::config::layer_count(arch, a.image_size)?.0;
