@@ -29,8 +29,12 @@ cargo test --workspace --locked
 # the wasm package (installs the wasm32 target and wasm-bindgen-cli when missing), then in
 # headless Chromium: the forward (WebGPU against wgpu, candle in wasm against candle) and the
 # lab page end to end on WebGPU (SwiftShader) and on the CPU fallback, then its faults and a
-# long session of edits
+# long session of edits; sharing from the page; keyboard, phone and axe-core; and a site
+# `ganscope site` writes, served by Python's static server
 ./build.sh
 node tests/browser/gpu-forward.mjs
 node tests/browser/lab.mjs
+node tests/browser/share.mjs
+node tests/browser/access.mjs
+node tests/browser/site.mjs
 node tests/browser/faults.mjs

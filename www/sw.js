@@ -1,40 +1,48 @@
-// Offline support: every request of the page goes to the network first (so a new build is
-// seen at once) and falls back to the cache, which install fills with the page, the wasm
-// package, the vendored libraries and the bundled models (classrooms with a flaky network).
-const CACHE = 'ganscope-lab-v1';
-const FILES = [
-  './', 'index.html', 'style.css', 'js/app.js', 'js/lab.js', 'js/worker.js', 'js/draw.js',
-  'js/state.js', 'js/dom.js', 'js/panels/paths.js', 'js/panels/units.js',
-  'js/panels/hybrids.js', 'js/panels/directions.js', 'pkg/ganscope_web.js', 'pkg/ganscope_web_bg.wasm',
-  'vendor/chart.js-4.5.1/chart.umd.min.js', 'models/rpgan-colored-mnist.safetensors',
-  'models/gan-colored-mnist.safetensors', 'models/classifier-colored-mnist.safetensors',
-  'models/dcgan-digiface.safetensors',
-];
+// The page's service worker. BUILD names its cache and the files it fills it with when it
+// installs (the page, the wasm package, the vendored libraries, the models). This copy, the
+// repository's, serves the network first (a new build is seen at once while working on the
+// page) and falls back to the cache offline. `ganscope site` rewrites the line for a site:
+// its own files, a cache named by their content hash, served cache-first, so a warm visit
+// reads nothing from the network and a site written anew (a new hash, so a new sw.js)
+// replaces the old cache on the next visit; the page then reloads once (js/app.js).
+const BUILD = {"cache":"ganscope-lab-dev","cacheFirst":false,"files":["./","index.html","style.css","js/app.js","js/lab.js","js/worker.js","js/draw.js","js/state.js","js/dom.js","js/share.js","js/keys.js","js/panels/paths.js","js/panels/units.js","js/panels/hybrids.js","js/panels/directions.js","pkg/ganscope_web.js","pkg/ganscope_web_bg.wasm","vendor/chart.js-4.5.1/chart.umd.min.js","models/manifest.json","models/rpgan-colored-mnist.safetensors","models/gan-colored-mnist.safetensors","models/classifier-colored-mnist.safetensors","models/dcgan-digiface.safetensors"]};
 
 self.addEventListener('install', (e) => {
-  // one by one: a file the host lacks (e.g. a host that does not serve ./) costs only itself
-  e.waitUntil(caches.open(CACHE)
-    .then((c) => Promise.all(FILES.map((f) => c.add(f).catch(() => {}))))
+  // one by one: a file the host lacks (e.g. a host that does not serve ./) costs only itself;
+  // 'reload' so that no stale copy in the browser's HTTP cache is what gets cached
+  e.waitUntil(caches.open(BUILD.cache)
+    .then((c) => Promise.all(BUILD.files.map((f) => c.add(new Request(f, { cache: 'reload' })).catch(() => {}))))
     .then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {
   e.waitUntil(caches.keys()
-    .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then((keys) => Promise.all(keys.filter((k) => k !== BUILD.cache).map((k) => caches.delete(k))))
     .then(() => self.clients.claim()));
 });
+
+/** A copy from the network, kept in the cache when it worked. */
+async function network(cache, request) {
+  const res = await fetch(request);
+  if (res.ok) cache.put(request, res.clone());
+  return res;
+}
 
 self.addEventListener('fetch', (e) => {
   const url = new URL(e.request.url);
   if (e.request.method !== 'GET' || url.origin !== location.origin) return;
+  // the page is one file whatever its query (the view's state)
+  const page = e.request.mode === 'navigate' || url.pathname.endsWith('/') || url.pathname.endsWith('.html');
   e.respondWith((async () => {
-    const cache = await caches.open(CACHE);
+    const cache = await caches.open(BUILD.cache);
+    if (BUILD.cacheFirst) {
+      const hit = await cache.match(e.request, { ignoreSearch: page });
+      return hit || network(cache, e.request);
+    }
     try {
-      const res = await fetch(e.request);
-      if (res.ok) cache.put(e.request, res.clone());
-      return res;
+      return await network(cache, e.request);
     } catch (err) {
-      const hit = await cache.match(e.request, { ignoreSearch: url.pathname.endsWith('/') || url.pathname.endsWith('.html') });
+      const hit = await cache.match(e.request, { ignoreSearch: page });
       if (hit) return hit;
       throw err;
     }

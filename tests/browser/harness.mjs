@@ -2,7 +2,7 @@
 // (Debian's; WebGPU on SwiftShader with `webgpu`, none without), and the native reference
 // (`ganscope sample --raw`, the debug binary `cargo test --workspace` builds, or $GANSCOPE).
 import { chromium } from 'playwright-core';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -72,4 +72,33 @@ export function native(model, seed, n, iv, backend = 'cpu', extra = []) {
   ganscope([...args, ...extra]);
   const b = fs.readFileSync(raw);
   return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+}
+
+/** Trains (3 steps on 128 digits, tiny widths) and exports a model in the test's folder;
+ * returns its file, `NAME.safetensors`. */
+export function trainHere(name, args) {
+  const run = path.join(tmp, name);
+  ganscope(['train', '--limit', '128', '--batch', '8', '--steps', '3', '--width', '4', '--d-width', '4',
+    '--out', run, ...args]);
+  ganscope(['export', run, '--out', `${run}.safetensors`]);
+  return `${run}.safetensors`;
+}
+
+/** Serves `dir` with Python's plain static server (what a researcher previews a site with);
+ * resolves to `{base, close, requests}`, `requests` the paths asked for, in order. */
+export async function servePlain(dir) {
+  const py = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const requests = [];
+  py.stderr.on('data', (d) => {
+    for (const m of String(d).matchAll(/"GET ([^ ]+) HTTP/g)) requests.push(m[1]);
+  });
+  const port = await new Promise((ok, fail) => {
+    py.stdout.on('data', (d) => {
+      const m = /port (\d+)/.exec(String(d));
+      if (m) ok(Number(m[1]));
+    });
+    py.on('exit', (code) => fail(new Error(`python3 -m http.server exited with ${code}`)));
+  });
+  return { base: `http://127.0.0.1:${port}`, close: () => py.kill(), requests };
 }

@@ -5,7 +5,7 @@
 // Needs ./build.sh (www/pkg), Debian's chromium and target/debug/ganscope (or $GANSCOPE).
 import fs from 'node:fs';
 import path from 'node:path';
-import { ganscope, native, root, serve, tmp } from './harness.mjs';
+import { ganscope, native, root, serve, tmp, trainHere } from './harness.mjs';
 import { differs, expectBanner, pixels, ready, redraw, runSuite, same, settle, state } from './page.mjs';
 
 const RPGAN = 'www/models/rpgan-colored-mnist.safetensors';
@@ -14,14 +14,6 @@ const FACE = 'www/models/dcgan-digiface.safetensors';
 const TORCH = 'tests/fixtures/import/pytorch-dcgan/checkpoint.tar';
 const { base, close } = await serve();
 
-/** Trains (3 steps on 128 digits, tiny widths) and exports a model here; returns its file. */
-function trainHere(name, args) {
-  const run = path.join(tmp, name);
-  ganscope(['train', '--limit', '128', '--batch', '8', '--steps', '3', '--width', '4', '--d-width', '4',
-    '--out', run, ...args]);
-  ganscope(['export', run, '--out', `${run}.safetensors`]);
-  return `${run}.safetensors`;
-}
 const LINEAR = trainHere('linear', ['--arch', 'linear', '--image-size', '28', '--rpgan', '--blocks', '3,3,2,2,2']);
 const INTERP = trainHere('interp', ['--interpret', 'b2', '--groups', '3', '--group-every', '2']);
 

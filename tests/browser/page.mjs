@@ -28,7 +28,7 @@ export function same(rgba, want, what) {
 export const differs = (a, b) => a.some((v, i) => v !== b[i]);
 
 export async function open(browser, base, query, errors) {
-  const page = await browser.newPage();
+  const page = await browser.newPage({ acceptDownloads: true });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   await page.goto(`${base}/www/index.html${query}`);
@@ -67,9 +67,10 @@ export const state = (page) => page.evaluate(() => JSON.parse(JSON.stringify(win
  * fresh page of the lab at seed 5 of the bundled RPGAN; then `extra[kind]` (`{name: async
  * (browser) => note?}`). Console errors fail a test unless they match `expected`, and so does
  * the page's error banner left showing unless the test called `expectBanner`. Prints a
- * line per test and the closing count, calls `close`, and exits 1 when one failed.
+ * line per test and the closing count, calls `close`, and exits 1 when one failed. `kinds`
+ * narrows the browsers to those a suite's tests depend on.
  */
-export async function runSuite({ base, close, tests, extra = {}, expected = /Failed to load resource/ }) {
+export async function runSuite({ base, close, tests, extra = {}, expected = /Failed to load resource/, kinds = ['gpu', 'cpu'] }) {
   // ONLY=regex runs the tests whose names match (while working on them)
   const only = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
   const chosen = (o) => Object.entries(o).filter(([name]) => !only || only.test(name));
@@ -87,7 +88,7 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
     }
   };
   try {
-    for (const kind of ['gpu', 'cpu']) {
+    for (const kind of kinds) {
       const browser = await launch({ webgpu: kind === 'gpu' });
       const backend = kind === 'gpu' ? 'gpu' : 'auto';
       for (const [name, t] of chosen(tests)) {
@@ -114,4 +115,38 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
   }
   console.log(`${passed} passed, ${failed} failed`);
   if (failed) process.exit(1);
+}
+
+/** Clicks `selector`, which downloads a file; resolves to `{name, bytes}`. */
+export async function download(page, selector) {
+  const [d] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  const file = await d.path();
+  const fs = await import('node:fs');
+  return { name: d.suggestedFilename(), bytes: fs.readFileSync(file) };
+}
+
+/** A PNG's size and RGBA bytes, decoded by the browser. */
+export function decodePng(page, bytes) {
+  return page.evaluate(async (b) => {
+    const bmp = await createImageBitmap(new Blob([new Uint8Array(b)], { type: 'image/png' }));
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bmp, 0, 0);
+    return { width: bmp.width, height: bmp.height, data: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
+  }, Array.from(bytes));
+}
+
+/** Checks that `png` shows canvas `rgba` (`w` x `h`) scaled up `k` times at (`x0`, `y0`). */
+export function scaledCopy(png, rgba, w, h, k, [x0, y0], what) {
+  for (let y = 0; y < h * k; y++) {
+    for (let x = 0; x < w * k; x++) {
+      const p = 4 * ((y0 + y) * png.width + x0 + x);
+      const q = 4 * (Math.floor(y / k) * w + Math.floor(x / k));
+      for (let c = 0; c < 4; c++) {
+        if (png.data[p + c] !== rgba[q + c]) {
+          throw new Error(`${what}: pixel (${x0 + x}, ${y0 + y}) is ${png.data.slice(p, p + 4)}, the canvas has ${rgba.slice(q, q + 4)}`);
+        }
+      }
+    }
+  }
 }

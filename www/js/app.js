@@ -7,19 +7,36 @@ import { pathsPanel } from './panels/paths.js';
 import { unitsPanel } from './panels/units.js';
 import { hybridsPanel } from './panels/hybrids.js';
 import { directionsPanel } from './panels/directions.js';
+import { link, shareBar } from './share.js';
+import { roving } from './keys.js';
 
 const $ = (id) => document.getElementById(id);
 
-export const BUNDLED = [
-  { name: 'rpgan-colored-mnist', title: 'RPGAN, colored MNIST (4 buckets x 8 blocks)' },
-  { name: 'gan-colored-mnist', title: 'standard GAN, colored MNIST' },
-  { name: 'dcgan-digiface', title: 'DCGAN, 64x64 faces (PyTorch, DigiFace1M; imported)' },
-];
-const CLASSIFIER = 'models/classifier-colored-mnist.safetensors';
 // a model file larger than this is refused before it is read
 const MAX_MODEL_BYTES = 512 << 20;
 
-const parsed = urlState.parse(location.search);
+/** The site's models (models/manifest.json, written by `ganscope site`): `{models: [{name,
+ * title, file}], open, view, classifier}`; a site without one lists nothing and says so. */
+async function readManifest() {
+  try {
+    const res = await fetch('models/manifest.json');
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const m = await res.json();
+    if (!Array.isArray(m.models) || m.models.some((e) => typeof e?.name !== 'string' || typeof e.file !== 'string')) {
+      throw new Error('it has no list of models with names and files');
+    }
+    return { models: m.models, open: String(m.open || m.models[0]?.name || ''), view: String(m.view || ''), classifier: m.classifier ? String(m.classifier) : '' };
+  } catch (e) {
+    return { models: [], open: '', view: '', classifier: '', problem: `The site's list of models (models/manifest.json) could not be read (${e.message}): open a model file, or a model URL as ?model=URL.` };
+  }
+}
+// when the page's script started and when it had the manifest (ms after navigation start)
+const started = { script: performance.now(), manifest: 0 };
+const site = await readManifest();
+started.manifest = performance.now();
+const BUNDLED = site.models.map((m) => ({ ...m, title: String(m.title || m.name) }));
+// a URL without a query opens the site's chosen view of its chosen model
+const parsed = urlState.parse(location.search || (site.view ? `?${site.view}` : ''), { model: site.open });
 const app = {
   lab: new LabClient(),
   // analyses run in a worker of their own (js/lab.js), so renders never wait for them
@@ -27,6 +44,8 @@ const app = {
   state: parsed.state,
   model: null,
   classifier: null,
+  /** What the analyses measured for this model, by name: `{json, rows}` (js/share.js). */
+  measured: {},
   $,
   /** Shows `msg` (text) as the page's error; empty clears it. */
   error(msg) {
@@ -61,7 +80,8 @@ const app = {
   async classifierBytes() {
     if (app.classifier === null) {
       try {
-        app.classifier = new Uint8Array(await (await fetch(CLASSIFIER)).arrayBuffer());
+        if (!site.classifier) throw new Error('no classifier');
+        app.classifier = new Uint8Array(await (await fetch(`models/${site.classifier}`)).arrayBuffer());
       } catch {
         app.classifier = new Uint8Array();
       }
@@ -75,6 +95,37 @@ const panels = {
   paths: pathsPanel(app), units: unitsPanel(app), hybrids: hybridsPanel(app),
   directions: directionsPanel(app),
 };
+
+const canvases = (sel) => Array.from(document.querySelectorAll(sel));
+/** `list` in rows of `n`. */
+const rowsOf = (list, n) => Array.from({ length: Math.ceil(list.length / n) }, (_, i) => list.slice(i * n, i * n + n));
+const image = { what: 'image', label: 'Image', rows: () => [[$('main')]] };
+const shares = [
+  shareBar(app, $('panel-sample'), 'sample', { images: [image] }),
+  shareBar(app, $('panel-paths'), 'paths', {
+    images: [{ what: 'grid', label: 'Path grid', rows: () => panels.paths.gridRows() }],
+    numbers: [{ what: 'responsibility', label: 'Bucket responsibility', get: () => app.measured.responsibility }],
+  }),
+  shareBar(app, $('panel-units'), 'units', {
+    embedWith: ['panel-sample'],
+    images: [image, { what: 'top-samples', label: 'Top samples', rows: () => [canvases('#top canvas')] }],
+    numbers: [{ what: 'ace', label: 'Causal effect', get: () => app.measured.ace }],
+  }),
+  shareBar(app, $('panel-hybrids'), 'hybrids', {
+    images: [
+      { what: 'hybrid', label: 'Samples and hybrid', rows: () => [[$('h-one'), $('h-two'), $('h-mix')]] },
+      { what: 'influence-maps', label: 'Influence maps', rows: () => rowsOf(canvases('#maps canvas'), 16) },
+      { what: 'modules', label: 'Module templates', rows: () => [canvases('#modules canvas')] },
+    ],
+    numbers: [{ what: 'groups', label: 'Concept groups', get: () => app.measured.groups }],
+  }),
+  shareBar(app, $('panel-directions'), 'directions', {
+    embedWith: ['panel-sample'],
+    images: [image, { what: 'sweep', label: 'Sweep', rows: () => [canvases('#sweep canvas')] }],
+  }),
+];
+/** Enables what can be shared now (the page calls it after each change). */
+app.updateShares = () => shares.forEach((s) => s.update());
 
 function describeModel(r) {
   const g = r.meta.generator;
@@ -124,6 +175,8 @@ async function refresh() {
     $(`panel-${p}`).hidden = st.embed ? st.embed !== p : !on;
   }
   $('panel-sample').hidden = Boolean(st.embed) && !['sample', 'units', 'directions'].includes(st.embed);
+  $('embed-link').hidden = !st.embed;
+  $('embed-full').href = link(app);
   try {
     // moves along directions in the state need the directions before the image
     if (st.moves.length) await panels.directions.ensure();
@@ -134,6 +187,7 @@ async function refresh() {
     // a render that worked clears the error of one that did not
     if ($('error').dataset.render) app.error('');
     app.status(`ready: ${app.model.name}`);
+    app.updateShares();
     document.body.dataset.ready = '1';
   } catch (e) {
     app.error(e.message);
@@ -161,7 +215,7 @@ async function load(name, bytes, source) {
     app.analysis.setModel(r.modelBytes || kept, name, r.kind === 'gpu' ? 'auto' : 'cpu');
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
-    app.timings = { ...r.timings, fetch: fetched };
+    app.timings = { ...started, ...r.timings, fetch: fetched };
     fixState(model);
     app.model = model;
     app.state.model = source;
@@ -178,6 +232,7 @@ async function load(name, bytes, source) {
       if (app.model === model) $('backend-info').textContent = `${r.backend} (${r.reason}); analyses: ${b}`;
     };
     document.body.dataset.backend = r.kind;
+    app.measured = {};
     app.error('');
     for (const p of Object.values(panels)) p.onModel();
     if (model.rpgan && !app.state.path) {
@@ -250,7 +305,7 @@ function loadSource(source) {
       'requests and link it as ?model=URL.')), source);
   }
   const bundled = BUNDLED.find((b) => b.name === source);
-  const url = bundled ? `models/${bundled.name}.safetensors` : source;
+  const url = bundled ? `models/${bundled.file}` : source;
   $('bundled').value = bundled ? bundled.name : '';
   return load(bundled ? bundled.name : source, fetchBytes(url), source);
 }
@@ -313,13 +368,33 @@ function wire() {
   for (const p of urlState.PANELS) {
     $(`tab-${p}`).addEventListener('click', () => app.set({ panel: p }));
   }
+  // the tabs are one Tab stop; the arrow keys choose a tab (WAI-ARIA tabs, automatic activation)
+  roving(document.querySelector('.tabs'), {
+    preferred: () => $(`tab-${app.state.panel}`),
+    onMove: (b) => app.set({ panel: b.dataset.panel }),
+    selected: true,
+  });
+  // so are the galleries of buttons
+  for (const id of ['units', 'channels', 'maps', 'modules', 'groups']) roving($(id));
+  roving($('grid'), { preferred: () => $('grid').querySelector('button[aria-pressed="true"]') });
   if (app.state.embed) document.body.classList.add('embed');
 }
 
 wire();
 if (parsed.problems.length) app.error(parsed.problems.join('\n'));
 if ('serviceWorker' in navigator) {
+  // a site written anew gets a new worker on the next visit, which takes over once it has
+  // cached the new files: reload once onto them (the view is in the URL)
+  const had = navigator.serviceWorker.controller;
+  navigator.serviceWorker.addEventListener('controllerchange', () => { if (had) location.reload(); });
   navigator.serviceWorker.register('sw.js').catch(() => {});
 }
-await loadSource(app.state.model);
+if (site.problem && !app.state.model) {
+  app.error(site.problem);
+  for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
+  $('panel-sample').hidden = true;
+  app.status('no model loaded');
+} else {
+  await loadSource(app.state.model);
+}
 if (parsed.problems.length && !$('error').textContent) app.error(parsed.problems.join('\n'));

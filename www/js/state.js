@@ -1,7 +1,8 @@
 // The view's state and its URL: every choice that changes what the page shows is a query
 // parameter, so a paper can link to an exact view and a reload reproduces it.
-//   model    bundled model name or a URL of a .safetensors file (file:NAME: a local file,
-//            which a link names but cannot open)
+//   model    a model the site lists (models/manifest.json; its "open" one by default) or a
+//            URL of a .safetensors file (file:NAME: a local file, which a link names but
+//            cannot open)
 //   backend  auto | gpu | cpu
 //   seed     the sample (sample 0 of this seed)
 //   path     RPGAN path, block per bucket: 1,0,2,1
@@ -26,7 +27,7 @@ const MAX_SEED = 4294967295;
 
 export function defaults() {
   return {
-    model: 'rpgan-colored-mnist', backend: 'auto', seed: 0, path: null, edits: [],
+    model: '', backend: 'auto', seed: 0, path: null, edits: [],
     panel: 'paths', site: '', donor: 1, hsite: '', channels: [], k: 3, embed: '',
     dmethod: '', dsite: '', moves: [],
   };
@@ -69,12 +70,13 @@ function seed(s, name) {
 }
 
 /**
- * The state in `search` (a query string). Bad parameters are reported in `problems` (one
- * sentence each) and left at their defaults; nothing in the URL is ever treated as HTML.
+ * The state in `search` (a query string) over the defaults and `base` (the site's model to
+ * open). Bad parameters are reported in `problems` (one sentence each) and left at their
+ * defaults; nothing in the URL is ever treated as HTML.
  */
-export function parse(search) {
+export function parse(search, base = {}) {
   const q = new URLSearchParams(search);
-  const st = defaults();
+  const st = { ...defaults(), ...base };
   const problems = [];
   const take = (name, f) => {
     if (!q.has(name)) return;

@@ -9,7 +9,7 @@ mod progress;
 
 use clap::{Parser, Subcommand};
 use commands::{
-    analyze, bench, bench_train, classifier, compress, export, import, info, sample, train,
+    analyze, bench, bench_train, classifier, compress, export, import, info, sample, site, train,
 };
 
 #[derive(Parser)]
@@ -51,6 +51,9 @@ enum Cmd {
     /// Import a generator trained in PyTorch (a torch.save checkpoint or a safetensors state
     /// dict) as a model file; the layout of its keys is detected, and no code in it runs.
     Import(import::ImportArgs),
+    /// Write the lab page and chosen models as one folder that any static host serves,
+    /// opening on a chosen model and view.
+    Site(site::SiteArgs),
     /// Print a model file's architecture, sites, parameters and training summary.
     Info(info::InfoArgs),
 }
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Cmd::Compress(a) => compress::run(&a),
         Cmd::Import(a) => import::run(&a),
         Cmd::Info(a) => info::run(&a),
+        Cmd::Site(a) => site::run(&a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

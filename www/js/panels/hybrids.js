@@ -46,6 +46,7 @@ export function hybridsPanel(app) {
 
   function resetGroups() {
     $('groups').replaceChildren();
+    delete app.measured.groups;
     const g = learnedGroups();
     if (g) showGroups(g);
   }
@@ -121,6 +122,11 @@ export function hybridsPanel(app) {
 
   function showGroups(g) {
     $('groups').replaceChildren();
+    app.measured.groups = {
+      json: { site: app.state.hsite, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
+      rows: g.labels.map((l, filter) => ({ site: app.state.hsite, filter, group: l + 1 })),
+    };
+    app.updateShares?.();
     for (let k = 0; k < g.k; k++) {
       const members = g.labels.flatMap((l, c) => (l === k ? [c] : []));
       if (!members.length) continue;

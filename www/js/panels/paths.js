@@ -35,6 +35,20 @@ const errorBars = {
   },
 };
 
+let chartLib = null;
+/** Chart.js, loaded the first time a chart is drawn (it is not needed for the first image);
+ * null when it cannot be had (the table then stands alone). */
+function loadChart() {
+  chartLib ||= new Promise((ok) => {
+    const s = document.createElement('script');
+    s.src = 'vendor/chart.js-4.5.1/chart.umd.min.js';
+    s.onload = () => ok(window.Chart || null);
+    s.onerror = () => ok(null);
+    document.head.append(s);
+  });
+  return chartLib;
+}
+
 export function pathsPanel(app) {
   const $ = app.$;
   let cells = [];
@@ -47,6 +61,8 @@ export function pathsPanel(app) {
     $('grid').replaceChildren();
     cells = [];
     $('resp-table').hidden = true;
+    // the chart takes room only once there is something to draw
+    $('resp-chart').parentElement.hidden = true;
     if (chart) chart.destroy();
     chart = null;
     if (!m.rpgan) return;
@@ -103,7 +119,21 @@ export function pathsPanel(app) {
     await Promise.all(cells.map((_, i) => renderRow(i, iv)));
   }
 
-  function show(res) {
+  /** The grid's canvases by bucket (null where a bucket has fewer blocks). */
+  function gridRows() {
+    return cells.map((row) => row.map((cell) => (cell ? cell.c : null)));
+  }
+
+  async function show(res) {
+    app.measured.responsibility = {
+      json: res,
+      rows: res.buckets.map((b) => ({
+        bucket: b.bucket, colour_mean: b.colour_mean.mean, colour_std: b.colour_mean.std,
+        semantic_mean: b.semantic ? b.semantic.mean : '', semantic_std: b.semantic ? b.semantic.std : '',
+        evaluations: res.evaluations,
+      })),
+    };
+    app.updateShares();
     const fmt = (s) => (s ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
     const body = $('resp-table').querySelector('tbody');
     body.replaceChildren();
@@ -117,7 +147,9 @@ export function pathsPanel(app) {
       body.append(tr);
     }
     $('resp-table').hidden = false;
-    if (!window.Chart) return; // the table stands alone
+    const Chart = await loadChart();
+    if (!Chart) return; // the table stands alone
+    $('resp-chart').parentElement.hidden = false;
     if (chart) chart.destroy();
     const labels = res.buckets.map((b) => `bucket ${b.bucket}`);
     const datasets = [{
@@ -132,12 +164,15 @@ export function pathsPanel(app) {
         std: res.buckets.map((b) => (b.semantic ? b.semantic.std : NaN)),
       });
     }
-    chart = new window.Chart($('resp-chart'), {
+    chart = new Chart($('resp-chart'), {
       type: 'bar',
       data: { labels, datasets },
       options: {
         animation: false,
-        scales: { y: { beginAtZero: true, title: { display: true, text: 'D_l / D_1' } } },
+        scales: {
+          x: { title: { display: true, text: 'bucket l whose block is swapped' } },
+          y: { beginAtZero: true, title: { display: true, text: 'distance ratio D_l / D_1' } },
+        },
         plugins: { title: { display: true, text: `${res.evaluations} evaluations` } },
       },
       plugins: [errorBars],
@@ -154,8 +189,8 @@ export function pathsPanel(app) {
       // the bundled classifier knows colored MNIST only: other models get colour alone
       const dataset = app.model.meta.dataset && app.model.meta.dataset.name;
       const classifier = dataset === 'colored-mnist' ? await app.classifierBytes() : new Uint8Array();
-      show(await app.analysis.call('responsibility', { evaluations, seed: app.state.seed, classifier },
+      await show(await app.analysis.call('responsibility', { evaluations, seed: app.state.seed, classifier },
         { onProgress }));
     }));
-  return { onModel, render };
+  return { onModel, render, gridRows };
 }

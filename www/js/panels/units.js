@@ -247,6 +247,7 @@ export function unitsPanel(app) {
   });
   $('clear-region').addEventListener('click', () => {
     mask = null;
+    rect = null;
     drawMask();
     apply(current());
   });
@@ -259,6 +260,10 @@ export function unitsPanel(app) {
       const e = await app.analysis.call('ace', { site: app.state.site, units, concept,
         n: Number($('ace-n').value), seed: 0 });
       const pct = (v) => `${(100 * v).toFixed(1)}%`;
+      const what = { site: app.state.site, units, concept: app.model.concepts[concept], samples: Number($('ace-n').value) };
+      const nums = { base: e.base, ablated: e.ablated, inserted: e.inserted, ace: e.ace, ablation_effect: e.ablation_effect };
+      app.measured.ace = { json: { ...what, ...nums }, rows: [{ ...what, units: units.join(' '), ...nums }] };
+      app.updateShares();
       $('ace-out').textContent = `${app.model.concepts[concept]} at ${app.state.site}, units ` +
         `${units.join(', ')}: ${pct(e.base)} of the pixels as drawn, ${pct(e.ablated)} ablated, ` +
         `${pct(e.inserted)} inserted; ACE ${e.ace.toFixed(3)}, ablation removes ${pct(e.ablation_effect)}.`;
@@ -270,7 +275,38 @@ export function unitsPanel(app) {
     }
   });
   $('paint').addEventListener('change', (e) => {
-    $('brush-overlay').parentElement.classList.toggle('painting', e.target.checked);
+    const o = $('brush-overlay');
+    o.parentElement.classList.toggle('painting', e.target.checked);
+    // by keyboard, the region is a rectangle: it is focusable while painting
+    if (e.target.checked) {
+      o.tabIndex = 0;
+      o.removeAttribute('aria-hidden');
+    } else {
+      o.removeAttribute('tabindex');
+      o.setAttribute('aria-hidden', 'true');
+    }
+  });
+  // the keyboard's region: arrow keys move a rectangle by a pixel, with Shift they size it
+  let rect = null;
+  $('brush-overlay').addEventListener('keydown', (e) => {
+    const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const s = app.model.size;
+    if (!rect) rect = { x: s / 4, y: s / 4, w: s / 2, h: s / 2 };
+    if (e.shiftKey) {
+      rect.w = Math.min(s - rect.x, Math.max(1, rect.w + step[0]));
+      rect.h = Math.min(s - rect.y, Math.max(1, rect.h + step[1]));
+    } else {
+      rect.x = Math.min(s - rect.w, Math.max(0, rect.x + step[0]));
+      rect.y = Math.min(s - rect.h, Math.max(0, rect.y + step[1]));
+    }
+    mask = new Float32Array(s * s);
+    for (let y = rect.y; y < rect.y + rect.h; y++) mask.fill(1, y * s + rect.x, y * s + rect.x + rect.w);
+    $('brush-overlay').setAttribute('aria-label', `the region: ${rect.w}x${rect.h} pixels at ` +
+      `(${rect.x}, ${rect.y}); arrow keys move it, Shift with arrow keys sizes it`);
+    drawMask();
+    apply(current());
   });
   const o = $('brush-overlay');
   o.addEventListener('pointerdown', (e) => {

@@ -9,6 +9,7 @@ pub mod export;
 pub mod import;
 pub mod info;
 pub mod sample;
+pub mod site;
 pub mod train;
 
 use anyhow::{Context, Result};
