@@ -7,17 +7,30 @@
 // replaces the old cache on the next visit; the page then reloads once (js/app.js).
 const BUILD = {"cache":"ganscope-lab-dev","cacheFirst":false,"files":["./","index.html","style.css","js/app.js","js/lab.js","js/worker.js","js/draw.js","js/state.js","js/dom.js","js/share.js","js/keys.js","js/panels/paths.js","js/panels/units.js","js/panels/hybrids.js","js/panels/directions.js","pkg/ganscope_web.js","pkg/ganscope_web_bg.wasm","vendor/chart.js-4.5.1/chart.umd.min.js","models/manifest.json","models/rpgan-colored-mnist.safetensors","models/gan-colored-mnist.safetensors","models/classifier-colored-mnist.safetensors","models/dcgan-digiface.safetensors"]};
 
+// caches belong to an origin, not a scope: the name carries the scope, so that two labs on
+// one origin (user.github.io/a/ and /b/) never delete each other's
+const CACHE = `${BUILD.cache} ${self.registration.scope}`;
+const OURS = (k) => k.startsWith('ganscope-lab-') && k.endsWith(` ${self.registration.scope}`);
+
 self.addEventListener('install', (e) => {
-  // one by one: a file the host lacks (e.g. a host that does not serve ./) costs only itself;
-  // 'reload' so that no stale copy in the browser's HTTP cache is what gets cached
-  e.waitUntil(caches.open(BUILD.cache)
-    .then((c) => Promise.all(BUILD.files.map((f) => c.add(new Request(f, { cache: 'reload' })).catch(() => {}))))
-    .then(() => self.skipWaiting()));
+  // 'reload': no stale copy from the browser's HTTP cache gets cached
+  const get = (f) => new Request(f, { cache: 'reload' });
+  e.waitUntil(caches.open(CACHE).then(async (c) => {
+    // a site's files all or none (a failed install leaves the previous worker and its whole
+    // cache in charge); the repository's one by one, a missing file costing only itself
+    const one = (f) => c.add(get(f)).catch(() => {});
+    if (BUILD.cacheFirst) {
+      await c.addAll(BUILD.files.filter((f) => f !== './').map(get));
+      await one('./'); // a host may not serve a folder's index
+    } else {
+      await Promise.all(BUILD.files.map(one));
+    }
+  }).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (e) => {
   e.waitUntil(caches.keys()
-    .then((keys) => Promise.all(keys.filter((k) => k !== BUILD.cache).map((k) => caches.delete(k))))
+    .then((keys) => Promise.all(keys.filter((k) => OURS(k) && k !== CACHE).map((k) => caches.delete(k))))
     .then(() => self.clients.claim()));
 });
 
@@ -34,9 +47,9 @@ self.addEventListener('fetch', (e) => {
   // the page is one file whatever its query (the view's state)
   const page = e.request.mode === 'navigate' || url.pathname.endsWith('/') || url.pathname.endsWith('.html');
   e.respondWith((async () => {
-    const cache = await caches.open(BUILD.cache);
+    const cache = await caches.open(CACHE);
     if (BUILD.cacheFirst) {
-      const hit = await cache.match(e.request, { ignoreSearch: page });
+      const hit = await cache.match(e.request, { ignoreSearch: page, ignoreVary: page });
       return hit || network(cache, e.request);
     }
     try {

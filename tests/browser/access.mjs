@@ -93,8 +93,16 @@ const tests = {
     if (!label.includes('15x17 pixels at (10, 8)')) throw new Error(`the region reads ${label}`);
     const st = await state(page);
     const e = st.edits.find((x) => x.site === 'b3');
-    // b3 is 16x16: the region covers columns 5..12 (image columns 10..24) and rows 4..12
-    if (!e.region || e.region.data.filter((v) => v > 0).length === 0 || e.region.data[0] !== 0) {
+    // the rectangle covers image columns 10..24 and rows 8..24; b3 is 16x16, each cell the
+    // share of its 2x2 pixels inside
+    const inside = (v, lo, hi) => (v >= lo && v <= hi ? 1 : 0);
+    const want = Array.from({ length: 256 }, (_, p) => {
+      const [y, x] = [Math.floor(p / 16), p % 16];
+      let n = 0;
+      for (const dy of [0, 1]) for (const dx of [0, 1]) n += inside(2 * x + dx, 10, 24) * inside(2 * y + dy, 8, 24);
+      return n / 4;
+    });
+    if (!e.region || e.region.height !== 16 || JSON.stringify(e.region.data) !== JSON.stringify(want)) {
       throw new Error(`region ${JSON.stringify(e.region)}`);
     }
     same(await pixels(page, 'main'), native(RPGAN, 5, 1, JSON.stringify({ path: st.path, edits: st.edits })), 'keyboard region');

@@ -90,8 +90,15 @@ export async function servePlain(dir) {
   const py = spawn('python3', ['-u', '-m', 'http.server', '--bind', '127.0.0.1', '--directory', dir, '0'],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   const requests = [];
+  let partial = '';
   py.stderr.on('data', (d) => {
-    for (const m of String(d).matchAll(/"GET ([^ ]+) HTTP/g)) requests.push(m[1]);
+    // whole lines only: a log line may come in two chunks
+    const lines = (partial + String(d)).split('\n');
+    partial = lines.pop();
+    for (const l of lines) {
+      const m = /"GET ([^ ]+) HTTP/.exec(l);
+      if (m) requests.push(m[1]);
+    }
   });
   const port = await new Promise((ok, fail) => {
     py.stdout.on('data', (d) => {

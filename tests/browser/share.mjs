@@ -70,11 +70,14 @@ const tests = {
     await page.waitForSelector('#resp-table:not([hidden])', { timeout: 120_000 });
     const shown = await page.$$eval('#resp-table tbody tr', (trs) => trs.map((tr) =>
       Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    // another seed after measuring: the numbers are still seed 5's, and say so
+    await redraw(page, () => page.click('#seed-next'));
     const json = await download(page, button('paths', 'Bucket responsibility (JSON)'));
     if (json.name !== 'rpgan-colored-mnist-paths-seed5-responsibility.json') throw new Error(`named ${json.name}`);
     const d = JSON.parse(text(json.bytes));
     const fromJson = d.responsibility.buckets.map((b) => [String(b.bucket), fmt(b.colour_mean), fmt(b.semantic)]);
-    if (JSON.stringify(fromJson) !== JSON.stringify(shown) || d.seed !== 5 || d.responsibility.evaluations !== 2) {
+    if (JSON.stringify(fromJson) !== JSON.stringify(shown) || d.seed !== 5 || !d.link.includes('seed=5')
+      || d.responsibility.evaluations !== 2) {
       throw new Error(`JSON ${JSON.stringify(fromJson)}, shown ${JSON.stringify(shown)}`);
     }
     const csv = text((await download(page, button('paths', 'Bucket responsibility (CSV)'))).bytes).trim().split('\n');

@@ -44,8 +44,13 @@ const app = {
   state: parsed.state,
   model: null,
   classifier: null,
-  /** What the analyses measured for this model, by name: `{json, rows}` (js/share.js). */
+  /** What the analyses measured for this model, by name: `{json, rows, seed, link}`
+   * (js/share.js); `measure(what, json, rows, seed)` records one. */
   measured: {},
+  measure(what, json, rows, seed = app.state.seed) {
+    app.measured[what] = { json, rows, seed, link: link(app) };
+    app.updateShares?.();
+  },
   $,
   /** Shows `msg` (text) as the page's error; empty clears it. */
   error(msg) {

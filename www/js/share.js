@@ -8,11 +8,15 @@ const MAIN_SIDE = 256;
 const CELL_SIDE = 96;
 const GAP = 4;
 
-/** `model-view-seedN-what`, safe as a file name. */
-export function fileName(app, view, what, ext) {
-  const m = app.state.model.replace(/^file:/, '').split(/[/?#]/).filter(Boolean).pop() || 'model';
+/** `model-view-seedN-what`, safe as a file name (`seed`: the one the numbers are of). */
+export function fileName(app, view, what, ext, seed = app.state.seed) {
+  let m = app.state.model.replace(/^file:/, '');
+  try {
+    m = new URL(m).pathname; // a model URL: its file, not its query
+  } catch { /* a name */ }
+  m = m.split('/').filter(Boolean).pop() || 'model';
   const model = m.replace(/\.safetensors$/, '').replace(/[^A-Za-z0-9._-]+/g, '_');
-  return `${model}-${view}-seed${app.state.seed}-${what}.${ext}`;
+  return `${model}-${view}-seed${seed}-${what}.${ext}`;
 }
 
 /** The link to the current view (`embed` set: the panel alone). */
@@ -77,7 +81,8 @@ function button(text, onClick) {
  * A bar of share controls at the end of `section` for the view `view` (a panel's name, or
  * `sample`): Copy link and Copy embed code, then `images` (`{what, label, rows: () =>
  * canvases by row}`, each a "PNG" button) and `numbers` (`{what, label, get: () => {json,
- * rows} | null}`, each a JSON and a CSV button, enabled once measured). Returns `{update}`,
+ * rows, seed, link} | null}`: what was measured at which seed and view; each a JSON and a
+ * CSV button, enabled once measured). Returns `{update}`,
  * which the page calls after every change of state.
  */
 export function shareBar(app, section, view, { images = [], numbers = [], embedWith = [] } = {}) {
@@ -130,13 +135,15 @@ export function shareBar(app, section, view, { images = [], numbers = [], embedW
   const numberButtons = [];
   for (const n of numbers) {
     const json = button(`${n.label} (JSON)`, () => {
+      // the seed and the link of the view that was measured, not of the view shown now
       const d = n.get();
-      const body = { model: app.model.name, view, seed: app.state.seed, link: link(app), [n.what]: d.json };
+      const body = { model: app.model.name, view, seed: d.seed, link: d.link, [n.what]: d.json };
       save(new Blob([`${JSON.stringify(body, null, 2)}\n`], { type: 'application/json' }),
-        fileName(app, view, n.what, 'json'));
+        fileName(app, view, n.what, 'json', d.seed));
     });
     const table = button(`${n.label} (CSV)`, () => {
-      save(new Blob([csv(n.get().rows)], { type: 'text/csv' }), fileName(app, view, n.what, 'csv'));
+      const d = n.get();
+      save(new Blob([csv(d.rows)], { type: 'text/csv' }), fileName(app, view, n.what, 'csv', d.seed));
     });
     numberButtons.push([n, json, table]);
     bar.append(json, table);

@@ -81,13 +81,17 @@ impl Written {
 /// Writes the site `opts` describes; see the crate's documentation.
 pub fn write_site(opts: &SiteOptions) -> Result<Written> {
     let out = &opts.out;
-    check_out(out)?;
+    check_out(out, &opts.www)?;
     let page = page_files(&opts.www)?;
     let sw = std::fs::read_to_string(opts.www.join(SW)).map_err(io(&opts.www.join(SW)))?;
-    if !sw.lines().any(|l| l.starts_with(BUILD_LINE)) {
+    let lines: Vec<&str> = sw.lines().filter(|l| l.starts_with(BUILD_LINE)).collect();
+    if lines.len() != 1 || !lines[0].ends_with("};") {
         return Err(SiteError::Page {
             path: opts.www.join(SW),
-            why: format!("it has no `{BUILD_LINE}…;` line to write the site's file list into"),
+            why: format!(
+                "it needs exactly one `{BUILD_LINE}{{…}};` line, all on one line, to write the \
+                 site's file list into"
+            ),
         });
     }
     let view = manifest::check_view(&opts.view)?;
@@ -106,7 +110,14 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
     let classifier_file = match &classifier {
         Some(p) => {
             let name = file_name(p)?;
-            if entries.iter().any(|e| e.file == name) {
+            let Some(stem) = name.strip_suffix(".safetensors") else {
+                return Err(SiteError::Invalid(format!(
+                    "the classifier {} is not a .safetensors file",
+                    p.display()
+                )));
+            };
+            manifest::check_name(stem)?;
+            if entries.iter().any(|e| e.file.eq_ignore_ascii_case(&name)) {
                 return Err(SiteError::Invalid(format!(
                     "the classifier's file name {name} is a model's too"
                 )));
@@ -183,19 +194,79 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
     Ok(written)
 }
 
-/// `--out` must be new, empty, or a site written before.
-fn check_out(out: &Path) -> Result<()> {
-    if !out.exists() {
+/// `--out` must be new, empty, or a site written before (its `sw.js` has the line only this
+/// writer writes, and it holds no file that site did not list); never the page's own folder,
+/// nor a folder inside it or holding it, nor a symbolic link.
+fn check_out(out: &Path, www: &Path) -> Result<()> {
+    if out.file_name().is_none() {
+        return Err(SiteError::Invalid(format!(
+            "--out {} names no folder of its own: give the site's folder, e.g. --out site",
+            out.display()
+        )));
+    }
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(()); // a new folder
+    };
+    if meta.file_type().is_symlink() {
+        return Err(SiteError::Invalid(format!(
+            "--out {} is a symbolic link: give the folder it points to",
+            out.display()
+        )));
+    }
+    if let (Ok(o), Ok(w)) = (out.canonicalize(), www.canonicalize()) {
+        if o.starts_with(&w) || w.starts_with(&o) {
+            return Err(SiteError::Invalid(format!(
+                "--out {} is, holds or lies inside the page's own folder {}",
+                out.display(),
+                www.display()
+            )));
+        }
+    }
+    if !meta.is_dir() {
+        return Err(SiteError::NotASite(out.to_path_buf()));
+    }
+    if std::fs::read_dir(out).map_err(io(out))?.next().is_none() {
         return Ok(());
     }
-    let empty = out.is_dir() && std::fs::read_dir(out).map_err(io(out))?.next().is_none();
-    let site =
-        out.join("index.html").is_file() && out.join("models").join(manifest::MANIFEST).is_file();
-    if empty || site {
+    let listed = std::fs::read_to_string(out.join(SW))
+        .ok()
+        .and_then(|sw| build_files(&sw))
+        .ok_or_else(|| SiteError::NotASite(out.to_path_buf()))?;
+    let mut here = Vec::new();
+    walk(out, "", &mut here)?;
+    let extra: Vec<String> = here
+        .into_iter()
+        .map(|(rel, _)| rel.trim_start_matches('/').to_string())
+        .filter(|rel| rel != SW && !listed.contains(rel))
+        .collect();
+    if extra.is_empty() {
         Ok(())
     } else {
-        Err(SiteError::NotASite(out.to_path_buf()))
+        Err(SiteError::Invalid(format!(
+            "{} holds files that the site written there did not: {}; writing a site replaces \
+             the folder whole, so move them away first",
+            out.display(),
+            extra.join(", ")
+        )))
     }
+}
+
+/// The file list in a written site's `sw.js` (`None` for any other file: only a site's says
+/// `"cacheFirst":true` with a `ganscope-lab-` cache).
+fn build_files(sw: &str) -> Option<Vec<String>> {
+    let line = sw.lines().find(|l| l.starts_with(BUILD_LINE))?;
+    let json = line[BUILD_LINE.len()..].strip_suffix(';')?;
+    let build: serde_json::Value = serde_json::from_str(json).ok()?;
+    if build["cacheFirst"] != true || !build["cache"].as_str()?.starts_with("ganscope-lab-") {
+        return None;
+    }
+    let files = build["files"].as_array()?;
+    Some(
+        files
+            .iter()
+            .filter_map(|f| f.as_str().map(String::from))
+            .collect(),
+    )
 }
 
 /// The page's files: (path in the site, source).
@@ -263,7 +334,8 @@ fn model_entries(models: &[PathBuf]) -> Result<(Vec<ModelEntry>, bool)> {
             ));
         };
         manifest::check_name(name)?;
-        if entries.iter().any(|e| e.name == name) {
+        // a case-insensitive file system would keep one of Model and model
+        if entries.iter().any(|e| e.name.eq_ignore_ascii_case(name)) {
             return Err(SiteError::Invalid(format!(
                 "two models are named {name}: a URL could not tell them apart (rename one)"
             )));
@@ -289,8 +361,11 @@ fn choose_open(entries: &[ModelEntry], opts: &SiteOptions) -> Result<String> {
     let Some(open) = &opts.open else {
         return Ok(entries[0].name.clone());
     };
-    let by_path = opts.models.iter().position(|p| p == Path::new(open));
-    let found = by_path.or_else(|| entries.iter().position(|e| &e.name == open));
+    let want = Path::new(open).canonicalize().ok();
+    let by_path =
+        (opts.models.iter()).position(|p| want.is_some() && p.canonicalize().ok() == want);
+    let open = open.strip_suffix(".safetensors").unwrap_or(open);
+    let found = by_path.or_else(|| entries.iter().position(|e| e.name == open));
     match found {
         Some(i) => Ok(entries[i].name.clone()),
         None => {
@@ -309,7 +384,8 @@ fn file_name(p: &Path) -> Result<String> {
         .ok_or_else(|| SiteError::Invalid(format!("{} names no file", p.display())))
 }
 
-/// A hidden folder beside `out` (same file system, so renames are atomic).
+/// A hidden folder beside `out` (same file system, so renames are atomic); what an earlier
+/// run that was killed left there is removed.
 fn sibling(out: &Path, what: &str) -> Result<PathBuf> {
     let name = file_name(out)?;
     let parent = match out.parent() {
@@ -317,6 +393,12 @@ fn sibling(out: &Path, what: &str) -> Result<PathBuf> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
+    let stale = format!(".{name}.{what}-");
+    for e in std::fs::read_dir(&parent).map_err(io(&parent))?.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&stale) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     Ok(parent.join(format!(".{name}.{what}-{}", std::process::id())))
 }
 
@@ -332,7 +414,8 @@ fn swap_in(staging: &Path, out: &Path) -> Result<()> {
             let _ = std::fs::remove_dir_all(staging);
             return Err(io(out)(e));
         }
-        std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        // the new site is in place: a leftover copy of the old one is not worth failing over
+        let _ = std::fs::remove_dir_all(&old);
     } else {
         std::fs::rename(staging, out).map_err(io(out))?;
     }

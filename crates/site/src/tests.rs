@@ -80,7 +80,14 @@ fn writes_the_page_models_manifest_and_a_hashed_service_worker() {
     let b = model(dir.path(), "plain", false, "mnist");
     let out = dir.path().join("site");
     let mut o = options(&www, vec![a, b.clone()], &out);
-    o.open = Some(b.display().to_string());
+    // --open by another spelling of the path
+    o.open = Some(
+        dir.path()
+            .join(".")
+            .join("plain.safetensors")
+            .display()
+            .to_string(),
+    );
     o.view = "?panel=units&seed=4".into();
     let w = write_site(&o).expect("site");
 
@@ -198,6 +205,17 @@ fn refuses_what_it_cannot_write_and_leaves_a_previous_site_as_it_was() {
     assert!(out
         .join(format!("models/{}", first.manifest.models[0].file))
         .is_file());
+
+    // nor the page's own folder, which has a manifest too, nor a site holding files it did
+    // not write, nor two names a case-insensitive file system would merge
+    assert!(err(&options(&www, vec![good.clone()], &www)).contains("the page's own folder"));
+    std::fs::write(out.join("CNAME"), "lab.example.org").expect("write");
+    assert!(err(&options(&www, vec![good.clone()], &out)).contains("did not: CNAME"));
+    std::fs::remove_file(out.join("CNAME")).expect("rm");
+    let upper = dir.path().join("up");
+    std::fs::create_dir(&upper).expect("mkdir");
+    let good2 = model(&upper, "Good", false, "mnist");
+    assert!(err(&options(&www, vec![good.clone(), good2], &out)).contains("two models are named"));
 
     // a folder that is not a site is never replaced
     let mine = dir.path().join("mine");

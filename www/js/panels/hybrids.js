@@ -122,11 +122,8 @@ export function hybridsPanel(app) {
 
   function showGroups(g) {
     $('groups').replaceChildren();
-    app.measured.groups = {
-      json: { site: app.state.hsite, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
-      rows: g.labels.map((l, filter) => ({ site: app.state.hsite, filter, group: l + 1 })),
-    };
-    app.updateShares?.();
+    app.measure('groups', { site: app.state.hsite, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
+      g.labels.map((l, filter) => ({ site: app.state.hsite, filter, group: l + 1 })), g.seed ?? app.state.seed);
     for (let k = 0; k < g.k; k++) {
       const members = g.labels.flatMap((l, c) => (l === k ? [c] : []));
       if (!members.length) continue;
@@ -181,9 +178,10 @@ export function hybridsPanel(app) {
     run.disabled = true;
     try {
       const k = key();
+      const seed = app.state.seed;
       const g = await app.analysis.call('groups', { site: app.state.hsite, k: Number($('groups-k').value),
-        samples: Number($('groups-n').value), seed: app.state.seed });
-      if (k === key()) showGroups(g);
+        samples: Number($('groups-n').value), seed });
+      if (k === key()) showGroups({ ...g, seed });
       app.error('');
     } catch (e) {
       app.error(`Concept groups: ${e.message}`);

@@ -124,16 +124,12 @@ export function pathsPanel(app) {
     return cells.map((row) => row.map((cell) => (cell ? cell.c : null)));
   }
 
-  async function show(res) {
-    app.measured.responsibility = {
-      json: res,
-      rows: res.buckets.map((b) => ({
-        bucket: b.bucket, colour_mean: b.colour_mean.mean, colour_std: b.colour_mean.std,
-        semantic_mean: b.semantic ? b.semantic.mean : '', semantic_std: b.semantic ? b.semantic.std : '',
-        evaluations: res.evaluations,
-      })),
-    };
-    app.updateShares();
+  async function show(res, seed) {
+    app.measure('responsibility', res, res.buckets.map((b) => ({
+      bucket: b.bucket, colour_mean: b.colour_mean.mean, colour_std: b.colour_mean.std,
+      semantic_mean: b.semantic ? b.semantic.mean : '', semantic_std: b.semantic ? b.semantic.std : '',
+      evaluations: res.evaluations,
+    })), seed);
     const fmt = (s) => (s ? `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}` : '–');
     const body = $('resp-table').querySelector('tbody');
     body.replaceChildren();
@@ -186,11 +182,12 @@ export function pathsPanel(app) {
   $('resp-run').addEventListener('click', () => withProgress(app, $('resp-run'),
     $('resp-progress'), 'Bucket responsibility', async (onProgress) => {
       const evaluations = Number($('resp-evals').value);
+      const seed = app.state.seed;
       // the bundled classifier knows colored MNIST only: other models get colour alone
       const dataset = app.model.meta.dataset && app.model.meta.dataset.name;
       const classifier = dataset === 'colored-mnist' ? await app.classifierBytes() : new Uint8Array();
-      await show(await app.analysis.call('responsibility', { evaluations, seed: app.state.seed, classifier },
-        { onProgress }));
+      await show(await app.analysis.call('responsibility', { evaluations, seed, classifier },
+        { onProgress }), seed);
     }));
   return { onModel, render, gridRows };
 }

@@ -262,8 +262,8 @@ export function unitsPanel(app) {
       const pct = (v) => `${(100 * v).toFixed(1)}%`;
       const what = { site: app.state.site, units, concept: app.model.concepts[concept], samples: Number($('ace-n').value) };
       const nums = { base: e.base, ablated: e.ablated, inserted: e.inserted, ace: e.ace, ablation_effect: e.ablation_effect };
-      app.measured.ace = { json: { ...what, ...nums }, rows: [{ ...what, units: units.join(' '), ...nums }] };
-      app.updateShares();
+      // ACE is measured over the samples of seed 0 (as the unit statistics are)
+      app.measure('ace', { ...what, ...nums }, [{ ...what, units: units.join(' '), ...nums }], 0);
       $('ace-out').textContent = `${app.model.concepts[concept]} at ${app.state.site}, units ` +
         `${units.join(', ')}: ${pct(e.base)} of the pixels as drawn, ${pct(e.ablated)} ablated, ` +
         `${pct(e.inserted)} inserted; ACE ${e.ace.toFixed(3)}, ablation removes ${pct(e.ablation_effect)}.`;
@@ -293,7 +293,10 @@ export function unitsPanel(app) {
     if (!step) return;
     e.preventDefault();
     const s = app.model.size;
-    if (!rect) rect = { x: s / 4, y: s / 4, w: s / 2, h: s / 2 };
+    if (!rect || rect.x + rect.w > s || rect.y + rect.h > s) {
+      const q = Math.floor(s / 4);
+      rect = { x: q, y: q, w: s - 2 * q, h: s - 2 * q };
+    }
     if (e.shiftKey) {
       rect.w = Math.min(s - rect.x, Math.max(1, rect.w + step[0]));
       rect.h = Math.min(s - rect.y, Math.max(1, rect.h + step[1]));
