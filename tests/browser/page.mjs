@@ -1,6 +1,7 @@
 // What the page tests share: reading a canvas, comparing it with the native forward (8-bit,
 // within one level), opening the lab page, waiting until it shows its latest state, and the
 // runner that takes every test through WebGPU (SwiftShader) and the CPU fallback.
+import fs from 'node:fs';
 import { launch } from './harness.mjs';
 
 export const toByte = (v) => Math.round((Math.min(1, Math.max(-1, v)) + 1) * 127.5);
@@ -120,9 +121,7 @@ export async function runSuite({ base, close, tests, extra = {}, expected = /Fai
 /** Clicks `selector`, which downloads a file; resolves to `{name, bytes}`. */
 export async function download(page, selector) {
   const [d] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  const file = await d.path();
-  const fs = await import('node:fs');
-  return { name: d.suggestedFilename(), bytes: fs.readFileSync(file) };
+  return { name: d.suggestedFilename(), bytes: fs.readFileSync(await d.path()) };
 }
 
 /** A PNG's size and RGBA bytes, decoded by the browser. */

@@ -109,12 +109,12 @@ const shares = [
   shareBar(app, $('panel-sample'), 'sample', { images: [image] }),
   shareBar(app, $('panel-paths'), 'paths', {
     images: [{ what: 'grid', label: 'Path grid', rows: () => panels.paths.gridRows() }],
-    numbers: [{ what: 'responsibility', label: 'Bucket responsibility', get: () => app.measured.responsibility }],
+    numbers: [{ what: 'responsibility', label: 'Bucket responsibility' }],
   }),
   shareBar(app, $('panel-units'), 'units', {
     embedWith: ['panel-sample'],
     images: [image, { what: 'top-samples', label: 'Top samples', rows: () => [canvases('#top canvas')] }],
-    numbers: [{ what: 'ace', label: 'Causal effect', get: () => app.measured.ace }],
+    numbers: [{ what: 'ace', label: 'Causal effect' }],
   }),
   shareBar(app, $('panel-hybrids'), 'hybrids', {
     images: [
@@ -122,7 +122,7 @@ const shares = [
       { what: 'influence-maps', label: 'Influence maps', rows: () => rowsOf(canvases('#maps canvas'), 16) },
       { what: 'modules', label: 'Module templates', rows: () => [canvases('#modules canvas')] },
     ],
-    numbers: [{ what: 'groups', label: 'Concept groups', get: () => app.measured.groups }],
+    numbers: [{ what: 'groups', label: 'Concept groups' }],
   }),
   shareBar(app, $('panel-directions'), 'directions', {
     embedWith: ['panel-sample'],
@@ -201,6 +201,12 @@ async function refresh() {
 }
 app.refresh = refresh;
 
+/** With no model to show: no panel with empty controls. */
+function hidePanels() {
+  for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
+  $('panel-sample').hidden = true;
+}
+
 /** Loads model bytes (a promise) named `name` into the worker; on failure the previous
  * model stays loaded and working. */
 async function load(name, bytes, source) {
@@ -248,11 +254,7 @@ async function load(name, bytes, source) {
     app.error(`Could not load ${name}: ${e.message}`);
     // the menu names what is still loaded
     $('bundled').value = BUNDLED.some((b) => b.name === app.model?.name) ? app.model.name : '';
-    if (!app.model) {
-      // nothing to show: no panel with empty controls
-      for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
-      $('panel-sample').hidden = true;
-    }
+    if (!app.model) hidePanels();
     app.status(app.model ? `ready: ${app.model.name}` : 'no model loaded');
     document.body.dataset.ready = app.model ? '1' : '';
   }
@@ -396,8 +398,7 @@ if ('serviceWorker' in navigator) {
 }
 if (site.problem && !app.state.model) {
   app.error(site.problem);
-  for (const p of urlState.PANELS) $(`panel-${p}`).hidden = true;
-  $('panel-sample').hidden = true;
+  hidePanels();
   app.status('no model loaded');
 } else {
   await loadSource(app.state.model);

@@ -80,10 +80,9 @@ function button(text, onClick) {
 /**
  * A bar of share controls at the end of `section` for the view `view` (a panel's name, or
  * `sample`): Copy link and Copy embed code, then `images` (`{what, label, rows: () =>
- * canvases by row}`, each a "PNG" button) and `numbers` (`{what, label, get: () => {json,
- * rows, seed, link} | null}`: what was measured at which seed and view; each a JSON and a
- * CSV button, enabled once measured). Returns `{update}`,
- * which the page calls after every change of state.
+ * canvases by row}`, each a "PNG" button) and `numbers` (`{what, label}`: a JSON and a CSV
+ * button for `app.measured[what]`, `{json, rows, seed, link}`, enabled once measured).
+ * Returns `{update}`, which the page calls after every change of state.
  */
 export function shareBar(app, section, view, { images = [], numbers = [], embedWith = [] } = {}) {
   const bar = document.createElement('div');
@@ -136,13 +135,13 @@ export function shareBar(app, section, view, { images = [], numbers = [], embedW
   for (const n of numbers) {
     const json = button(`${n.label} (JSON)`, () => {
       // the seed and the link of the view that was measured, not of the view shown now
-      const d = n.get();
+      const d = app.measured[n.what];
       const body = { model: app.model.name, view, seed: d.seed, link: d.link, [n.what]: d.json };
       save(new Blob([`${JSON.stringify(body, null, 2)}\n`], { type: 'application/json' }),
         fileName(app, view, n.what, 'json', d.seed));
     });
     const table = button(`${n.label} (CSV)`, () => {
-      const d = n.get();
+      const d = app.measured[n.what];
       save(new Blob([csv(d.rows)], { type: 'text/csv' }), fileName(app, view, n.what, 'csv', d.seed));
     });
     numberButtons.push([n, json, table]);
@@ -157,7 +156,7 @@ export function shareBar(app, section, view, { images = [], numbers = [], embedW
       b.title = why;
     }
     for (const [n, json, table] of numberButtons) {
-      const none = !n.get();
+      const none = !app.measured[n.what];
       json.disabled = none;
       table.disabled = none;
       json.title = none ? 'measure first' : '';

@@ -27,7 +27,7 @@ pub enum SiteError {
     #[error("{0}")]
     Invalid(String),
     /// `--out` is a folder that a site did not write.
-    #[error("{0} exists and is not a site ganscope wrote (no index.html and models/manifest.json); choose an empty or new folder")]
+    #[error("{0} exists and is not a site ganscope wrote (its sw.js is not one `ganscope site` writes); choose an empty or new folder")]
     NotASite(PathBuf),
     /// Reading or writing failed.
     #[error("{path}: {source}")]

@@ -12,12 +12,14 @@
 
 mod error;
 pub mod manifest;
+mod place;
 
 pub use error::{Result, SiteError};
 pub use manifest::{Manifest, ModelEntry};
 
 use error::io;
 use ganscope_model::format::ModelFile;
+use place::{build_json, check_out, sibling, swap_in};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -84,8 +86,7 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
     check_out(out, &opts.www)?;
     let page = page_files(&opts.www)?;
     let sw = std::fs::read_to_string(opts.www.join(SW)).map_err(io(&opts.www.join(SW)))?;
-    let lines: Vec<&str> = sw.lines().filter(|l| l.starts_with(BUILD_LINE)).collect();
-    if lines.len() != 1 || !lines[0].ends_with("};") {
+    if build_json(&sw).is_none() {
         return Err(SiteError::Page {
             path: opts.www.join(SW),
             why: format!(
@@ -95,46 +96,33 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
         });
     }
     let view = manifest::check_view(&opts.view)?;
-    let (entries, colored) = model_entries(&opts.models)?;
+    // the models are read (and checked) once and written from memory
+    let (models, colored) = model_entries(&opts.models)?;
+    let entries: Vec<ModelEntry> = models.iter().map(|m| m.0.clone()).collect();
     let open = choose_open(&entries, opts)?;
     let classifier = match &opts.classifier {
         Some(p) => Some(p.clone()),
         None => Some(opts.www.join("models").join(CLASSIFIER)).filter(|p| colored && p.is_file()),
     };
-
-    // every file of the site but sw.js: (its path in the site, where it comes from)
+    // the page's files and the classifier: (path in the site, where it comes from)
     let mut files: Vec<(String, PathBuf)> = page;
-    for (entry, path) in entries.iter().zip(&opts.models) {
-        files.push((format!("models/{}", entry.file), path.clone()));
-    }
     let classifier_file = match &classifier {
         Some(p) => {
-            let name = file_name(p)?;
-            let Some(stem) = name.strip_suffix(".safetensors") else {
-                return Err(SiteError::Invalid(format!(
-                    "the classifier {} is not a .safetensors file",
-                    p.display()
-                )));
-            };
-            manifest::check_name(stem)?;
-            if entries.iter().any(|e| e.file.eq_ignore_ascii_case(&name)) {
-                return Err(SiteError::Invalid(format!(
-                    "the classifier's file name {name} is a model's too"
-                )));
-            }
+            let name = classifier_name(p, &entries)?;
             files.push((format!("models/{name}"), p.clone()));
             Some(name)
         }
         None => None,
     };
     let manifest = Manifest {
-        models: entries.clone(),
+        models: entries,
         open,
         view,
         classifier: classifier_file,
     };
-    let manifest_json = serde_json::to_vec_pretty(&manifest)
+    let mut manifest_json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| SiteError::Invalid(format!("the manifest: {e}")))?;
+    manifest_json.push(b'\n');
 
     let staging = sibling(out, "new")?;
     let written = (|| {
@@ -156,6 +144,9 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
         };
         for (rel, from) in &files {
             put(rel, &std::fs::read(from).map_err(io(from))?)?;
+        }
+        for (entry, bytes) in &models {
+            put(&format!("models/{}", entry.file), bytes)?;
         }
         put(&format!("models/{}", manifest::MANIFEST), &manifest_json)?;
         let digest = hash.finalize();
@@ -194,81 +185,6 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
     Ok(written)
 }
 
-/// `--out` must be new, empty, or a site written before (its `sw.js` has the line only this
-/// writer writes, and it holds no file that site did not list); never the page's own folder,
-/// nor a folder inside it or holding it, nor a symbolic link.
-fn check_out(out: &Path, www: &Path) -> Result<()> {
-    if out.file_name().is_none() {
-        return Err(SiteError::Invalid(format!(
-            "--out {} names no folder of its own: give the site's folder, e.g. --out site",
-            out.display()
-        )));
-    }
-    let Ok(meta) = std::fs::symlink_metadata(out) else {
-        return Ok(()); // a new folder
-    };
-    if meta.file_type().is_symlink() {
-        return Err(SiteError::Invalid(format!(
-            "--out {} is a symbolic link: give the folder it points to",
-            out.display()
-        )));
-    }
-    if let (Ok(o), Ok(w)) = (out.canonicalize(), www.canonicalize()) {
-        if o.starts_with(&w) || w.starts_with(&o) {
-            return Err(SiteError::Invalid(format!(
-                "--out {} is, holds or lies inside the page's own folder {}",
-                out.display(),
-                www.display()
-            )));
-        }
-    }
-    if !meta.is_dir() {
-        return Err(SiteError::NotASite(out.to_path_buf()));
-    }
-    if std::fs::read_dir(out).map_err(io(out))?.next().is_none() {
-        return Ok(());
-    }
-    let listed = std::fs::read_to_string(out.join(SW))
-        .ok()
-        .and_then(|sw| build_files(&sw))
-        .ok_or_else(|| SiteError::NotASite(out.to_path_buf()))?;
-    let mut here = Vec::new();
-    walk(out, "", &mut here)?;
-    let extra: Vec<String> = here
-        .into_iter()
-        .map(|(rel, _)| rel.trim_start_matches('/').to_string())
-        .filter(|rel| rel != SW && !listed.contains(rel))
-        .collect();
-    if extra.is_empty() {
-        Ok(())
-    } else {
-        Err(SiteError::Invalid(format!(
-            "{} holds files that the site written there did not: {}; writing a site replaces \
-             the folder whole, so move them away first",
-            out.display(),
-            extra.join(", ")
-        )))
-    }
-}
-
-/// The file list in a written site's `sw.js` (`None` for any other file: only a site's says
-/// `"cacheFirst":true` with a `ganscope-lab-` cache).
-fn build_files(sw: &str) -> Option<Vec<String>> {
-    let line = sw.lines().find(|l| l.starts_with(BUILD_LINE))?;
-    let json = line[BUILD_LINE.len()..].strip_suffix(';')?;
-    let build: serde_json::Value = serde_json::from_str(json).ok()?;
-    if build["cacheFirst"] != true || !build["cache"].as_str()?.starts_with("ganscope-lab-") {
-        return None;
-    }
-    let files = build["files"].as_array()?;
-    Some(
-        files
-            .iter()
-            .filter_map(|f| f.as_str().map(String::from))
-            .collect(),
-    )
-}
-
 /// The page's files: (path in the site, source).
 fn page_files(www: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();
@@ -294,7 +210,7 @@ fn page_files(www: &Path) -> Result<Vec<(String, PathBuf)>> {
 }
 
 /// Every file under `dir` (named `rel` in the site), in name order.
-fn walk(dir: &Path, rel: &str, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
+pub(crate) fn walk(dir: &Path, rel: &str, files: &mut Vec<(String, PathBuf)>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io(dir))?
         .collect::<std::io::Result<_>>()
@@ -313,12 +229,34 @@ fn walk(dir: &Path, rel: &str, files: &mut Vec<(String, PathBuf)>) -> Result<()>
     Ok(())
 }
 
-/// The menu's entries; also whether a model was trained on colored MNIST.
-fn model_entries(models: &[PathBuf]) -> Result<(Vec<ModelEntry>, bool)> {
+/// The classifier's file name in the site, checked like a model's.
+fn classifier_name(p: &Path, entries: &[ModelEntry]) -> Result<String> {
+    let name = file_name(p)?;
+    let Some(stem) = name.strip_suffix(".safetensors") else {
+        return Err(SiteError::Invalid(format!(
+            "the classifier {} is not a .safetensors file",
+            p.display()
+        )));
+    };
+    manifest::check_name(stem)?;
+    if entries.iter().any(|e| e.file.eq_ignore_ascii_case(&name)) {
+        return Err(SiteError::Invalid(format!(
+            "the classifier's file name {name} is a model's too"
+        )));
+    }
+    Ok(name)
+}
+
+/// A model's menu entry and the checked bytes of its file.
+type Checked = (ModelEntry, Vec<u8>);
+
+/// The menu's entries with the checked bytes of their files; also whether a model was
+/// trained on colored MNIST.
+fn model_entries(models: &[PathBuf]) -> Result<(Vec<Checked>, bool)> {
     if models.is_empty() {
         return Err(SiteError::Invalid("a site needs at least one model".into()));
     }
-    let mut entries: Vec<ModelEntry> = Vec::new();
+    let mut entries: Vec<Checked> = Vec::new();
     let mut colored = false;
     for path in models {
         let bad = |why: String| SiteError::Model {
@@ -335,7 +273,7 @@ fn model_entries(models: &[PathBuf]) -> Result<(Vec<ModelEntry>, bool)> {
         };
         manifest::check_name(name)?;
         // a case-insensitive file system would keep one of Model and model
-        if entries.iter().any(|e| e.name.eq_ignore_ascii_case(name)) {
+        if entries.iter().any(|e| e.0.name.eq_ignore_ascii_case(name)) {
             return Err(SiteError::Invalid(format!(
                 "two models are named {name}: a URL could not tell them apart (rename one)"
             )));
@@ -347,11 +285,12 @@ fn model_entries(models: &[PathBuf]) -> Result<(Vec<ModelEntry>, bool)> {
             .dataset
             .as_ref()
             .is_some_and(|d| d.name == "colored-mnist");
-        entries.push(ModelEntry {
+        let entry = ModelEntry {
             name: name.to_string(),
             title: manifest::title(&model.meta),
             file,
-        });
+        };
+        entries.push((entry, bytes));
     }
     Ok((entries, colored))
 }
@@ -378,48 +317,10 @@ fn choose_open(entries: &[ModelEntry], opts: &SiteOptions) -> Result<String> {
     }
 }
 
-fn file_name(p: &Path) -> Result<String> {
+pub(crate) fn file_name(p: &Path) -> Result<String> {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| SiteError::Invalid(format!("{} names no file", p.display())))
-}
-
-/// A hidden folder beside `out` (same file system, so renames are atomic); what an earlier
-/// run that was killed left there is removed.
-fn sibling(out: &Path, what: &str) -> Result<PathBuf> {
-    let name = file_name(out)?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-    let stale = format!(".{name}.{what}-");
-    for e in std::fs::read_dir(&parent).map_err(io(&parent))?.flatten() {
-        if e.file_name().to_string_lossy().starts_with(&stale) {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-    Ok(parent.join(format!(".{name}.{what}-{}", std::process::id())))
-}
-
-/// Moves the written site to `out`, replacing a previous one.
-fn swap_in(staging: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        let old = sibling(out, "old")?;
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(out, &old).map_err(io(out))?;
-        if let Err(e) = std::fs::rename(staging, out) {
-            // put the previous site back
-            let _ = std::fs::rename(&old, out);
-            let _ = std::fs::remove_dir_all(staging);
-            return Err(io(out)(e));
-        }
-        // the new site is in place: a leftover copy of the old one is not worth failing over
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        std::fs::rename(staging, out).map_err(io(out))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

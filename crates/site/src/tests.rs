@@ -68,6 +68,15 @@ fn options(www: &Path, models: Vec<PathBuf>, out: &Path) -> SiteOptions {
     }
 }
 
+/// A `sw.js`'s BUILD object and its file list.
+fn build_of(sw: &str) -> (serde_json::Value, Vec<String>) {
+    let build: serde_json::Value =
+        serde_json::from_str(build_json(sw).expect("one BUILD line")).expect("BUILD is JSON");
+    let files = build["files"].as_array().expect("files").iter();
+    let listed = files.filter_map(|f| f.as_str().map(String::from)).collect();
+    (build, listed)
+}
+
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).expect("read")
 }
@@ -124,22 +133,11 @@ fn writes_the_page_models_manifest_and_a_hashed_service_worker() {
 
     // the worker lists every file and names its cache by their hash
     let sw = read(&out.join("sw.js"));
-    let line = sw
-        .lines()
-        .find(|l| l.starts_with(BUILD_LINE))
-        .expect("BUILD line");
-    let build: serde_json::Value =
-        serde_json::from_str(line[BUILD_LINE.len()..].trim_end_matches(';')).expect("json");
+    let (build, listed) = build_of(&sw);
     assert_eq!(build["cache"], w.cache.as_str());
     assert_eq!(build["cacheFirst"], true);
-    let listed: Vec<&str> = build["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .filter_map(|f| f.as_str())
-        .collect();
     assert_eq!(listed.len(), w.files.len(), "./ and every file but sw.js");
-    assert!(listed.contains(&"models/manifest.json") && listed.contains(&"./"));
+    assert!(listed.iter().any(|f| f == "models/manifest.json") && listed.iter().any(|f| f == "./"));
     assert!(sw.starts_with("// worker\n") && sw.ends_with("self.x = BUILD;\n"));
     assert!(w.bytes() > w.model_bytes() && w.model_bytes() > 0);
     assert!(
@@ -227,4 +225,40 @@ fn refuses_what_it_cannot_write_and_leaves_a_previous_site_as_it_was() {
     // a page folder without the wasm package says how to build it
     std::fs::remove_file(www.join("pkg/ganscope_web_bg.wasm")).expect("rm");
     assert!(err(&options(&www, vec![good], &out)).contains("./build.sh"));
+}
+
+/// The repository's page keeps two hand-written lists: the files its service worker caches
+/// for offline use (`sw.js`'s BUILD line) and the modules `index.html` preloads.
+#[test]
+fn the_repositorys_page_caches_every_file_it_serves_and_preloads_every_module() {
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www");
+    let (build, listed) = build_of(&read(&www.join(SW)));
+    assert_eq!(
+        build["cacheFirst"], false,
+        "the repository's copy serves the network first"
+    );
+    let mut js = Vec::new();
+    walk(&www.join("js"), "js", &mut js).expect("js/");
+    let manifest: Manifest =
+        serde_json::from_str(&read(&www.join("models/manifest.json"))).expect("manifest");
+    let mut want: Vec<String> = js.iter().map(|f| f.0.clone()).collect();
+    want.extend(manifest.models.iter().map(|m| format!("models/{}", m.file)));
+    want.extend(manifest.classifier.iter().map(|c| format!("models/{c}")));
+    want.extend(["index.html", "style.css", "models/manifest.json"].map(String::from));
+    want.extend(
+        PAGE.iter()
+            .filter(|p| p.starts_with("pkg/"))
+            .map(|p| p.to_string()),
+    );
+    for f in &want {
+        assert!(listed.contains(f), "sw.js does not cache {f}");
+    }
+    let index = read(&www.join("index.html"));
+    for (rel, _) in &js {
+        // app.js is the page's script; worker.js runs in the worker, whose imports these are not
+        if rel != "js/app.js" && rel != "js/worker.js" {
+            let link = format!("<link rel=\"modulepreload\" href=\"{rel}\">");
+            assert!(index.contains(&link), "index.html does not preload {rel}");
+        }
+    }
 }

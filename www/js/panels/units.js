@@ -255,12 +255,13 @@ export function unitsPanel(app) {
     const cur = current();
     const units = [...new Set([...cur.ablate, ...cur.insert])].sort((a, b) => a - b);
     const concept = Number($('ace-concept').value);
+    const n = Number($('ace-n').value);
     $('ace-run').disabled = true;
     try {
       const e = await app.analysis.call('ace', { site: app.state.site, units, concept,
-        n: Number($('ace-n').value), seed: 0 });
+        n, seed: 0 });
       const pct = (v) => `${(100 * v).toFixed(1)}%`;
-      const what = { site: app.state.site, units, concept: app.model.concepts[concept], samples: Number($('ace-n').value) };
+      const what = { site: app.state.site, units, concept: app.model.concepts[concept], samples: n };
       const nums = { base: e.base, ablated: e.ablated, inserted: e.inserted, ace: e.ace, ablation_effect: e.ablation_effect };
       // ACE is measured over the samples of seed 0 (as the unit statistics are)
       app.measure('ace', { ...what, ...nums }, [{ ...what, units: units.join(' '), ...nums }], 0);

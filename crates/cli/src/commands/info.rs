@@ -24,14 +24,5 @@ pub fn run(a: &InfoArgs) -> Result<()> {
         &a.model.display().to_string(),
         bytes.len(),
     );
-    print_out(&text)
-}
-
-/// Writes `text` to stdout; a closed pipe (`ganscope info m | head`) is not an error.
-fn print_out(text: &str) -> Result<()> {
-    use std::io::Write as _;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
-    }
+    super::print_out(&text)
 }

@@ -52,8 +52,12 @@ pub fn run(a: &SiteArgs) -> Result<()> {
     };
     let w = write_site(&opts).context("writing the site")?;
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    println!(
-        "wrote {}: {} files, {:.1} MiB ({:.1} MiB of models); it opens on {}{}",
+    let text = format!(
+        "wrote {}: {} files, {:.1} MiB ({:.1} MiB of models); it opens on {}{}\n\
+         preview: python3 -m http.server --bind 127.0.0.1 --directory {} 8000, then open \
+         http://127.0.0.1:8000/\n\
+         publish: copy the folder as it is to any static host (GitHub Pages, S3, a web \
+         server's folder)\n",
         a.out.display(),
         w.files.len(),
         mib(w.bytes()),
@@ -63,12 +67,8 @@ pub fn run(a: &SiteArgs) -> Result<()> {
             String::new()
         } else {
             format!(" at {}", w.manifest.view)
-        }
-    );
-    println!(
-        "preview: python3 -m http.server --bind 127.0.0.1 --directory {} 8000, then open http://127.0.0.1:8000/",
+        },
         a.out.display()
     );
-    println!("publish: copy the folder as it is to any static host (GitHub Pages, S3, a web server's folder)");
-    Ok(())
+    super::print_out(&text)
 }
