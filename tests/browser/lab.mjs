@@ -188,6 +188,25 @@ const tests = {
       { timeout: 60_000 });
     const iv = { hybrid: { site: 'b2', channels: members, donor_seed: 1 } };
     same(await pixels(page, 'h-mix'), native(INTERP, 5, 1, JSON.stringify(iv)), 'learned group exchange');
+    // the groups' locality (Li et al.) as `ganscope analyze groups` measures it, in the table
+    await page.fill('#locality-pairs', '4');
+    await page.click('#locality-run');
+    await page.waitForSelector('#locality-table:not([hidden])', { timeout: 120_000 });
+    const loc = await page.evaluate(() => window.ganscope.measured.locality.json);
+    const out = path.join(tmp, 'interp-groups');
+    ganscope(['analyze', INTERP, 'groups', '--pairs', '4', '--samples', '8', '--seed', '5', '--out', out]);
+    const nat = JSON.parse(fs.readFileSync(path.join(out, 'groups.json'), 'utf8')).locality;
+    const near = (a, b) => a.length === b.length && a.every((x, i) => Math.abs(x - b[i]) <= 1e-4 + 1e-3 * Math.abs(b[i]));
+    if (!near(loc.outside, nat.outside) || !near(loc.inside, nat.inside) || loc.pairs !== 4) {
+      throw new Error(`page ${JSON.stringify(loc)}, native ${JSON.stringify(nat)}`);
+    }
+    const rows = await page.$$eval('#locality-table tbody tr', (trs) => trs.map((tr) =>
+      Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    const expect = [0, 1, 2].filter((k) => labels.includes(k)).map((k) => [String(k + 1),
+      String(labels.filter((l) => l === k).length), loc.outside[k].toFixed(4), loc.inside[k].toFixed(4)]);
+    if (JSON.stringify(rows.map((r) => r.slice(0, 4))) !== JSON.stringify(expect)) {
+      throw new Error(`table ${JSON.stringify(rows)}, measured ${JSON.stringify(expect)}`);
+    }
   },
   async 'the URL round-trips: a reload shows the same view'(page) {
     await page.click('#tab-units');

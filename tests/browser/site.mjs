@@ -4,6 +4,7 @@
 // service worker serves a warm visit from its cache, and a site written anew replaces what it
 // serves on the next visit. Needs ./build.sh (www/pkg), Debian's chromium, python3 and
 // target/debug/ganscope (or $GANSCOPE).
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ganscope, launch, native, servePlain, tmp, trainHere } from './harness.mjs';
@@ -98,6 +99,38 @@ await test('a site written anew is what the next visit shows', async () => {
   await ready(page);
   await settle(page);
   same(await pixels(page, 'main'), native(RPGAN, 7, 1, JSON.stringify({ path: [1, 2, 0, 1] })), 'after the update');
+});
+
+await test('a file that is not the one written is not cached', async () => {
+  // a host still serving an old file, or an upload half done: the page works from the
+  // network, and the service worker installs nothing rather than cache the wrong file
+  const dir = path.join(tmp, 'site-changed');
+  ganscope(['site', RPGAN, '--out', dir]);
+  fs.appendFileSync(path.join(dir, 'style.css'), '\n/* not the file sw.js names */\n');
+  const served = await servePlain(dir);
+  const p = await ctx.newPage();
+  try {
+    await p.goto(`${served.base}/`);
+    await ready(p);
+    const end = Date.now() + 60_000;
+    let reg;
+    do {
+      await new Promise((ok) => setTimeout(ok, 200));
+      reg = await p.evaluate(async () => {
+        const r = await navigator.serviceWorker.getRegistration();
+        return r ? { installing: Boolean(r.installing), active: Boolean(r.active) } : null;
+      });
+    } while (reg?.installing && Date.now() < end);
+    if (reg?.active) throw new Error('the service worker installed over a changed file');
+    const cached = await p.evaluate(async () => Boolean(await caches.match('style.css')));
+    if (cached) throw new Error('the changed file is in a cache');
+    const good = await page.evaluate(async () => Boolean((await navigator.serviceWorker.getRegistration())?.active));
+    if (!good) throw new Error('the unchanged site has no active service worker to compare with');
+    return reg ? 'the install failed' : 'the registration was dropped';
+  } finally {
+    await p.close();
+    served.close();
+  }
 });
 
 await test('the copied embed code renders the view in an iframe on another origin', async () => {

@@ -9,36 +9,16 @@ import { hybridsPanel } from './panels/hybrids.js';
 import { directionsPanel } from './panels/directions.js';
 import { link, shareBar } from './share.js';
 import { roving } from './keys.js';
+import { LOCAL, parsed, request, site, started, worker } from './boot.js';
+import { MAX_MODEL_BYTES } from './fetch.js';
 
+// when this script started (ms after navigation start); js/boot.js ran before it
+const scriptStart = performance.now();
 const $ = (id) => document.getElementById(id);
 
-// a model file larger than this is refused before it is read
-const MAX_MODEL_BYTES = 512 << 20;
-
-/** The site's models (models/manifest.json, written by `ganscope site`): `{models: [{name,
- * title, file}], open, view, classifier}`; a site without one lists nothing and says so. */
-async function readManifest() {
-  try {
-    const res = await fetch('models/manifest.json');
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const m = await res.json();
-    if (!Array.isArray(m.models) || m.models.some((e) => typeof e?.name !== 'string' || typeof e.file !== 'string')) {
-      throw new Error('it has no list of models with names and files');
-    }
-    return { models: m.models, open: String(m.open || m.models[0]?.name || ''), view: String(m.view || ''), classifier: m.classifier ? String(m.classifier) : '' };
-  } catch (e) {
-    return { models: [], open: '', view: '', classifier: '', problem: `The site's list of models (models/manifest.json) could not be read (${e.message}): open a model file, or a model URL as ?model=URL.` };
-  }
-}
-// when the page's script started and when it had the manifest (ms after navigation start)
-const started = { script: performance.now(), manifest: 0 };
-const site = await readManifest();
-started.manifest = performance.now();
-const BUNDLED = site.models.map((m) => ({ ...m, title: String(m.title || m.name) }));
-// a URL without a query opens the site's chosen view of its chosen model
-const parsed = urlState.parse(location.search || (site.view ? `?${site.view}` : ''), { model: site.open });
+const BUNDLED = site.models;
 const app = {
-  lab: new LabClient(),
+  lab: new LabClient(worker),
   // analyses run in a worker of their own (js/lab.js), so renders never wait for them
   analysis: new AnalysisClient(),
   state: parsed.state,
@@ -122,7 +102,7 @@ const shares = [
       { what: 'influence-maps', label: 'Influence maps', rows: () => rowsOf(canvases('#maps canvas'), 16) },
       { what: 'modules', label: 'Module templates', rows: () => [canvases('#modules canvas')] },
     ],
-    numbers: [{ what: 'groups', label: 'Concept groups' }],
+    numbers: [{ what: 'groups', label: 'Concept groups' }, { what: 'locality', label: 'Group locality' }],
   }),
   shareBar(app, $('panel-directions'), 'directions', {
     embedWith: ['panel-sample'],
@@ -207,18 +187,22 @@ function hidePanels() {
   $('panel-sample').hidden = true;
 }
 
-/** Loads model bytes (a promise) named `name` into the worker; on failure the previous
- * model stays loaded and working. */
-async function load(name, bytes, source) {
+/** Loads the model named `name` into the worker, `from` `{bytes}` (a promise) or `{request}`
+ * (js/boot.js: the worker reads it); on failure the previous model stays loaded and working. */
+async function load(name, from, source) {
   app.status(`loading ${name}…`);
   document.body.dataset.ready = '';
   try {
-    const t0 = performance.now();
-    const data = await bytes;
-    const fetched = performance.now() - t0;
-    const kept = data.slice(); // for the analyses' worker (the load transfers `data`)
-    const r = await app.lab.call('load', { bytes: data, backend: app.state.backend, name },
-      { transfer: [data.buffer] });
+    let args = { request: from.request };
+    let transfer = [];
+    let kept = null;
+    if (!from.request) {
+      const data = await from.bytes;
+      kept = data.slice(); // for the analyses' worker (the load transfers `data`)
+      args = { bytes: data };
+      transfer = [data.buffer];
+    }
+    const r = await app.lab.call('load', { ...args, backend: app.state.backend, name }, { transfer });
     app.analysis.cancel();
     // the analyses follow the images onto WebGPU by the worker's own "auto" choice: never a
     // software adapter (forced for the images with ?backend=gpu), which would share the CPU
@@ -226,7 +210,7 @@ async function load(name, bytes, source) {
     app.analysis.setModel(r.modelBytes || kept, name, r.kind === 'gpu' ? 'auto' : 'cpu');
     r.meta = JSON.parse(r.meta);
     const model = { ...describeModel(r), name };
-    app.timings = { ...started, ...r.timings, fetch: fetched };
+    app.timings = { ...started, script: scriptStart, ...r.timings };
     fixState(model);
     app.model = model;
     app.state.model = source;
@@ -283,38 +267,18 @@ function fixState(m) {
   if (st.dsite && !names.includes(st.dsite)) st.dsite = '';
 }
 
-async function fetchBytes(url) {
-  let res;
-  try {
-    res = await fetch(url);
-  } catch {
-    // the browser gives no reason (a network error or a refused cross-origin read look alike)
-    throw new Error(`${url} could not be fetched: the host is unreachable, or it is another site ` +
-      'that does not allow cross-origin requests (it must send Access-Control-Allow-Origin)');
-  }
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-  const len = Number(res.headers.get('content-length') || 0);
-  if (len > MAX_MODEL_BYTES) throw new Error(`${url} is ${len} bytes; at most ${MAX_MODEL_BYTES}`);
-  const buf = await res.arrayBuffer();
-  if (buf.byteLength > MAX_MODEL_BYTES) throw new Error(`${url} is larger than ${MAX_MODEL_BYTES} bytes`);
-  return new Uint8Array(buf);
-}
-
-/** What a link cannot open: a file opened from this computer. */
-const LOCAL = 'file:';
-
 function loadSource(source) {
   if (source.startsWith(LOCAL)) {
     // fails as any load does: the loaded model (if any) stays, else no panel shows
     const name = source.slice(LOCAL.length);
-    return load(name, Promise.reject(new Error('it was opened from a local file, which a link ' +
+    return load(name, { bytes: Promise.reject(new Error('it was opened from a local file, which a link ' +
       'cannot open. Open it with "Open a file", or put it on a host that allows cross-origin ' +
-      'requests and link it as ?model=URL.')), source);
+      'requests and link it as ?model=URL.')) }, source);
   }
   const bundled = BUNDLED.find((b) => b.name === source);
-  const url = bundled ? `models/${bundled.file}` : source;
   $('bundled').value = bundled ? bundled.name : '';
-  return load(bundled ? bundled.name : source, fetchBytes(url), source);
+  // the worker reads it (the first model's read began in js/boot.js)
+  return load(bundled ? bundled.name : source, { request: request(source) }, source);
 }
 
 function loadFile(file) {
@@ -325,7 +289,7 @@ function loadFile(file) {
   $('bundled').value = '';
   // a local file cannot be put in a URL: the URL says so (file:NAME) instead of naming
   // another model
-  return load(file.name, file.arrayBuffer().then((b) => new Uint8Array(b)), `${LOCAL}${file.name}`);
+  return load(file.name, { bytes: file.arrayBuffer().then((b) => new Uint8Array(b)) }, `${LOCAL}${file.name}`);
 }
 app.loadFile = loadFile;
 

@@ -1,8 +1,9 @@
 // The page's side of the worker (js/worker.js): promises for calls, progress callbacks, and
 // "latest wins" renders so that painting or dragging never queues stale frames.
 export class LabClient {
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  /** A client of `worker`, or of a worker of its own. */
+  constructor(worker = null) {
+    this.worker = worker || new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.next = 1;
     this.pending = new Map();
     this.latest = new Map();

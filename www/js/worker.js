@@ -6,6 +6,7 @@
 // first: the main image before the other renders, renders before grid rows, grid rows before
 // analyses), in order of arrival among equals.
 import init, { Lab, is_checkpoint, import_checkpoint } from '../pkg/ganscope_web.js';
+import { readModel } from './fetch.js';
 
 const t0 = performance.now();
 let wasmMs = null;
@@ -18,6 +19,17 @@ let running = false;
 const PRIO = { load: 0, randomPath: 0, render: 1, grid: 2 };
 
 const message = (e) => String((e && e.message) || e);
+
+// the first model's read, begun as the page's boot asked (js/boot.js): `{url, bytes}`
+let prefetched = null;
+
+/** The bytes a load asks for by `{url, shown, scope}`: the read begun early when it is the
+ * same, else a new one. */
+function read(req) {
+  const early = prefetched;
+  prefetched = null;
+  return early && early.url === req.url ? early.bytes : readModel(req);
+}
 
 // Which backend to use. "auto": WebGPU on a hardware adapter; the CPU where there is no
 // WebGPU, no adapter, or only a software one (SwiftShader renders these small generators
@@ -42,7 +54,12 @@ async function choose(want) {
 }
 
 const ops = {
-  async load({ bytes, backend, name }) {
+  // a model's `bytes`, or a `request` ({url, shown, scope}) that this worker reads
+  async load({ bytes, request, backend, name }) {
+    const asked = performance.now();
+    const fetched = !bytes;
+    if (fetched) bytes = await read(request);
+    const fetchMs = performance.now() - asked;
     const pick = await choose(backend);
     const start = performance.now();
     // a PyTorch checkpoint is imported here, by the same code as `ganscope import`
@@ -67,10 +84,12 @@ const ops = {
     return { value: { backend: lab.backend(), kind: pick.kind, reason: pick.reason,
       meta: lab.meta_json(), card: lab.card(String(name || '')), sites: JSON.parse(lab.sites_json()),
       concepts: JSON.parse(lab.concepts_json()), imported,
-      // an imported checkpoint's model file, for the analyses' worker (js/lab.js)
-      modelBytes: imported ? bytes : null,
-      // milliseconds: fetching and compiling the wasm (from the worker's start), loading the model
-      timings: { wasm: wasmMs, load: performance.now() - start } } };
+      // the model file read here or imported, for the analyses' worker (js/lab.js)
+      modelBytes: imported || fetched ? bytes : null,
+      // milliseconds: fetching and compiling the wasm (from the worker's start), waiting for
+      // the model's bytes (a read begun early may be done), loading the model
+      timings: { wasm: wasmMs, fetch: fetchMs, load: performance.now() - start } },
+      transfer: imported || fetched ? [bytes.buffer] : [] };
   },
   async render({ seed, n, iv, site }) {
     const r = await lab.render(seed, n, iv, site || '');
@@ -96,6 +115,9 @@ const ops = {
   },
   async groups({ site, k, samples, seed }) {
     return { value: await lab.groups(site, k, samples, seed) };
+  },
+  async locality({ site, labels, pairs, seed }) {
+    return { value: await lab.locality(site, Uint32Array.from(labels), pairs, seed) };
   },
   randomPath({ seed }) {
     return { value: Array.from(lab.random_path(seed)) };
@@ -144,6 +166,12 @@ async function pump() {
 }
 
 onmessage = ({ data }) => {
+  // a prefetch begins at once, whatever is running or waiting
+  if (data.op === 'prefetch') {
+    prefetched = { url: data.args.url, bytes: readModel(data.args) };
+    prefetched.bytes.catch(() => {}); // its load reports a failure
+    return;
+  }
   // a cancel is taken at once, between the running analysis's GPU readbacks: it stops at its
   // next render, and the calls still waiting are dropped
   if (data.op === 'cancel') {

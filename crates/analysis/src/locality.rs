@@ -18,6 +18,11 @@ use serde::Serialize;
 use crate::renderer::{image_len, sample_rows, Renderer, CHUNK};
 use crate::{opts, Result};
 
+/// Share of a map's pixels in a group's or filter's region (the CLI's and the page's).
+pub const REGION: f64 = 0.25;
+/// Mean IoU from which a filter counts as consistent.
+pub const CONSISTENT: f64 = 0.5;
+
 /// The locality of exchanging each group.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Locality {

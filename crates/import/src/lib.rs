@@ -43,22 +43,27 @@ pub struct Imported {
 /// Whether `bytes` are something to import rather than a ganscope model file: a zip or tar
 /// `torch.save` file, a safetensors file without ganscope metadata, or a pickle (legacy
 /// `torch.save`). A ganscope file, or anything else, is left to the model file's own reader
-/// and its errors.
+/// and its errors. Only the first bytes are read: 262, or a safetensors file's header
+/// ([`checkpoint_prefix_len`]).
 pub fn is_checkpoint(bytes: &[u8]) -> bool {
     if bytes.starts_with(b"PK\x03\x04") || bytes.get(257..262) == Some(b"ustar") {
         return true;
     }
     // a safetensors file (8-byte header length, then JSON), whatever its length's first byte
     if bytes.get(8) == Some(&b'{') {
-        return matches!(
-            ganscope_model::format::ModelFile::parse(bytes),
-            Err(ganscope_model::Error::InvalidFile(
-                ganscope_model::FileError::MissingMetadata
-            ))
-        );
+        return ganscope_model::format::lacks_ganscope_metadata(bytes);
     }
     // a pickle starts with the PROTO opcode
     bytes.first() == Some(&0x80)
+}
+
+/// How many of a file's first bytes [`is_checkpoint`] reads, from its first 262 (`first`):
+/// 262, or up to the end of a safetensors header.
+pub fn checkpoint_prefix_len(first: &[u8]) -> usize {
+    match first.get(8) {
+        Some(&b'{') => ganscope_model::format::header_end(first).map_or(262, |e| e.max(262)),
+        _ => 262,
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.

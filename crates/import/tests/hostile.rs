@@ -213,6 +213,41 @@ fn a_ganscope_model_is_not_imported_again() {
     ));
 }
 
+/// The page asks `is_checkpoint` before loading a model, with only the first bytes
+/// `checkpoint_prefix_len` names: the answer from them is the whole file's.
+#[test]
+fn a_checkpoint_is_told_from_its_first_bytes() {
+    use ganscope_import::{checkpoint_prefix_len, is_checkpoint};
+    let tar = fixture("pytorch-dcgan/checkpoint.tar");
+    let model = ganscope_import::to_bytes(
+        &import(&tar, "c.tar", &Options::default()).expect("import"),
+        false,
+    )
+    .expect("bytes");
+    let dict = safetensors(&[("main.0.weight", vec![100, 64, 4, 4])]);
+    let classifier = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../www/models/classifier-colored-mnist.safetensors"),
+    )
+    .expect("classifier");
+    for (what, bytes, want) in [
+        ("a torch.save tar", &tar, true),
+        ("a state dict", &dict, true),
+        ("a ganscope model", &model, false),
+        ("a ganscope classifier", &classifier, false),
+    ] {
+        let n = checkpoint_prefix_len(&bytes[..262]);
+        assert!(n < bytes.len() / 2, "{what}: {n} of {} bytes", bytes.len());
+        assert_eq!(is_checkpoint(bytes), want, "{what}");
+        assert_eq!(is_checkpoint(&bytes[..n]), want, "{what}, first {n} bytes");
+    }
+    // a safetensors header declaring more than the largest header is not one
+    let mut huge = dict.clone();
+    huge[..8].copy_from_slice(&(u64::MAX).to_le_bytes());
+    assert_eq!(checkpoint_prefix_len(&huge[..262]), 262);
+    assert!(!is_checkpoint(&huge));
+}
+
 #[test]
 fn every_saved_fuzz_input_runs_without_a_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/checkpoint");

@@ -197,6 +197,32 @@ pub fn expected_tensors(
     Ok(rec.0)
 }
 
+/// Where a safetensors file's header ends (its 8 length bytes, then the JSON), read from
+/// the file's first 8 bytes; `None` when they are missing or declare more than
+/// [`MAX_HEADER`].
+pub fn header_end(first: &[u8]) -> Option<usize> {
+    let len8: [u8; 8] = first.get(..8)?.try_into().ok()?;
+    let hlen = u64::from_le_bytes(len8);
+    (hlen <= MAX_HEADER).then(|| 8 + hlen as usize)
+}
+
+/// Whether `prefix`, a file's first bytes up to at least [`header_end`], is a safetensors
+/// file without ganscope metadata (neither a generator's nor a classifier's), such as a
+/// PyTorch state dict. Only the header is read, so the tensors' bytes need not be there.
+pub fn lacks_ganscope_metadata(prefix: &[u8]) -> bool {
+    let Some(header) = header_end(prefix).and_then(|end| prefix.get(8..end)) else {
+        return false;
+    };
+    let Ok(header) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(header)
+    else {
+        return false;
+    };
+    let md = header.get("__metadata__");
+    [META_KEY, crate::classifier::CLASSIFIER_KEY]
+        .iter()
+        .all(|k| md.and_then(|m| m.get(*k)).is_none())
+}
+
 /// A header value under `__metadata__[key]`, parsed as JSON with its `format_version` checked;
 /// a file of the other kind (model vs classifier) is named as such.
 pub(crate) fn metadata_json(

@@ -207,11 +207,23 @@ fn malformed_files_each_get_their_own_error() {
     ts[3].2[1] = f32::NAN;
     let nan = to_bytes(&meta, &ts, false).expect("serialise");
     assert_eq!(file_error(&nan), FileError::NonFinite(ts[3].0.clone()));
-    ts[3].2[1] = f32::INFINITY;
-    assert!(matches!(
-        file_error(&to_bytes(&meta, &ts, true).expect("f16")),
-        FileError::NonFinite(_)
-    ));
+    // read from the bits: infinities and NaNs of either sign, stored as f32 or f16
+    for bad in [f32::INFINITY, f32::NEG_INFINITY, -f32::NAN, 1e6] {
+        ts[3].2[1] = bad;
+        assert!(matches!(
+            file_error(&to_bytes(&meta, &ts, true).expect("f16")),
+            FileError::NonFinite(_)
+        ));
+        if bad.is_finite() {
+            continue; // 1e6 overflows f16 only
+        }
+        assert!(matches!(
+            file_error(&to_bytes(&meta, &ts, false).expect("f32")),
+            FileError::NonFinite(_)
+        ));
+    }
+    ts[3].2[1] = 65504.0; // the largest f16
+    ModelFile::parse(&to_bytes(&meta, &ts, true).expect("f16")).expect("finite");
 }
 
 #[test]

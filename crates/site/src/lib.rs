@@ -17,6 +17,7 @@ mod place;
 pub use error::{Result, SiteError};
 pub use manifest::{Manifest, ModelEntry};
 
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine as _};
 use error::io;
 use ganscope_model::format::ModelFile;
 use place::{build_json, check_out, sibling, swap_in};
@@ -129,6 +130,9 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
         let _ = std::fs::remove_dir_all(&staging);
         let mut hash = Sha256::new();
         let mut sizes = Vec::new();
+        // each file's Subresource Integrity: the service worker caches what it fetches only
+        // when it is exactly this build's file (not an old copy a host or CDN still serves)
+        let mut integrity = serde_json::Map::new();
         let mut put = |rel: &str, bytes: &[u8]| -> Result<()> {
             let to = staging.join(rel);
             if let Some(dir) = to.parent() {
@@ -139,6 +143,11 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
             hash.update(rel.as_bytes());
             hash.update((bytes.len() as u64).to_le_bytes());
             hash.update(bytes);
+            let sri = format!("sha256-{}", BASE64.encode(Sha256::digest(bytes)));
+            if rel == "index.html" {
+                integrity.insert("./".into(), sri.clone().into()); // the folder's index
+            }
+            integrity.insert(rel.into(), sri.into());
             sizes.push((rel.to_string(), bytes.len() as u64));
             Ok(())
         };
@@ -154,7 +163,9 @@ pub fn write_site(opts: &SiteOptions) -> Result<Written> {
         let cache = format!("ganscope-lab-{hex}");
         let mut precache = vec!["./".to_string()];
         precache.extend(sizes.iter().map(|f| f.0.clone()));
-        let build = serde_json::json!({ "cache": cache, "cacheFirst": true, "files": precache });
+        let build = serde_json::json!({
+            "cache": cache, "cacheFirst": true, "files": precache, "integrity": integrity,
+        });
         let sw_text: String = sw
             .lines()
             .map(|l| {

@@ -138,6 +138,13 @@ fn writes_the_page_models_manifest_and_a_hashed_service_worker() {
     assert_eq!(build["cacheFirst"], true);
     assert_eq!(listed.len(), w.files.len(), "./ and every file but sw.js");
     assert!(listed.iter().any(|f| f == "models/manifest.json") && listed.iter().any(|f| f == "./"));
+    // and each file's SHA-256 (Subresource Integrity), the folder's index as index.html's
+    for f in &listed {
+        let rel = if f == "./" { "index.html" } else { f.as_str() };
+        let bytes = std::fs::read(out.join(rel)).expect("listed file");
+        let want = format!("sha256-{}", BASE64.encode(Sha256::digest(&bytes)));
+        assert_eq!(build["integrity"][f.as_str()], want.as_str(), "{f}");
+    }
     assert!(sw.starts_with("// worker\n") && sw.ends_with("self.x = BUILD;\n"));
     assert!(w.bytes() > w.model_bytes() && w.model_bytes() > 0);
     assert!(
@@ -255,8 +262,9 @@ fn the_repositorys_page_caches_every_file_it_serves_and_preloads_every_module() 
     }
     let index = read(&www.join("index.html"));
     for (rel, _) in &js {
-        // app.js is the page's script; worker.js runs in the worker, whose imports these are not
-        if rel != "js/app.js" && rel != "js/worker.js" {
+        // app.js and boot.js are the page's scripts; worker.js runs in the worker, whose
+        // imports these are not
+        if !["js/app.js", "js/boot.js", "js/worker.js"].contains(&rel.as_str()) {
             let link = format!("<link rel=\"modulepreload\" href=\"{rel}\">");
             assert!(index.contains(&link), "index.html does not preload {rel}");
         }

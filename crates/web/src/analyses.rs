@@ -10,6 +10,7 @@ use ganscope_analysis::buckets::{responsibility, BucketOptions};
 use ganscope_analysis::dissect::{dissect, sample, unit_stats, RuleSegmenter, Segmenter};
 use ganscope_analysis::groups::concept_groups;
 use ganscope_analysis::influence::{influence_maps, modules};
+use ganscope_analysis::locality::{locality, REGION};
 use ganscope_analysis::metrics::{ClassifierFeatures, Features};
 use ganscope_analysis::renderer::Renderer;
 use ganscope_model::classifier::Classifier;
@@ -126,6 +127,38 @@ impl Lab {
                 .await
                 .map_err(js)?;
             to_js(&g)
+        })
+    }
+
+    /// The locality of exchanging each concept group (Li et al.'s evaluation, as `ganscope
+    /// analyze groups` measures it): `labels[c]` is filter c's group, over `pairs` sample
+    /// pairs of `seed` (seeds `seed + 2i`, `seed + 2i + 1`), the region the top quarter of a
+    /// group's mean map. Resolves to `{outside, inside, mean_outside, mean_inside, pairs,
+    /// frac}`: per group the mean squared change of the image outside its region (the leak)
+    /// and inside it (the effect).
+    pub fn locality(
+        &self,
+        site: String,
+        labels: Vec<u32>,
+        pairs: usize,
+        seed: u32,
+    ) -> js_sys::Promise {
+        let slot = self.engine.clone();
+        promise(async move {
+            if pairs == 0 || pairs > MAX_PAIRS {
+                return Err(js(format!("{pairs} pairs; between 1 and {MAX_PAIRS}")));
+            }
+            // a group number is a filter's, so no more groups than filters are allocated
+            if labels.iter().any(|&l| l as usize >= labels.len()) {
+                return Err(js("a group number is at least the number of filters"));
+            }
+            let labels: Vec<usize> = labels.into_iter().map(|l| l as usize).collect();
+            let mut e = slot.take().map_err(js)?;
+            let s = site_index(e.config(), &site).map_err(js)?;
+            let l = locality(&mut e, s, &labels, pairs, u64::from(seed), REGION)
+                .await
+                .map_err(js)?;
+            to_js(&l)
         })
     }
 

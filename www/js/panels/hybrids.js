@@ -44,9 +44,14 @@ export function hybridsPanel(app) {
     return { k: Math.max(...lg.labels) + 1, labels: lg.labels, learned: true };
   }
 
+  // the groups shown: {site, labels, k, seed}, for the locality measure
+  let shown = null;
+
   function resetGroups() {
     $('groups').replaceChildren();
     delete app.measured.groups;
+    shown = null;
+    resetLocality();
     const g = learnedGroups();
     if (g) showGroups(g);
   }
@@ -120,8 +125,42 @@ export function hybridsPanel(app) {
     }
   }
 
+  function resetLocality() {
+    $('locality-table').hidden = true;
+    $('locality-run').disabled = !shown;
+    delete app.measured.locality;
+    app.updateShares?.();
+  }
+
+  /** Li et al.'s locality of exchanging each shown group, in the table and for export. */
+  function showLocality(loc, g) {
+    const body = $('locality-table').querySelector('tbody');
+    body.replaceChildren();
+    const rows = [];
+    for (let k = 0; k < g.k; k++) {
+      const filters = g.labels.filter((l) => l === k).length;
+      if (!filters) continue;
+      const leak = loc.outside[k];
+      const effect = loc.inside[k];
+      rows.push({ site: g.site, group: k + 1, filters, leak, effect, ratio: effect > 0 ? leak / effect : null });
+    }
+    for (const r of rows) {
+      const tr = document.createElement('tr');
+      for (const v of [r.group, r.filters, r.leak.toFixed(4), r.effect.toFixed(4), r.ratio === null ? '–' : r.ratio.toFixed(3)]) {
+        const td = document.createElement('td');
+        td.textContent = String(v);
+        tr.append(td);
+      }
+      body.append(tr);
+    }
+    $('locality-table').hidden = false;
+    app.measure('locality', { site: g.site, labels: g.labels, learned: Boolean(g.learned), ...loc }, rows, g.seed);
+  }
+
   function showGroups(g) {
     $('groups').replaceChildren();
+    shown = { ...g, site: app.state.hsite, seed: g.seed ?? app.state.seed };
+    resetLocality();
     app.measure('groups', { site: app.state.hsite, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
       g.labels.map((l, filter) => ({ site: app.state.hsite, filter, group: l + 1 })), g.seed ?? app.state.seed);
     for (let k = 0; k < g.k; k++) {
@@ -187,6 +226,22 @@ export function hybridsPanel(app) {
       app.error(`Concept groups: ${e.message}`);
     } finally {
       run.disabled = false;
+    }
+  });
+  $('locality-run').addEventListener('click', async () => {
+    const run = $('locality-run');
+    const g = shown;
+    run.disabled = true;
+    try {
+      const k = key();
+      const loc = await app.analysis.call('locality', { site: g.site, labels: g.labels,
+        pairs: Number($('locality-pairs').value), seed: g.seed });
+      if (k === key() && shown === g) showLocality(loc, g);
+      app.error('');
+    } catch (e) {
+      app.error(`Locality: ${e.message}`);
+    } finally {
+      run.disabled = !shown;
     }
   });
   /** Sample 1 is the main render. */

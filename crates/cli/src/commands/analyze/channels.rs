@@ -2,7 +2,7 @@
 
 use ganscope_analysis::groups::{concept_groups, exchange, Groups};
 use ganscope_analysis::influence::{influence_maps, module_hybrids, modules};
-use ganscope_analysis::locality::{consistency, locality};
+use ganscope_analysis::locality::{consistency, locality, CONSISTENT, REGION};
 use ganscope_analysis::renderer::block_on;
 use ganscope_model::generator::site_name;
 
@@ -184,11 +184,6 @@ pub(super) fn groups(job: &mut Job) -> Result<()> {
         "rows: groups; columns: sample 1, sample 2, sample 1 with the group from sample 2",
     )
 }
-
-/// Share of a map's pixels in a group's or filter's region.
-const REGION: f64 = 0.25;
-/// Mean IoU from which a filter counts as consistent.
-const CONSISTENT: f64 = 0.5;
 
 /// The groups an interpretable training learned for `site`, from the file's metadata.
 pub(crate) fn learned_groups(
