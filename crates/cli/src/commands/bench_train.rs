@@ -36,13 +36,14 @@ pub fn run(args: &BenchTrainArgs) -> Result<()> {
         stats.diversity
     );
     let t = time_steps(&mut tr, args.warmup, args.timed)?;
-    println!(
-        "ganscope (candle) on {}, batch {}: {:.2} ms per training step (median of {}; mean {:.2})",
+    let mut text = format!(
+        "ganscope (candle) on {}, batch {}: {:.2} ms per training step (median of {}; mean {:.2})\n",
         t.device, t.batch, t.step_ms_median, t.steps, t.step_ms_mean
     );
     for (name, ms) in &t.phases {
-        println!("  {name:<44} {ms:9.2} ms");
+        text.push_str(&format!("  {name:<44} {ms:9.2} ms\n"));
     }
+    super::print_out(&text)?;
     let path = a.out.join("timing.json");
     std::fs::write(&path, serde_json::to_string_pretty(&t)?)
         .with_context(|| format!("writing {}", path.display()))?;

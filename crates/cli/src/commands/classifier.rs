@@ -108,11 +108,11 @@ pub fn run(a: &ClassifierArgs) -> Result<()> {
     let (meta, bytes) = finish(&tr, &test, loss, a.f16)?;
     ganscope_model::format::write_atomic(&a.out, &bytes)?;
     let acc = meta.test_accuracy.unwrap_or(f32::NAN);
-    println!(
-        "test accuracy: {:.2}% ({} test images)",
+    super::print_out(&format!(
+        "test accuracy: {:.2}% ({} test images)\n",
         100.0 * acc,
         test.len()
-    );
+    ))?;
     eprintln!(
         "done: {} steps in {:.0} s; wrote {} ({} bytes, {} features)",
         tr.step,

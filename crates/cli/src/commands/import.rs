@@ -37,10 +37,11 @@ pub struct ImportArgs {
 /// Runs `ganscope import`.
 pub fn run(a: &ImportArgs) -> Result<()> {
     if a.list_layouts {
-        for l in LAYOUTS {
-            println!("{:16} {}", l.name, l.about);
-        }
-        return Ok(());
+        let list: String = LAYOUTS
+            .iter()
+            .map(|l| format!("{:16} {}\n", l.name, l.about))
+            .collect();
+        return super::print_out(&list);
     }
     let (Some(checkpoint), Some(out_path)) = (&a.checkpoint, &a.out) else {
         anyhow::bail!("import needs a checkpoint and --out");
@@ -53,9 +54,12 @@ pub fn run(a: &ImportArgs) -> Result<()> {
         set: a.set.clone(),
     };
     let m = import(&bytes, &name, &opts).with_context(|| format!("importing {name}"))?;
-    for line in &m.report {
-        println!("{line}");
-    }
+    super::print_out(
+        &m.report
+            .iter()
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    )?;
     let out = to_bytes(&m, a.f16)?;
     ganscope_model::format::write_atomic(out_path, &out)?;
     let g = &m.meta.generator;
@@ -67,8 +71,8 @@ pub fn run(a: &ImportArgs) -> Result<()> {
     } else {
         format!("a {}-d latent", g.latent_dim)
     };
-    println!(
-        "wrote {} ({:.1} MB): {}x{}x{} images from {input}, {} sites ({})",
+    super::print_out(&format!(
+        "wrote {} ({:.1} MB): {}x{}x{} images from {input}, {} sites ({})\n",
         out_path.display(),
         out.len() as f64 / 1e6,
         g.channels,
@@ -81,6 +85,5 @@ pub fn run(a: &ImportArgs) -> Result<()> {
             .map(|s| format!("{} {}x{}x{}", s.name, s.shape[0], s.shape[1], s.shape[2]))
             .collect::<Vec<_>>()
             .join(", ")
-    );
-    Ok(())
+    ))
 }
