@@ -5,13 +5,20 @@
 // Calls run one at a time: the most urgent waiting call first (a message's `prio`, lower
 // first: the main image before the other renders, renders before grid rows, grid rows before
 // analyses), in order of arrival among equals.
-import init, { Lab, is_checkpoint, import_checkpoint } from '../pkg/ganscope_web.js';
 import { readModel } from './fetch.js';
 
 const t0 = performance.now();
 let wasmMs = null;
 let wasm = null;
-const ready = init().then((w) => { wasm = w; wasmMs = performance.now() - t0; });
+// the wasm package (`{Lab, is_checkpoint, import_checkpoint}`) is imported, not a static
+// import: a module worker runs nothing, its message handler included, until its static
+// imports have loaded, and the first model's read (a "prefetch") should not wait for them
+let pkg = null;
+const ready = import('../pkg/ganscope_web.js').then(async (m) => {
+  wasm = await m.default();
+  pkg = m;
+  wasmMs = performance.now() - t0;
+});
 let lab = null;
 const waiting = [];
 let running = false;
@@ -64,18 +71,18 @@ const ops = {
     const start = performance.now();
     // a PyTorch checkpoint is imported here, by the same code as `ganscope import`
     let imported = null;
-    if (is_checkpoint(bytes)) {
-      const m = import_checkpoint(bytes, String(name || 'checkpoint'));
+    if (pkg.is_checkpoint(bytes)) {
+      const m = pkg.import_checkpoint(bytes, String(name || 'checkpoint'));
       bytes = m.bytes;
       imported = m.report;
     }
     let next;
     try {
-      next = await Lab.load(bytes, pick.kind);
+      next = await pkg.Lab.load(bytes, pick.kind);
     } catch (e) {
       // a file that fails on the CPU fails everywhere; a WebGPU failure falls back
       if (pick.kind !== 'gpu' || backend === 'gpu') throw e;
-      next = await Lab.load(bytes, 'cpu');
+      next = await pkg.Lab.load(bytes, 'cpu');
       pick.kind = 'cpu';
       pick.reason = `WebGPU failed: ${message(e)}`;
     }

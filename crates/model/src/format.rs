@@ -218,10 +218,16 @@ pub fn lacks_ganscope_metadata(prefix: &[u8]) -> bool {
         return false;
     };
     let md = header.get("__metadata__");
-    [META_KEY, crate::classifier::CLASSIFIER_KEY]
+    KINDS
         .iter()
-        .all(|k| md.and_then(|m| m.get(*k)).is_none())
+        .all(|(k, _)| md.and_then(|m| m.get(*k)).is_none())
 }
+
+/// The metadata keys of ganscope's files, with what each names.
+const KINDS: [(&str, &str); 2] = [
+    (META_KEY, "a ganscope generator model"),
+    (crate::classifier::CLASSIFIER_KEY, "a ganscope classifier"),
+];
 
 /// A header value under `__metadata__[key]`, parsed as JSON with its `format_version` checked;
 /// a file of the other kind (model vs classifier) is named as such.
@@ -231,10 +237,7 @@ pub(crate) fn metadata_json(
 ) -> Result<serde_json::Value> {
     let md = header.get("__metadata__");
     let Some(value) = md.and_then(|m| m.get(key)) else {
-        let kinds = [
-            (META_KEY, "a ganscope generator model"),
-            (crate::classifier::CLASSIFIER_KEY, "a ganscope classifier"),
-        ];
+        let kinds = KINDS;
         let describe = |(k, what): (&str, &str)| format!("{what} (`{k}` metadata)");
         let found = kinds
             .into_iter()

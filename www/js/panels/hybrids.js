@@ -161,8 +161,8 @@ export function hybridsPanel(app) {
     $('groups').replaceChildren();
     shown = { ...g, site: app.state.hsite, seed: g.seed ?? app.state.seed };
     resetLocality();
-    app.measure('groups', { site: app.state.hsite, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
-      g.labels.map((l, filter) => ({ site: app.state.hsite, filter, group: l + 1 })), g.seed ?? app.state.seed);
+    app.measure('groups', { site: shown.site, groups: g.k, learned: Boolean(g.learned), labels: g.labels },
+      g.labels.map((l, filter) => ({ site: shown.site, filter, group: l + 1 })), shown.seed);
     for (let k = 0; k < g.k; k++) {
       const members = g.labels.flatMap((l, c) => (l === k ? [c] : []));
       if (!members.length) continue;
