@@ -7,6 +7,11 @@
 mod commands;
 mod progress;
 
+// training allocates and frees the same large tensors every step; mimalloc keeps them
+// (BENCHMARKS.md, a training step)
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use commands::{
     analyze, bench, bench_train, classifier, compress, export, import, info, sample, site, train,

@@ -3,7 +3,7 @@
 
 use crate::backend::Init;
 use crate::backend::{Activation, Backend, BatchNormParams, ParamSource, BN_EPS, BN_MOMENTUM};
-use crate::{Error, Result};
+use crate::{fused, Error, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
 use std::collections::HashMap;
 
@@ -67,10 +67,7 @@ impl Backend for CandleBackend {
 
     fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
         let y = x.matmul(&w.t()?)?; // [N, O]
-        Ok(match b {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        })
+        add_bias(y, b)
     }
 
     fn conv2d(
@@ -82,10 +79,7 @@ impl Backend for CandleBackend {
         padding: usize,
     ) -> Result<Tensor> {
         let y = crate::conv::conv2d(x, w, stride, padding)?; // [N, O, H', W']
-        Ok(match b {
-            Some(b) => y.broadcast_add(&channel_view(b)?)?,
-            None => y,
-        })
+        add_bias(y, b)
     }
 
     fn conv_transpose2d(
@@ -97,50 +91,27 @@ impl Backend for CandleBackend {
         padding: usize,
     ) -> Result<Tensor> {
         let y = crate::conv::conv_transpose2d(x, w, stride, padding)?; // [N, O, H', W']
-        Ok(match b {
-            Some(b) => y.broadcast_add(&channel_view(b)?)?,
-            None => y,
-        })
+        add_bias(y, b)
     }
 
     fn batch_norm(&self, x: &Tensor, p: &BatchNormParams<Tensor>) -> Result<Tensor> {
-        let (mean, var) = if self.train {
-            let (n, _, h, w) = x.dims4()?;
-            let mean = x.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?; // [1, C, 1, 1]
-            let centred = x.broadcast_sub(&mean)?;
-            let var = centred
-                .sqr()?
-                .mean_keepdim(0)?
-                .mean_keepdim(2)?
-                .mean_keepdim(3)?; // biased
-            let count = (n * h * w) as f64;
-            update_running(&p.running_mean, &mean.detach().flatten_all()?)?;
-            let unbiased = (var.detach().flatten_all()? * (count / (count - 1.0).max(1.0)))?;
-            update_running(&p.running_var, &unbiased)?;
-            (mean, var)
-        } else {
-            (
-                channel_view(&p.running_mean)?,
-                channel_view(&p.running_var)?,
-            )
-        };
-        let inv = (var + BN_EPS)?.sqrt()?.recip()?; // [1, C, 1, 1]
-        let scale = channel_view(&p.weight)?.broadcast_mul(&inv)?;
-        let y = x.broadcast_sub(&mean)?.broadcast_mul(&scale)?; // [N, C, H, W]
-        Ok(y.broadcast_add(&channel_view(&p.bias)?)?)
+        self.batch_norm_then(x, p, None)
+    }
+
+    fn batch_norm_act(
+        &self,
+        x: &Tensor,
+        p: &BatchNormParams<Tensor>,
+        act: Activation,
+    ) -> Result<Tensor> {
+        self.batch_norm_then(x, p, Some(act))
     }
 
     fn activation(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
-        Ok(match act {
-            Activation::Relu => x.relu()?,
-            // relu(x)(1 - s) + s x: equal to the usual form, and its backward is 3-5x
-            // cheaper in candle than minimum/maximum's
-            Activation::LeakyRelu(s) => ((x.relu()? * (1.0 - s as f64))? + (x * s as f64)?)?,
-            Activation::Tanh => x.tanh()?,
-            Activation::Sigmoid => candle_core::Tensor::exp(&x.neg()?)?
-                .affine(1.0, 1.0)?
-                .recip()?,
-        })
+        if fused::applies(x, Some(act)) {
+            return Ok(x.contiguous()?.apply_op1(fused::ActOp(act))?);
+        }
+        activation_ops(x, act)
     }
 
     fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -197,6 +168,115 @@ impl Backend for CandleBackend {
         let keep = m.affine(-1.0, 1.0)?;
         Ok((x.broadcast_mul(&keep)? + other.broadcast_mul(&m)?)?)
     }
+}
+
+impl CandleBackend {
+    /// BatchNorm (batch statistics in training, running ones otherwise), then `act`: one
+    /// fused op on the CPU ([`fused`]), candle's ops elsewhere.
+    fn batch_norm_then(
+        &self,
+        x: &Tensor,
+        p: &BatchNormParams<Tensor>,
+        act: fused::Act,
+    ) -> Result<Tensor> {
+        if !fused::applies(x, act) {
+            let y = batch_norm_ops(x, p, self.train)?; // [N, C, H, W]
+            return match act {
+                Some(a) => activation_ops(&y, a),
+                None => Ok(y),
+            };
+        }
+        let x = x.contiguous()?;
+        if !self.train {
+            let inv = (&p.running_var + BN_EPS)?.sqrt()?.recip()?; // [C]
+            let scale = (&p.weight * inv)?;
+            let shift = (&p.bias - (&p.running_mean * &scale)?)?;
+            return Ok(x.apply_op3(&scale, &shift, fused::AffineAct(act))?); // [N, C, H, W]
+        }
+        let stats = fused::Stats::default();
+        let op = fused::BatchNormTrain {
+            act,
+            eps: BN_EPS as f32,
+            stats: stats.clone(),
+        };
+        let y = x.apply_op3(&p.weight, &p.bias, op)?; // [N, C, H, W]
+        let (mean, var) = stats
+            .lock()
+            .ok()
+            .and_then(|s| s.clone())
+            .ok_or_else(|| Error::Shape("BatchNorm gave no statistics".into()))?;
+        let count = (x.elem_count() / mean.len().max(1)) as f32;
+        let unbiased: Vec<f32> = var
+            .iter()
+            .map(|v| v * count / (count - 1.0).max(1.0))
+            .collect();
+        let c = mean.len();
+        update_running(&p.running_mean, &Tensor::from_vec(mean, c, &self.device)?)?;
+        update_running(
+            &p.running_var,
+            &Tensor::from_vec(unbiased, c, &self.device)?,
+        )?;
+        Ok(y)
+    }
+}
+
+/// `y + b` with `b` per channel (dimension 1): fused on the CPU.
+fn add_bias(y: Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let Some(b) = b else { return Ok(y) };
+    if fused::applies(&y, None) && b.dtype() == DType::F32 {
+        return Ok(y
+            .contiguous()?
+            .apply_op2(&b.contiguous()?, fused::BiasAct(None))?);
+    }
+    let mut shape = vec![1; y.rank()];
+    shape[1] = b.elem_count();
+    Ok(y.broadcast_add(&b.reshape(shape)?)?)
+}
+
+/// BatchNorm from candle's ops: the reference of the fused op, and the path off the CPU.
+pub(crate) fn batch_norm_ops(
+    x: &Tensor,
+    p: &BatchNormParams<Tensor>,
+    train: bool,
+) -> Result<Tensor> {
+    let (mean, var) = if train {
+        let (n, _, h, w) = x.dims4()?;
+        let mean = x.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)?; // [1, C, 1, 1]
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred
+            .sqr()?
+            .mean_keepdim(0)?
+            .mean_keepdim(2)?
+            .mean_keepdim(3)?; // biased
+        let count = (n * h * w) as f64;
+        update_running(&p.running_mean, &mean.detach().flatten_all()?)?;
+        let unbiased = (var.detach().flatten_all()? * (count / (count - 1.0).max(1.0)))?;
+        update_running(&p.running_var, &unbiased)?;
+        (mean, var)
+    } else {
+        (
+            channel_view(&p.running_mean)?,
+            channel_view(&p.running_var)?,
+        )
+    };
+    let inv = (var + BN_EPS)?.sqrt()?.recip()?; // [1, C, 1, 1]
+    let scale = channel_view(&p.weight)?.broadcast_mul(&inv)?;
+    let y = x.broadcast_sub(&mean)?.broadcast_mul(&scale)?; // [N, C, H, W]
+    Ok(y.broadcast_add(&channel_view(&p.bias)?)?)
+}
+
+/// An activation from candle's ops.
+pub(crate) fn activation_ops(x: &Tensor, act: Activation) -> Result<Tensor> {
+    Ok(match act {
+        Activation::Relu => x.relu()?,
+        // relu(x)(1 - s) + s x: equal to the usual form, and its backward is 3-5x
+        // cheaper in candle than minimum/maximum's
+        Activation::LeakyRelu(s) => ((x.relu()? * (1.0 - s as f64))? + (x * s as f64)?)?,
+        Activation::Tanh => x.tanh()?,
+        Activation::Sigmoid => candle_core::Tensor::exp(&x.neg()?)?
+            .affine(1.0, 1.0)?
+            .recip()?,
+    })
 }
 
 fn check_len(what: &str, got: usize, want: usize) -> Result<()> {

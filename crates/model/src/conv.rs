@@ -5,7 +5,7 @@
 //! (`cargo run -p ganscope-model --example opbench`). Other devices use candle's
 //! own ops.
 
-use crate::im2col::{Col2Im, Geometry, Im2Col};
+use crate::im2col::{Col2Im, Geometry, Im2Col, SwapOuter};
 use candle_core::{Result, Tensor};
 
 /// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
@@ -21,10 +21,11 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tenso
     let g = Geometry::new(c, h, wd, k, stride, pad);
     let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*Ho*Wo]
     let y = w.reshape((o, c * k * k))?.matmul(&cols)?; // [O, N*Ho*Wo]
-    y.reshape((o, n, g.gh * g.gw))?
-        .transpose(0, 1)?
-        .contiguous()?
-        .reshape((n, o, g.gh, g.gw)) // [N, O, Ho, Wo]
+    y.apply_op1(SwapOuter {
+        a: o,
+        b: n,
+        out: (n, o, g.gh, g.gw).into(),
+    }) // [N, O, Ho, Wo]
 }
 
 /// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]` (PyTorch layout):
@@ -47,11 +48,11 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Re
     if (g.gh, g.gw) != (h, wd) {
         candle_core::bail!("conv_transpose2d: unsupported geometry");
     }
-    let xm = x
-        .reshape((n, i, h * wd))?
-        .transpose(0, 1)?
-        .contiguous()?
-        .reshape((i, n * h * wd))?; // [I, N*H*W]
+    let xm = x.contiguous()?.apply_op1(SwapOuter {
+        a: n,
+        b: i,
+        out: (i, n * h * wd).into(),
+    })?; // [I, N*H*W]
     let cols = w.reshape((i, o * k * k))?.t()?.matmul(&xm)?; // [O*K*K, N*H*W]
     cols.contiguous()?.apply_op1(Col2Im(g)) // [N, O, Ho, Wo]
 }

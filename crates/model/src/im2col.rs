@@ -3,6 +3,7 @@
 //! transposed convolution is a slow direct loop, so the GEMM convolutions of
 //! [`crate::conv`] use these on the CPU.
 
+use crate::par;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
 /// The geometry of a convolution: an image of `c` x `h` x `w`, a `k` x `k` kernel with
@@ -44,32 +45,42 @@ impl Geometry {
         }
     }
 
-    /// Calls `f(col_index, image_index)` for every (kernel tap, grid position) of sample
-    /// `n` of `batch` that lands inside the image; col_index runs over the batch-folded
-    /// columns `[C*K*K, batch*gh*gw]`, image_index over one sample's `[C, H, W]`.
+    /// The grid columns `gx0..gx1` whose tap `kx` lands inside a row of the image.
     #[inline]
-    fn for_each(&self, n: usize, batch: usize, mut f: impl FnMut(usize, usize)) {
-        let g = self.gh * self.gw;
-        for c in 0..self.c {
-            for ky in 0..self.k {
-                for kx in 0..self.k {
-                    let row = ((c * self.k + ky) * self.k + kx) * g * batch + n * g;
-                    for gy in 0..self.gh {
-                        let iy = (gy * self.stride + ky) as isize - self.pad as isize;
-                        if iy < 0 || iy as usize >= self.h {
-                            continue;
-                        }
-                        let base = (c * self.h + iy as usize) * self.w;
-                        for gx in 0..self.gw {
-                            let ix = (gx * self.stride + kx) as isize - self.pad as isize;
-                            if ix >= 0 && (ix as usize) < self.w {
-                                f(row + gy * self.gw + gx, base + ix as usize);
-                            }
-                        }
-                    }
-                }
-            }
+    fn valid_columns(&self, kx: usize) -> (usize, usize) {
+        let s = self.stride;
+        let gx0 = self.pad.saturating_sub(kx).div_ceil(s);
+        let gx1 = (self.w + self.pad)
+            .saturating_sub(kx)
+            .div_ceil(s)
+            .min(self.gw);
+        (gx0, gx1.max(gx0))
+    }
+
+    /// Calls `f(grid_offset, image_offset)` for every grid row of kernel tap `(c, ky, kx)`
+    /// that lands inside the image: the tap's valid grid columns
+    /// ([`valid_columns`](Self::valid_columns)) start at `grid_offset` in one sample's
+    /// `gh x gw` grid and read every `stride`-th element of one sample's `[C, H, W]` from
+    /// `image_offset`.
+    #[inline]
+    fn for_each_run(&self, c: usize, ky: usize, kx: usize, mut f: impl FnMut(usize, usize)) {
+        let (gx0, gx1) = self.valid_columns(kx);
+        if gx0 == gx1 {
+            return;
         }
+        for gy in 0..self.gh {
+            let iy = (gy * self.stride + ky) as isize - self.pad as isize;
+            if iy < 0 || iy as usize >= self.h {
+                continue;
+            }
+            let first = (c * self.h + iy as usize) * self.w + gx0 * self.stride + kx - self.pad;
+            f(gy * self.gw + gx0, first);
+        }
+    }
+
+    /// The kernel tap `(c, ky, kx)` of row `r` of the columns.
+    fn tap(&self, r: usize) -> (usize, usize, usize) {
+        (r / (self.k * self.k), r / self.k % self.k, r % self.k)
     }
 
     fn image_len(&self) -> usize {
@@ -105,10 +116,30 @@ fn im2col<T: candle_core::WithDType>(
     l: &Layout,
 ) -> Result<(Vec<T>, usize)> {
     let (x, n) = input::<T>(s, l, g.image_len())?;
+    let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.cols_len()];
-    for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
-        g.for_each(i, n, |col, img| out[col] = xi[img]);
-    }
+    let taps = g.k * g.k;
+    // one input channel's K*K rows of the columns per task: each sample's plane of that
+    // channel is read K*K times while it is in cache
+    par::chunks_mut(&mut out, taps * n * grid, |c, rows| {
+        for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
+            for (t, row) in rows.chunks_exact_mut(n * grid).enumerate() {
+                let (ky, kx) = (t / g.k, t % g.k);
+                let (gx0, gx1) = g.valid_columns(kx);
+                g.for_each_run(c, ky, kx, |at, first| {
+                    let dst = &mut row[i * grid + at..i * grid + at + gx1 - gx0];
+                    if g.stride == 1 {
+                        dst.copy_from_slice(&xi[first..first + dst.len()]);
+                    } else {
+                        let src = xi[first..].iter().step_by(g.stride);
+                        for (d, &v) in dst.iter_mut().zip(src) {
+                            *d = v;
+                        }
+                    }
+                });
+            }
+        }
+    });
     Ok((out, n))
 }
 
@@ -118,10 +149,22 @@ fn col2im<T: candle_core::WithDType>(
     l: &Layout,
 ) -> Result<(Vec<T>, usize)> {
     let (cols, n) = input::<T>(s, l, g.cols_len())?;
+    let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.image_len()];
-    for (i, oi) in out.chunks_exact_mut(g.image_len()).enumerate() {
-        g.for_each(i, n, |col, img| oi[img] += cols[col]);
-    }
+    // one sample's image per task
+    par::chunks_mut(&mut out, g.image_len(), |i, oi| {
+        for r in 0..g.c * g.k * g.k {
+            let (c, ky, kx) = g.tap(r);
+            let (gx0, gx1) = g.valid_columns(kx);
+            let row = &cols[r * n * grid + i * grid..];
+            g.for_each_run(c, ky, kx, |at, first| {
+                let src = &row[at..at + gx1 - gx0];
+                for (d, &v) in oi[first..].iter_mut().step_by(g.stride).zip(src) {
+                    *d += v;
+                }
+            });
+        }
+    });
     Ok((out, n))
 }
 
@@ -168,5 +211,64 @@ impl CustomOp1 for Col2Im {
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         Ok(Some(grad.contiguous()?.apply_op1(Im2Col(self.0))?))
+    }
+}
+
+/// `[A, B, G] -> [B, A, G]`: swaps the two outer dimensions of blocks of `G` (a GEMM's
+/// `[O, N*Ho*Wo]` output to `[N, O, Ho, Wo]`, and back). One op, so its gradient is one
+/// pass (the swap back) rather than a reshape, a transpose and a copy, each of which candle's
+/// backward accumulates into a fresh zeroed tensor.
+pub struct SwapOuter {
+    /// The first dimension of the input.
+    pub a: usize,
+    /// The second dimension of the input.
+    pub b: usize,
+    /// The shape of the output.
+    pub out: Shape,
+}
+
+fn swap_outer<T: candle_core::WithDType>(x: &[T], a: usize, b: usize) -> Vec<T> {
+    let g = x.len() / (a * b).max(1);
+    let mut y = vec![T::zero(); x.len()];
+    par::chunks_mut(&mut y, a * g, |j, yb| {
+        for (i, dst) in yb.chunks_exact_mut(g).enumerate() {
+            let src = (i * b + j) * g;
+            dst.copy_from_slice(&x[src..src + g]);
+        }
+    });
+    y
+}
+
+impl CustomOp1 for SwapOuter {
+    fn name(&self) -> &'static str {
+        "ganscope-swap-outer"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = l.contiguous_offsets() else {
+            candle_core::bail!("swap-outer needs a contiguous input");
+        };
+        if end - start != self.out.elem_count() || (end - start) % (self.a * self.b).max(1) != 0 {
+            candle_core::bail!(
+                "swap-outer: {} values do not fit {:?}",
+                end - start,
+                self.out
+            );
+        }
+        let out = match s {
+            CpuStorage::F32(v) => CpuStorage::F32(swap_outer(&v[start..end], self.a, self.b)),
+            CpuStorage::F64(v) => CpuStorage::F64(swap_outer(&v[start..end], self.a, self.b)),
+            _ => candle_core::bail!("swap-outer supports f32 and f64"),
+        };
+        Ok((out, self.out.clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let back = SwapOuter {
+            a: self.b,
+            b: self.a,
+            out: arg.shape().clone(),
+        };
+        Ok(Some(grad.contiguous()?.apply_op1(back)?))
     }
 }

@@ -28,12 +28,14 @@ pub mod conv;
 pub mod discriminator;
 mod error;
 pub mod format;
+pub mod fused;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generator;
 pub mod im2col;
 pub mod intervention;
 pub mod layers;
+mod par;
 pub mod program;
 mod raw;
 pub mod sample;
