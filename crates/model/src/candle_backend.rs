@@ -224,9 +224,7 @@ impl CandleBackend {
 fn add_bias(y: Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let Some(b) = b else { return Ok(y) };
     if fused::applies(&y, None) && b.dtype() == DType::F32 {
-        return Ok(y
-            .contiguous()?
-            .apply_op2(&b.contiguous()?, fused::BiasAct(None))?);
+        return Ok(y.contiguous()?.apply_op2(&b.contiguous()?, fused::Bias)?);
     }
     let mut shape = vec![1; y.rank()];
     shape[1] = b.elem_count();

@@ -1,6 +1,7 @@
 //! Fused per-channel ops for the candle backend on the CPU: BatchNorm (batch statistics or
-//! running ones), a per-channel bias and the activation after either, each one pass forward
-//! and one or two backward, as candle custom ops. Built from candle's own ops, a training
+//! running ones) with the activation after it, a per-channel bias, and an activation alone,
+//! each one pass forward and at most two backward, as candle custom ops. Built from candle's
+//! own ops, a training
 //! BatchNorm + ReLU is ~15 element-wise passes forward and ~30 backward, most of them
 //! broadcasts whose gradient is candle's strided multi-dimension sum (a third of a training
 //! step in a profile). Tensors are `[N, C, ...]` (`[N, C]` or `[N, C, H, W]`), f32,
@@ -169,12 +170,13 @@ fn act_grad(g: &[f32], y: &[f32], act: Act, c: usize, l: usize) -> (Vec<f32>, Ve
     (dz, to_f32(sums))
 }
 
-/// `act(x + bias[c])`: a convolution's or linear layer's bias and its activation.
-pub struct BiasAct(pub Act);
+/// `x + bias[c]`: a convolution's or linear layer's bias. Its backward passes the gradient
+/// through as it is and sums it per channel for the bias.
+pub struct Bias;
 
-impl CustomOp2 for BiasAct {
+impl CustomOp2 for Bias {
     fn name(&self) -> &'static str {
-        "ganscope-bias-act"
+        "ganscope-bias"
     }
 
     fn cpu_fwd(
@@ -190,7 +192,7 @@ impl CustomOp2 for BiasAct {
             bail!("bias has {} entries for {c} channels", b.len());
         }
         let ones = vec![1f32; c];
-        let y = affine_act(x, &ones, b, self.0, c, l);
+        let y = affine_act(x, &ones, b, None, c, l);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -198,12 +200,16 @@ impl CustomOp2 for BiasAct {
         &self,
         x: &Tensor,
         b: &Tensor,
-        y: &Tensor,
+        _y: &Tensor,
         g: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, c, l) = ncl(x.dims())?;
-        let (dz, db) = with_data(&[g, y], |d| Ok(act_grad(d[0], d[1], self.0, c, l)))?;
-        Ok((Some(cpu(dz, x.dims())?), Some(cpu(db, b.dims())?)))
+        let db = with_data(&[g], |d| {
+            Ok(to_f32(channel_sums(d[0], c, l, |_, row| {
+                row_sum(l, |i| row[i])
+            })))
+        })?;
+        Ok((Some(g.clone()), Some(cpu(db, b.dims())?)))
     }
 }
 
