@@ -2,8 +2,8 @@
 """The standard GAN's recipe in plain PyTorch (torch.nn modules and spectral_norm), to try
 recipe changes faster than ganscope trains them and apart from ganscope's code:
 
-    python3 tests/torch/recipe.py [--d dcgan4|sngan] [--dw 32] [--init ganscope|torch|g|d|last]
-        [--last-bound B] [--loss hinge|ns] [--colored] [--lr 2.5e-4] [--lrd LR_D] [--b1 0.5]
+    python3 tests/torch/recipe.py [--d dcgan4|dcganbn|sngan] [--dw 32] [--init ganscope|torch|g|d|last]
+        [--last-bound B] [--loss hinge|ns] [--colored] [--lr 2.5e-4] [--lrd LR_D] [--b1 0.5] [--b2 0.999] [--ndis 1]
         [--steps 1000] [--every 500] [--seed 0]
 
 The generator is ganscope's dcgan at width 32 (linear -> 4x4x128, transposed convolutions
@@ -25,7 +25,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch.nn.utils import spectral_norm as SN
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--d", default="dcgan4")      # dcgan4 | sngan
+ap.add_argument("--d", default="dcgan4")      # dcgan4 | dcganbn | sngan
 ap.add_argument("--dw", type=int, default=16)
 ap.add_argument("--gw", type=int, default=32)
 ap.add_argument("--slope", type=float, default=0.1)
@@ -34,6 +34,8 @@ ap.add_argument("--loss", default="hinge")
 ap.add_argument("--lr", type=float, default=2.5e-4)
 ap.add_argument("--lrd", type=float, default=0)
 ap.add_argument("--b1", type=float, default=0.5)
+ap.add_argument("--b2", type=float, default=0.999)
+ap.add_argument("--ndis", type=int, default=1, help="discriminator steps per generator step")
 ap.add_argument("--steps", type=int, default=1000)
 ap.add_argument("--every", type=int, default=500)
 ap.add_argument("--seed", type=int, default=0)
@@ -80,6 +82,9 @@ dw = a.dw
 if a.d == "dcgan4":
     D = nn.Sequential(SN(nn.Conv2d(ch, dw, 4, 2, 1)), lr_(), SN(nn.Conv2d(dw, 2*dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(2*dw, 4*dw, 4, 2, 1)), lr_(), nn.Flatten(), SN(nn.Linear(4*dw*16, 1)))
+elif a.d == "dcganbn":  # DCGAN's discriminator: no spectral norm, BatchNorm after every conv but the first
+    D = nn.Sequential(nn.Conv2d(ch, dw, 4, 2, 1), lr_(), nn.Conv2d(dw, 2*dw, 4, 2, 1), nn.BatchNorm2d(2*dw), lr_(),
+        nn.Conv2d(2*dw, 4*dw, 4, 2, 1), nn.BatchNorm2d(4*dw), lr_(), nn.Flatten(), nn.Linear(4*dw*16, 1))
 else:  # SN-GAN standard CNN (Miyato et al. table 3), widths dw, 2dw, 4dw, 8dw
     D = nn.Sequential(SN(nn.Conv2d(ch, dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(dw, dw, 4, 2, 1)), lr_(),
         SN(nn.Conv2d(dw, 2*dw, 3, 1, 1)), lr_(), SN(nn.Conv2d(2*dw, 2*dw, 4, 2, 1)), lr_(),
@@ -95,19 +100,20 @@ if a.init in ("ganscope", "g", "last"):
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             wt = m.weight_orig if hasattr(m, "weight_orig") else m.weight
             nn.init.xavier_uniform_(wt); nn.init.zeros_(m.bias)
-opt_g = torch.optim.Adam(G.parameters(), a.lr, betas=(a.b1, 0.999))
-opt_d = torch.optim.Adam(D.parameters(), a.lrd or a.lr, betas=(a.b1, 0.999))
+opt_g = torch.optim.Adam(G.parameters(), a.lr, betas=(a.b1, a.b2))
+opt_d = torch.optim.Adam(D.parameters(), a.lrd or a.lr, betas=(a.b1, a.b2))
 t0 = time.time(); perm = torch.randperm(len(X)); pos = 0
 zf = torch.randn(64, 128, generator=torch.Generator().manual_seed(123))
 for step in range(1, a.steps+1):
-    if pos + 64 > len(X): perm = torch.randperm(len(X)); pos = 0
-    real = X[perm[pos:pos+64]]; pos += 64
-    z = torch.randn(64, 128)
-    fake = G(z)
-    dr, df = D(real), D(fake.detach())
-    if a.loss == "hinge": ld = F.relu(1-dr).mean() + F.relu(1+df).mean()
-    else: ld = F.softplus(-dr).mean() + F.softplus(df).mean()
-    opt_d.zero_grad(); ld.backward(); opt_d.step()
+    for _ in range(a.ndis):
+        if pos + 64 > len(X): perm = torch.randperm(len(X)); pos = 0
+        real = X[perm[pos:pos+64]]; pos += 64
+        z = torch.randn(64, 128)
+        fake = G(z)
+        dr, df = D(real), D(fake.detach())
+        if a.loss == "hinge": ld = F.relu(1-dr).mean() + F.relu(1+df).mean()
+        else: ld = F.softplus(-dr).mean() + F.softplus(df).mean()
+        opt_d.zero_grad(); ld.backward(); opt_d.step()
     z = torch.randn(64, 128)
     out = D(G(z))
     lg = -out.mean() if a.loss == "hinge" else F.softplus(-out).mean()

@@ -14,7 +14,8 @@ What it implements, as crates/train does: the dcgan family (linear -> BN/ReLU ->
 momentum 0.1, eps 1e-5), RPGAN buckets with samples grouped by block (gather, run,
 scatter), the discriminator of 4x4 stride-2 convolutions with LeakyReLU 0.1 and a linear head,
 every weight spectrally normalised with one power iteration per step (u stored on D steps
-only), hinge loss, d_steps D updates per G update, the authors' diversity term (one pair of
+only) or, with `--d-norm batch`, BatchNorm after every conv but the first (real and fake as
+separate batches), hinge loss, d_steps D updates per G update, the authors' diversity term (one pair of
 blocks per bucket, jointly standardised, margin 1.5), torch.optim.Adam. Needs torch.
 """
 import argparse
@@ -139,12 +140,20 @@ class Twin:
         return w / sigma
 
     def discriminate(self, x, update):
+        """Spectral norm: every weight through one power iteration; BatchNorm (`norm` batch):
+        plain weights, BatchNorm in training mode after every conv but the first."""
+        bn = self.d.get("norm", "spectral") == "batch"
+        w = (lambda name: self.v[name]) if bn else (lambda name: self.sn(name, update))
         h = x
         for i in range(len(self.d["widths"])):
             p = f"d.conv{i + 1}"
-            h = F.conv2d(h, self.sn(p + ".weight", update), self.v[p + ".bias"], stride=2, padding=1)
+            h = F.conv2d(h, w(p + ".weight"), self.v[p + ".bias"], stride=2, padding=1)
+            if bn and i > 0:
+                v, q = self.v, p + ".bn"
+                h = F.batch_norm(h, v[q + ".running_mean"], v[q + ".running_var"], v[q + ".weight"],
+                                 v[q + ".bias"], training=True, momentum=0.1, eps=BN_EPS)
             h = F.leaky_relu(h, LRELU)
-        return F.linear(h.flatten(1), self.sn("d.linear.weight", update), self.v["d.linear.bias"])
+        return F.linear(h.flatten(1), w("d.linear.weight"), self.v["d.linear.bias"])
 
     # the step ------------------------------------------------------------------------------
     def diversity(self, pairs):
@@ -172,8 +181,13 @@ class Twin:
         for k in range(self.opts["d_steps"]):
             with torch.no_grad():
                 fake = self.generate(inp.get(f"d{k}.z"), inp[f"d{k}.paths"])
-            logits = self.discriminate(torch.cat([inp[f"d{k}.real"], fake]), update=True)
-            loss = F.relu(1 - logits[:b]).mean() + F.relu(1 + logits[b:]).mean()
+            if self.d.get("norm", "spectral") == "batch":  # real and fake as batches of their own
+                dr = self.discriminate(inp[f"d{k}.real"], update=True)
+                df = self.discriminate(fake, update=True)
+            else:
+                logits = self.discriminate(torch.cat([inp[f"d{k}.real"], fake]), update=True)
+                dr, df = logits[:b], logits[b:]
+            loss = F.relu(1 - dr).mean() + F.relu(1 + df).mean()
             stats["d_loss"] = loss.item()
             self.adam_d.zero_grad(set_to_none=True)
             loss.backward()
@@ -219,7 +233,8 @@ def compare(twin, after, lr):
     worst = {}
     for name, want in after.items():
         layer = name.rsplit(".", 2)[0]
-        if name.endswith(".bias") and f"{layer}.bn.weight" in twin.v:
+        if name.endswith(".bias") and (f"{layer}.bn.weight" in twin.v
+                                       or f"{name[:-5]}.bn.weight" in twin.v):
             # a bias right before BatchNorm has no gradient (the mean is taken out): Adam turns
             # its round-off into +-lr steps of arbitrary sign, in both frameworks
             continue

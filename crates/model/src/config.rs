@@ -380,7 +380,30 @@ impl GeneratorConfig {
     }
 }
 
-/// The discriminator architecture (always a standard network, spectral norm in training).
+/// How a discriminator's layers are normalised in training.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DNorm {
+    /// Every weight spectrally normalised (Miyato et al. 2018; one power iteration a step).
+    #[default]
+    Spectral,
+    /// DCGAN's (Radford et al. 2016): no spectral norm, BatchNorm in training mode after
+    /// every convolution but the first (dcgan family only). Real and fake images go through
+    /// it as separate batches, so neither's statistics leak into the other's.
+    Batch,
+}
+
+impl DNorm {
+    /// `spectral` or `batch`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DNorm::Spectral => "spectral",
+            DNorm::Batch => "batch",
+        }
+    }
+}
+
+/// The discriminator architecture (always a standard network).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiscriminatorConfig {
     /// Backbone family.
@@ -396,6 +419,9 @@ pub struct DiscriminatorConfig {
     /// classifier (1..=1000).
     #[serde(default = "one_output")]
     pub outputs: usize,
+    /// Normalisation in training (files written before it was a choice: spectral).
+    #[serde(default)]
+    pub norm: DNorm,
 }
 
 /// Most outputs a discriminator head may have (a classifier's classes).
@@ -430,6 +456,7 @@ impl DiscriminatorConfig {
             channels,
             widths,
             outputs: 1,
+            norm: DNorm::Spectral,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -469,6 +496,12 @@ impl DiscriminatorConfig {
                 self.image_size
             )));
         }
+        if self.norm == DNorm::Batch && self.family != Family::Dcgan {
+            return Err(Error::InvalidConfig(
+                "a BatchNorm discriminator is dcgan only (snresnet's is spectrally normalised)"
+                    .into(),
+            ));
+        }
         if self.family == Family::SnResnet && self.widths.len() < 2 {
             return Err(Error::InvalidConfig(
                 "an snresnet discriminator needs at least 2 blocks".into(),
@@ -490,6 +523,7 @@ mod tests {
             channels: 3,
             widths,
             outputs: 1,
+            norm: DNorm::Spectral,
         };
         assert!(d(vec![8; 5]).validate().is_ok(), "32 -> 1 after five convs");
         for (outputs, ok) in [(0, false), (10, true), (1000, true), (1001, false)] {

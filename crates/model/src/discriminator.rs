@@ -1,11 +1,12 @@
-//! The discriminator, written once over [`Backend`]. It is always a standard network; during
-//! training every weight reaches it spectrally normalised (the training crate's parameter
-//! source divides by sigma), and exported files hold the normalised weights, so inference
-//! needs no power iteration.
+//! The discriminator, written once over [`Backend`]. It is always a standard network. With
+//! [`DNorm::Spectral`] every weight reaches it spectrally normalised during training (the
+//! training crate's parameter source divides by sigma), and exported files hold the
+//! normalised weights, so inference needs no power iteration. With [`DNorm::Batch`] (dcgan
+//! only) BatchNorm follows every convolution but the first.
 
-use crate::backend::{Activation, Backend, ParamSource};
-use crate::config::{DiscriminatorConfig, Family};
-use crate::layers::{Conv, ConvSpec, Linear, WeightInit};
+use crate::backend::{Activation, Backend, BatchNormParams, ParamSource};
+use crate::config::{DNorm, DiscriminatorConfig, Family};
+use crate::layers::{batch_norm, Conv, ConvSpec, Linear, WeightInit};
 use crate::Result;
 
 /// Slope of the dcgan discriminator's LeakyReLU.
@@ -24,8 +25,9 @@ pub struct ResDown<T> {
 /// The discriminator's layers.
 #[derive(Clone, Debug)]
 pub enum Body<T> {
-    /// One 4x4 stride-2 conv per width, LeakyReLU after each, then a linear head.
-    Dcgan(Vec<Conv<T>>),
+    /// One 4x4 stride-2 conv per width, each followed by its BatchNorm if it has one, then
+    /// LeakyReLU; then a linear head.
+    Dcgan(Vec<(Conv<T>, Option<BatchNormParams<T>>)>),
     /// Residual down-blocks.
     SnResnet(Vec<ResDown<T>>),
 }
@@ -52,11 +54,13 @@ impl<T: Clone> Discriminator<T> {
                 let mut side = cfg.image_size;
                 let mut convs = Vec::new();
                 for (i, &w) in cfg.widths.iter().enumerate() {
-                    convs.push(Conv::new(
-                        &mut d.pp(&format!("conv{}", i + 1)),
-                        ConvSpec::down4(cin, w),
-                        wi,
-                    )?);
+                    let mut c = d.pp(&format!("conv{}", i + 1));
+                    let conv = Conv::new(&mut c, ConvSpec::down4(cin, w), wi)?;
+                    let bn = match cfg.norm {
+                        DNorm::Batch if i > 0 => Some(batch_norm(&mut c.pp("bn"), w)?),
+                        _ => None,
+                    };
+                    convs.push((conv, bn));
                     cin = w;
                     side /= 2;
                 }
@@ -102,9 +106,13 @@ impl<T: Clone> Discriminator<T> {
         let feats = match &self.body {
             Body::Dcgan(convs) => {
                 let mut h = x.clone();
-                for c in convs {
+                let act = Activation::LeakyRelu(LRELU_SLOPE);
+                for (c, bn) in convs {
                     h = c.forward(b, &h)?; // [N, W, S/2, S/2]
-                    h = b.activation(&h, Activation::LeakyRelu(LRELU_SLOPE))?;
+                    h = match bn {
+                        Some(bn) => b.batch_norm_act(&h, bn, act)?,
+                        None => b.activation(&h, act)?,
+                    };
                 }
                 let d = b.dims(&h);
                 b.reshape(&h, &[d[0], d[1] * d[2] * d[3]])? // [N, F]

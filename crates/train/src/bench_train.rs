@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::discriminator::Discriminator;
+use ganscope_model::config::DNorm;
 use serde::Serialize;
 
-use crate::spectral::SpectralSource;
 use crate::trainer::{step_seed, StepStats, Trainer, G_DRAW, PAIRS_DRAW};
 use crate::{Result, TrainError};
 
@@ -183,26 +182,19 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
     };
     let s = tr.gcfg.image_size;
     let x = Tensor::randn(0f32, 1., (2 * b, tr.gcfg.channels, s, s), &dev)?;
-    let dcfg = tr.dcfg.clone();
-    // the discriminator as a step builds it: every weight through one power iteration
-    let disc = |store: &mut crate::store::ParamStore| {
-        Discriminator::new(
-            &dcfg,
-            &mut SpectralSource {
-                store,
-                update: false,
-            },
-        )
+    let norm = match tr.dcfg.norm {
+        DNorm::Spectral => "spectral norm",
+        DNorm::Batch => "BatchNorm",
     };
     phase(
-        &format!("D spectral norm + forward ({} images)", 2 * b),
+        &format!("D {norm} + forward ({} images)", 2 * b),
         &mut || {
-            disc(&mut tr.store)?.forward(&be, &x)?;
+            tr.discriminator(false)?.forward(&be, &x)?;
             Ok(())
         },
     )?;
-    phase("D spectral norm + forward + backward", &mut || {
-        disc(&mut tr.store)?
+    phase(&format!("D {norm} + forward + backward"), &mut || {
+        tr.discriminator(false)?
             .forward(&be, &x)?
             .0
             .sum_all()?

@@ -6,6 +6,7 @@ use crate::checkpoint;
 use crate::spectral::spectral_norm;
 use crate::{Result, TrainError};
 use candle_core::{Device, Var};
+use ganscope_model::config::DNorm;
 use ganscope_model::format::{
     expected_tensors, to_bytes, write_atomic, ModelFile, ModelMeta, NamedTensor, TrainingSummary,
 };
@@ -56,6 +57,7 @@ pub fn export_bytes(run_dir: &Path, o: ExportOptions) -> Result<(ModelMeta, Vec<
     let (ck, tensors) = checkpoint::load(run_dir, &Device::Cpu)?;
     let gcfg = ck.options.generator()?;
     let dcfg = ck.options.discriminator()?;
+    let spectral = dcfg.norm == DNorm::Spectral;
     let dcfg = o.discriminator.then_some(dcfg);
     let use_ema = o.ema && ck.options.ema.is_some();
     let get = |k: &str| {
@@ -68,7 +70,7 @@ pub fn export_bytes(run_dir: &Path, o: ExportOptions) -> Result<(ModelMeta, Vec<
         let ema_name = format!("ema.{name}");
         let t = if use_ema && tensors.contains_key(&ema_name) {
             get(&ema_name)?.clone()
-        } else if name.starts_with("d.") && name.ends_with(".weight") {
+        } else if spectral && name.starts_with("d.") && name.ends_with(".weight") {
             let u = Var::from_tensor(get(&format!("{name}_u"))?)?;
             spectral_norm(get(&name)?, &u, false)?
         } else {

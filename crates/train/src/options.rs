@@ -1,6 +1,6 @@
 //! Training options: what `ganscope train` was asked to do, stored in every checkpoint.
 
-use ganscope_model::config::{DiscriminatorConfig, Family, GeneratorConfig, Rpgan};
+use ganscope_model::config::{DNorm, DiscriminatorConfig, Family, GeneratorConfig, Rpgan};
 use serde::{Deserialize, Serialize};
 
 /// The adversarial loss.
@@ -100,6 +100,9 @@ pub struct TrainOptions {
     pub width: usize,
     /// Discriminator width.
     pub d_width: usize,
+    /// Discriminator normalisation (runs written before it was a choice: spectral).
+    #[serde(default)]
+    pub d_norm: DNorm,
     /// Latent size.
     pub latent_dim: usize,
     /// RPGAN buckets and blocks per bucket; `None` for a standard GAN.
@@ -220,13 +223,18 @@ impl TrainOptions {
 
     /// The discriminator architecture.
     pub fn discriminator(&self) -> ganscope_model::Result<DiscriminatorConfig> {
-        DiscriminatorConfig::new(self.arch, self.image_size, self.channels, self.d_width)
+        let mut d =
+            DiscriminatorConfig::new(self.arch, self.image_size, self.channels, self.d_width)?;
+        d.norm = self.d_norm;
+        d.validate()?;
+        Ok(d)
     }
 }
 
 impl Default for TrainOptions {
     /// The CLI's defaults: a 32x32 dcgan standard GAN of width 32 (discriminator widths
-    /// 32-64-128) on the bundled MNIST, hinge loss,
+    /// 32-64-128, spectrally normalised here; the CLI takes BatchNorm for a standard dcgan
+    /// GAN under the hinge or non-saturating loss) on the bundled MNIST, hinge loss,
     /// Adam 2.5e-4 (0.5, 0.999), batch 64, 2000 steps, on the CPU.
     fn default() -> Self {
         TrainOptions {
@@ -241,6 +249,7 @@ impl Default for TrainOptions {
             channels: 1,
             width: 32,
             d_width: 32,
+            d_norm: DNorm::Spectral,
             latent_dim: 128,
             rpgan: None,
             blocks: None,

@@ -27,19 +27,24 @@ pub fn spectral_norm(w: &Tensor, u: &Var, update: bool) -> candle_core::Result<T
     w.broadcast_div(&sigma.reshape(())?)
 }
 
-/// A parameter source for the discriminator: every `.weight` goes through
-/// [`spectral_norm`] with its vector `{name}_u` (state in the same store).
+/// A parameter source for the discriminator: with `spectral` (a [`DNorm::Spectral`]
+/// discriminator) every `.weight` goes through [`spectral_norm`] with its vector `{name}_u`
+/// (state in the same store); without it the store's variables as they are.
+///
+/// [`DNorm::Spectral`]: ganscope_model::config::DNorm::Spectral
 pub struct SpectralSource<'a> {
     /// The run's variables.
     pub store: &'a mut ParamStore,
     /// Advance the power iteration.
     pub update: bool,
+    /// Normalise the weights (false for a BatchNorm discriminator).
+    pub spectral: bool,
 }
 
 impl ParamSource<Tensor> for SpectralSource<'_> {
     fn param(&mut self, name: &str, shape: &[usize], init: Init) -> ganscope_model::Result<Tensor> {
         let w = self.store.param(name, shape, init)?;
-        if !name.ends_with(".weight") {
+        if !self.spectral || !name.ends_with(".weight") {
             return Ok(w);
         }
         let uname = format!("{name}_u");

@@ -13,7 +13,7 @@ use crate::{Result, TrainError};
 use candle_core::{Device, Tensor, Var, D};
 use ganscope_data::Dataset;
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::{DiscriminatorConfig, GeneratorConfig};
+use ganscope_model::config::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use ganscope_model::discriminator::Discriminator;
 use ganscope_model::generator::Generator;
 use ganscope_model::sample::{latents, random_paths};
@@ -192,6 +192,13 @@ impl Trainer {
         opts.validate().map_err(TrainError::Options)?;
         let gcfg = opts.generator()?;
         let dcfg = opts.discriminator()?;
+        if dcfg.norm == DNorm::Batch && opts.loss == Loss::WganGp {
+            return Err(TrainError::Options(
+                "the gradient penalty is per image, which BatchNorm's batch statistics break: \
+                 use --d-norm spectral with --loss wgan-gp"
+                    .into(),
+            ));
+        }
         if let Some(io) = &opts.interpret {
             let sites = ganscope_model::generator::site_shapes(&gcfg);
             let Some((name, [c, ..])) = sites.get(io.site) else {
@@ -230,6 +237,7 @@ impl Trainer {
             &mut SpectralSource {
                 store: &mut store,
                 update: false,
+                spectral: dcfg.norm == DNorm::Spectral,
             },
         )?;
         if let Some(ext) = &opts.extend {
@@ -308,6 +316,19 @@ impl Trainer {
             })
             .transpose()?;
         Ok((z, paths))
+    }
+
+    /// The discriminator as a step uses it: with spectral norm, every weight after one power
+    /// iteration (`update` stores the new vector, as a discriminator step does).
+    pub fn discriminator(&mut self, update: bool) -> Result<Discriminator<Tensor>> {
+        Ok(Discriminator::new(
+            &self.dcfg,
+            &mut SpectralSource {
+                store: &mut self.store,
+                update,
+                spectral: self.dcfg.norm == DNorm::Spectral,
+            },
+        )?)
     }
 
     /// Generated images for a seed, in training mode: `[B, C, S, S]`.
@@ -415,15 +436,17 @@ impl Trainer {
         for k in 0..self.opts.d_steps as u64 {
             let real = self.real_for(step, k)?; // [B, C, S, S]
             let fake = self.fake(step_seed(seed, step, k), b, true)?.detach(); // [B, C, S, S]
-            let d = Discriminator::new(
-                &self.dcfg,
-                &mut SpectralSource {
-                    store: &mut self.store,
-                    update: true,
-                },
-            )?;
-            let (logits, _) = d.forward(&be, &Tensor::cat(&[&real, &fake], 0)?)?; // [2B, 1]
-            let mut loss = self.d_losses(&logits.narrow(0, 0, b)?, &logits.narrow(0, b, b)?)?;
+            let d = self.discriminator(true)?;
+            let (dr, df) = match self.dcfg.norm {
+                // one batch of both
+                DNorm::Spectral => {
+                    let (logits, _) = d.forward(&be, &Tensor::cat(&[&real, &fake], 0)?)?; // [2B, 1]
+                    (logits.narrow(0, 0, b)?, logits.narrow(0, b, b)?)
+                }
+                // BatchNorm: real and fake as batches of their own, as DCGAN trains
+                DNorm::Batch => (d.forward(&be, &real)?.0, d.forward(&be, &fake)?.0), // [B, 1]
+            };
+            let mut loss = self.d_losses(&dr, &df)?;
             stats.d_loss = loss.to_scalar::<f32>()?;
             if self.opts.loss == Loss::WganGp {
                 let (sur, gp) =
@@ -442,14 +465,7 @@ impl Trainer {
         }
         let site = self.opts.interpret.as_ref().map(|i| i.site);
         let (fake, act) = self.fake_observed(step_seed(seed, step, G_DRAW), b, true, site)?; // [B, C, S, S]
-        let d = Discriminator::new(
-            &self.dcfg,
-            &mut SpectralSource {
-                store: &mut self.store,
-                update: false,
-            },
-        )?;
-        let (df, _) = d.forward(&be, &fake)?; // [B, 1]
+        let (df, _) = self.discriminator(false)?.forward(&be, &fake)?; // [B, 1]
         let adv = match self.opts.loss {
             Loss::Hinge | Loss::WganGp => df.mean_all()?.neg()?,
             Loss::Ns => softplus(&df.neg()?)?.mean_all()?,

@@ -2,7 +2,7 @@
 //! uninterrupted run bit for bit, every loss trains, faults stop cleanly.
 
 use candle_core::Device;
-use ganscope_model::config::{Family, Rpgan};
+use ganscope_model::config::{DNorm, Family, Rpgan};
 use ganscope_train::checkpoint;
 use ganscope_train::export::{export_bytes, ExportOptions};
 use ganscope_train::options::{Loss, TrainOptions};
@@ -42,7 +42,11 @@ fn tensors(dir: &Path) -> std::collections::BTreeMap<String, Vec<u32>> {
 
 #[test]
 fn resumed_run_equals_uninterrupted_run_bit_for_bit() {
-    for (rpgan, ema) in [(Some(Rpgan::new(4, 3)), None), (None, Some(0.9))] {
+    for (rpgan, ema, d_norm) in [
+        (Some(Rpgan::new(4, 3)), None, DNorm::Spectral),
+        (None, Some(0.9), DNorm::Spectral),
+        (None, None, DNorm::Batch),
+    ] {
         let (a, b) = (
             tempfile::tempdir().expect("tmp"),
             tempfile::tempdir().expect("tmp"),
@@ -50,6 +54,7 @@ fn resumed_run_equals_uninterrupted_run_bit_for_bit() {
         let mut o = opts(6);
         o.rpgan = rpgan;
         o.ema = ema;
+        o.d_norm = d_norm;
         run(o.clone(), a.path(), false).expect("straight run");
         run(
             TrainOptions {
@@ -223,4 +228,63 @@ fn export_uses_the_ema_and_folds_spectral_norm() {
     .expect("export");
     let file = ganscope_model::format::ModelFile::parse(&no_d).expect("parse");
     assert!(file.meta.discriminator.is_none() && !file.tensors.keys().any(|k| k.starts_with("d.")));
+}
+
+#[test]
+fn a_batch_norm_discriminator_trains_exports_unfolded_and_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut o = opts(3);
+    o.rpgan = None;
+    o.d_norm = DNorm::Batch;
+    run(o.clone(), dir.path(), false).expect("run");
+    let (_, ck) = ganscope_train::checkpoint::load(dir.path(), &Device::Cpu).expect("checkpoint");
+    let values = |k: &str| {
+        ck[k]
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .expect("values")
+    };
+    assert!(
+        !ck.contains_key("d.conv1.bn.weight"),
+        "no BatchNorm after the first conv"
+    );
+    assert!(!ck.keys().any(|k| k.starts_with("d.") && k.ends_with("_u")));
+    assert!(
+        values("d.conv2.bn.running_mean").iter().any(|&m| m != 0.0),
+        "training moved the discriminator's running statistics"
+    );
+    let eo = ExportOptions {
+        f16: false,
+        ema: false,
+        discriminator: true,
+    };
+    let (meta, bytes) = export_bytes(dir.path(), eo).expect("export");
+    assert_eq!(meta.discriminator.map(|d| d.norm), Some(DNorm::Batch));
+    let file = ganscope_model::format::ModelFile::parse(&bytes).expect("parse");
+    for k in [
+        "d.conv2.weight",
+        "d.conv2.bn.running_var",
+        "d.linear.weight",
+    ] {
+        assert_eq!(
+            file.data(k).expect(k),
+            values(k),
+            "{k} is stored as trained"
+        );
+    }
+    for (loss, arch, what) in [
+        (Loss::WganGp, Family::Dcgan, "gradient penalty"),
+        (Loss::Hinge, Family::SnResnet, "dcgan only"),
+    ] {
+        let o = TrainOptions {
+            loss,
+            arch,
+            ..o.clone()
+        };
+        let err = open(o, tempfile::tempdir().expect("tmp").path(), false, None)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains(what), "{err}");
+    }
 }

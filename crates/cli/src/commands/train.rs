@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use ganscope_model::config::{Family, Rpgan};
+use ganscope_model::config::{DNorm, Family, Rpgan};
 use ganscope_train::extend::ExtendOn;
 use ganscope_train::options::{bundled_mnist, Loss, TrainOptions};
 use std::path::PathBuf;
@@ -121,6 +121,13 @@ pub struct TrainArgs {
     /// linear).
     #[arg(long)]
     d_width: Option<usize>,
+    /// Discriminator normalisation: `spectral` (every weight, Miyato et al.) or `batch`
+    /// (DCGAN's BatchNorm after every conv but the first; dcgan only, not with wgan-gp).
+    /// Default: batch for a standard dcgan GAN under the hinge or non-saturating loss (with
+    /// spectral norm it drew few shapes on colored MNIST, docs/training.md), spectral
+    /// otherwise.
+    #[arg(long, value_parser = ["spectral", "batch"])]
+    d_norm: Option<String>,
     /// Latent size (noise z, or the RPGAN constant Z).
     #[arg(long, default_value_t = D.latent_dim)]
     latent_dim: usize,
@@ -257,6 +264,14 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         channels: if grey { 1 } else { 3 },
         width,
         d_width: a.d_width.unwrap_or(default_d_width).max(1),
+        d_norm: match a.d_norm.as_deref() {
+            Some("batch") => DNorm::Batch,
+            Some(_) => DNorm::Spectral,
+            None if arch == Family::Dcgan && rpgan.is_none() && a.loss != LossArg::WganGp => {
+                DNorm::Batch
+            }
+            None => DNorm::Spectral,
+        },
         latent_dim: a.latent_dim,
         rpgan,
         blocks,
