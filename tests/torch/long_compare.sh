@@ -7,7 +7,7 @@
 #   GANSCOPE=path/to/ganscope OUT=folder STEPS=1000 EVERY=250 SAMPLES=64 CLASSIFIER=file \
 #     tests/torch/long_compare.sh [train options, e.g. --d-width 32]
 # Without CLASSIFIER, a grey-MNIST classifier is trained into OUT first (1,000 steps).
-# Grey 32x32 MNIST (the twin's data); both sides use THREADS=N CPU threads when set.
+# 32x32 MNIST, grey or with --colored (then pass the colored CLASSIFIER); both sides use THREADS=N CPU threads when set.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 GANSCOPE=${GANSCOPE:-target/release/ganscope}

@@ -7,8 +7,9 @@
 
 Starts from the variables `bench-train` wrote (the ones `ganscope train` with the same options
 starts from), trains the step of tests/torch/train_twin.py (the same architecture, loss,
-spectral norm and Adam) on the MNIST training images as ganscope loads them (28x28 padded
-with black to 32x32, v / 127.5 - 1), each epoch in a random order, with fresh latents every
+spectral norm or BatchNorm discriminator, and Adam) on the MNIST training images as ganscope
+loads them (28x28 padded with black to 32x32, v / 127.5 - 1; coloured as ganscope colours
+them when the options say `colored`), each epoch in a random order, with fresh latents every
 draw, and every --every steps writes OUT/twin-STEP.safetensors: the ganscope model file
 --template (any export of a run with the same options) with its generator tensors replaced
 by the twin's. `ganscope sample` and `ganscope analyze ... quality` then measure both runs
@@ -26,8 +27,11 @@ import torch
 from train_twin import Twin, read
 
 
-def mnist(folder, limit):
-    """The training images as ganscope loads them: `[n, 1, 32, 32]` in [-1, 1]."""
+def mnist(folder, limit, colored=False, seed=0):
+    """The training images as ganscope loads them: `[n, 1, 32, 32]` in [-1, 1]; `colored`:
+    `[n, 3, 32, 32]`, each digit's stroke tinted with one colour drawn as ganscope draws it
+    (each component uniform in [0, 1], drawn again while the brightest is below 0.5; the
+    colours themselves come from this script's seed, not ganscope's)."""
     with gzip.open(f"{folder}/train-images-idx3-ubyte.gz", "rb") as f:
         data = f.read()
     magic, n, rows, cols = struct.unpack(">IIII", data[:16])
@@ -37,7 +41,17 @@ def mnist(folder, limit):
     if limit:
         x = x[:limit]
     x = np.pad(x, ((0, 0), (2, 2), (2, 2)))
-    return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+    if not colored:
+        return torch.from_numpy(x.astype(np.float32) / 127.5 - 1.0).unsqueeze(1)
+    rng = np.random.default_rng(seed)
+    colours = np.empty((len(x), 3), np.float32)
+    for i in range(len(x)):
+        c = rng.random(3, dtype=np.float32)
+        while c.max() < 0.5:
+            c = rng.random(3, dtype=np.float32)
+        colours[i] = c
+    rgb = np.round(x[:, None].astype(np.float32) * colours[:, :, None, None])  # as u8, like ganscope
+    return torch.from_numpy(rgb / 127.5 - 1.0)
 
 
 def write_model(template, twin, path):
@@ -85,11 +99,12 @@ def main():
     with open(f"{a.dir}/step.json") as f:
         step = json.load(f)
     o = step["options"]
-    if o.get("colored") or step["generator"]["channels"] != 1 or step["generator"]["image_size"] != 32:
-        raise SystemExit("the long twin trains on grey 32x32 MNIST")
+    colored = bool(o.get("colored"))
+    if step["generator"]["channels"] != (3 if colored else 1) or step["generator"]["image_size"] != 32:
+        raise SystemExit("the long twin trains on 32x32 MNIST, grey or colored")
     dev = torch.device("cpu")
     twin = Twin(step, read(f"{a.dir}/init.safetensors", dev), dev)
-    x = mnist(a.mnist, o.get("limit"))
+    x = mnist(a.mnist, o.get("limit"), colored, a.seed)
     gen = torch.Generator().manual_seed(a.seed)
     b = o["batch"]
     order, at = torch.randperm(len(x), generator=gen), 0

@@ -2,6 +2,7 @@
 //! its model panel (the same function in both). Every string in it comes from the file, so
 //! a page sets it as text, never as markup.
 
+use crate::config::DNorm;
 use crate::format::{ModelFile, ModelMeta};
 use std::fmt::Write as _;
 
@@ -85,6 +86,19 @@ fn write_card(
         "parameters: generator {}, discriminator {}",
         params.generator, params.discriminator
     )?;
+    if let Some(d) = &meta.discriminator {
+        let widths: Vec<String> = d.widths.iter().map(|w| w.to_string()).collect();
+        let norm = match d.norm {
+            DNorm::Spectral => "spectral norm",
+            DNorm::Batch => "BatchNorm",
+        };
+        writeln!(
+            out,
+            "discriminator: {} of widths {}, {norm}",
+            d.family.name(),
+            widths.join("-")
+        )?;
+    }
     if let Some(d) = &meta.dataset {
         writeln!(out, "dataset:    {} ({} images)", d.name, d.images)?;
     }
