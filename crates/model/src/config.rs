@@ -419,7 +419,8 @@ pub struct DiscriminatorConfig {
     /// classifier (1..=1000).
     #[serde(default = "one_output")]
     pub outputs: usize,
-    /// Normalisation in training (files written before it was a choice: spectral).
+    /// Normalisation in training (files written before it was a choice: spectral). A
+    /// classifier trains without either and ignores it.
     #[serde(default)]
     pub norm: DNorm,
 }

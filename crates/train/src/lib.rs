@@ -9,7 +9,8 @@
 //! times the training step (and writes one out for a PyTorch twin to replay); [`classifier`]
 //! trains the small classifier whose features the analysis crate compares images with;
 //! [`extend`] grows a trained RPGAN with new blocks; [`interpret`] trains a site's filters
-//! into groups (interpretable GANs); [`images`] lays samples out in PNG grids.
+//! into groups (interpretable GANs); [`images`] lays samples out in PNG grids; [`health`]
+//! finds RPGAN blocks that draw nothing.
 
 pub mod adam;
 pub mod bench_train;
@@ -18,6 +19,7 @@ pub mod classifier;
 pub mod diversity;
 pub mod export;
 pub mod extend;
+pub mod health;
 pub mod images;
 pub mod interpret;
 pub mod options;

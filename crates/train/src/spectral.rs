@@ -54,4 +54,9 @@ impl ParamSource<Tensor> for SpectralSource<'_> {
         })?;
         Ok(spectral_norm(&w, &u, self.update)?)
     }
+
+    /// State (a BatchNorm discriminator's running statistics) is the store's, not trained.
+    fn state(&mut self, name: &str, shape: &[usize], init: Init) -> ganscope_model::Result<Tensor> {
+        self.store.state(name, shape, init)
+    }
 }

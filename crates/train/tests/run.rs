@@ -249,6 +249,14 @@ fn a_batch_norm_discriminator_trains_exports_unfolded_and_refuses_what_it_cannot
         "no BatchNorm after the first conv"
     );
     assert!(!ck.keys().any(|k| k.starts_with("d.") && k.ends_with("_u")));
+    let tr = open(o.clone(), dir.path(), true, None).expect("resume");
+    assert!(
+        tr.store
+            .trainable_with("d.")
+            .iter()
+            .all(|(n, _)| !n.contains("running_")),
+        "the running statistics are state, not trained"
+    );
     assert!(
         values("d.conv2.bn.running_mean").iter().any(|&m| m != 0.0),
         "training moved the discriminator's running statistics"

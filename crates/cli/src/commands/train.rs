@@ -347,6 +347,16 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         tr.elapsed,
         a.out.display()
     );
+    for d in ganscope_train::health::dead_blocks(&tr, tr.opts.seed)? {
+        eprintln!(
+            "warning: bucket {} block {} draws one flat image ({:.2}) whatever the rest of the \
+             path is: a dead block (its activation saturated, so it gets no gradient); every \
+             path through it draws nothing (docs/training.md)",
+            d.bucket + 1,
+            d.block,
+            d.value
+        );
+    }
     Ok(())
 }
 
