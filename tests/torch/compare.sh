@@ -24,7 +24,8 @@ for m in "${blocks[@]}"; do
     rpgan=()
     [[ $m -gt 1 ]] && rpgan=(--rpgan --blocks "$m")
     echo "== dcgan 32x32, colored MNIST, batch 64, ${m} block(s) per bucket, $DEVICE"
-    # D widths 16-32-64, as BENCHMARKS.md's numbers were measured (the default is now 32-64-128)
+    # D widths 16-32-64, as BENCHMARKS.md's numbers were measured (the default is now 32-64-128);
+    # the standard GAN's discriminator is the default BatchNorm one since 2026-12-04
     "$GANSCOPE" bench-train --colored --limit 4096 --batch 64 --d-width 16 "${rpgan[@]}" \
         --device "$DEVICE" --timed "$TIMED" --out "$dir"
     python3 tests/torch/train_twin.py "$dir" --device "$DEVICE" --timed "$TIMED" "${threads[@]}"
