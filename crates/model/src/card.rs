@@ -2,7 +2,6 @@
 //! its model panel (the same function in both). Every string in it comes from the file, so
 //! a page sets it as text, never as markup.
 
-use crate::config::DNorm;
 use crate::format::{ModelFile, ModelMeta};
 use std::fmt::Write as _;
 
@@ -88,15 +87,12 @@ fn write_card(
     )?;
     if let Some(d) = &meta.discriminator {
         let widths: Vec<String> = d.widths.iter().map(|w| w.to_string()).collect();
-        let norm = match d.norm {
-            DNorm::Spectral => "spectral norm",
-            DNorm::Batch => "BatchNorm",
-        };
         writeln!(
             out,
-            "discriminator: {} of widths {}, {norm}",
+            "discriminator: {} of widths {}, {}",
             d.family.name(),
-            widths.join("-")
+            widths.join("-"),
+            d.norm.label()
         )?;
     }
     if let Some(d) = &meta.dataset {

@@ -394,11 +394,11 @@ pub enum DNorm {
 }
 
 impl DNorm {
-    /// `spectral` or `batch`.
-    pub fn name(self) -> &'static str {
+    /// How a person reads it: `spectral norm` or `BatchNorm`.
+    pub fn label(self) -> &'static str {
         match self {
-            DNorm::Spectral => "spectral",
-            DNorm::Batch => "batch",
+            DNorm::Spectral => "spectral norm",
+            DNorm::Batch => "BatchNorm",
         }
     }
 }

@@ -14,7 +14,6 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use ganscope_model::candle_backend::CandleBackend;
-use ganscope_model::config::DNorm;
 use serde::Serialize;
 
 use crate::trainer::{step_seed, StepStats, Trainer, G_DRAW, PAIRS_DRAW};
@@ -182,10 +181,7 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
     };
     let s = tr.gcfg.image_size;
     let x = Tensor::randn(0f32, 1., (2 * b, tr.gcfg.channels, s, s), &dev)?;
-    let norm = match tr.dcfg.norm {
-        DNorm::Spectral => "spectral norm",
-        DNorm::Batch => "BatchNorm",
-    };
+    let norm = tr.dcfg.norm.label();
     phase(
         &format!("D {norm} + forward ({} images)", 2 * b),
         &mut || {

@@ -158,7 +158,8 @@ pub fn bundled_mnist() -> String {
 }
 
 impl TrainOptions {
-    /// Checks the optimiser and schedule numbers (the architecture is checked by its config).
+    /// Checks the optimiser and schedule numbers, and that the loss suits the discriminator
+    /// normalisation (the architecture is checked by its config).
     pub fn validate(&self) -> Result<(), String> {
         let unit = |v: f64| v.is_finite() && (0.0..1.0).contains(&v);
         let positive = |v: f64| v.is_finite() && v > 0.0;
@@ -180,6 +181,13 @@ impl TrainOptions {
         }
         if self.batch == 0 || self.d_steps == 0 {
             return Err("--batch and --d-steps must be at least 1".into());
+        }
+        if self.d_norm == DNorm::Batch && self.loss == Loss::WganGp {
+            return Err(
+                "the gradient penalty is per image, which BatchNorm's batch statistics \
+                 break: use --d-norm spectral with --loss wgan-gp"
+                    .into(),
+            );
         }
         if let Some(io) = &self.interpret {
             if !(non_negative(io.weight) && non_negative(io.exclusive)) || io.every == 0 {
@@ -219,6 +227,17 @@ impl TrainOptions {
         }
         g.validate()?;
         Ok(g)
+    }
+
+    /// The discriminator normalisation a run gets when none is asked for: DCGAN's BatchNorm
+    /// for a standard dcgan GAN under the hinge or non-saturating loss (with spectral norm it
+    /// drew a few shapes on colored MNIST, `docs/training.md`), spectral norm otherwise
+    /// (RPGANs, snresnet, and WGAN-GP, whose penalty BatchNorm breaks).
+    pub fn default_d_norm(arch: Family, rpgan: bool, loss: Loss) -> DNorm {
+        match (arch, rpgan, loss) {
+            (Family::Dcgan, false, Loss::Hinge | Loss::Ns) => DNorm::Batch,
+            _ => DNorm::Spectral,
+        }
     }
 
     /// The discriminator architecture.

@@ -4,6 +4,7 @@
 use crate::store::ParamStore;
 use candle_core::{Tensor, Var};
 use ganscope_model::backend::{Init, ParamSource};
+use ganscope_model::config::{DNorm, DiscriminatorConfig};
 
 fn normalize(x: &Tensor) -> candle_core::Result<Tensor> {
     let n = (x.sqr()?.sum_all()?.sqrt()? + 1e-12)?;
@@ -30,8 +31,6 @@ pub fn spectral_norm(w: &Tensor, u: &Var, update: bool) -> candle_core::Result<T
 /// A parameter source for the discriminator: with `spectral` (a [`DNorm::Spectral`]
 /// discriminator) every `.weight` goes through [`spectral_norm`] with its vector `{name}_u`
 /// (state in the same store); without it the store's variables as they are.
-///
-/// [`DNorm::Spectral`]: ganscope_model::config::DNorm::Spectral
 pub struct SpectralSource<'a> {
     /// The run's variables.
     pub store: &'a mut ParamStore,
@@ -39,6 +38,17 @@ pub struct SpectralSource<'a> {
     pub update: bool,
     /// Normalise the weights (false for a BatchNorm discriminator).
     pub spectral: bool,
+}
+
+impl<'a> SpectralSource<'a> {
+    /// The source for discriminator `cfg`: spectral norm as its `norm` says.
+    pub fn new(store: &'a mut ParamStore, cfg: &DiscriminatorConfig, update: bool) -> Self {
+        SpectralSource {
+            store,
+            update,
+            spectral: cfg.norm == DNorm::Spectral,
+        }
+    }
 }
 
 impl ParamSource<Tensor> for SpectralSource<'_> {

@@ -192,13 +192,6 @@ impl Trainer {
         opts.validate().map_err(TrainError::Options)?;
         let gcfg = opts.generator()?;
         let dcfg = opts.discriminator()?;
-        if dcfg.norm == DNorm::Batch && opts.loss == Loss::WganGp {
-            return Err(TrainError::Options(
-                "the gradient penalty is per image, which BatchNorm's batch statistics break: \
-                 use --d-norm spectral with --loss wgan-gp"
-                    .into(),
-            ));
-        }
         if let Some(io) = &opts.interpret {
             let sites = ganscope_model::generator::site_shapes(&gcfg);
             let Some((name, [c, ..])) = sites.get(io.site) else {
@@ -232,14 +225,7 @@ impl Trainer {
             store.freeze(ext.frozen_prefixes());
         }
         let g = Generator::new(&gcfg, &mut store)?;
-        Discriminator::new(
-            &dcfg,
-            &mut SpectralSource {
-                store: &mut store,
-                update: false,
-                spectral: dcfg.norm == DNorm::Spectral,
-            },
-        )?;
+        Discriminator::new(&dcfg, &mut SpectralSource::new(&mut store, &dcfg, false))?;
         if let Some(ext) = &opts.extend {
             crate::extend::load_extended(&mut store, ext)?;
         }
@@ -323,11 +309,7 @@ impl Trainer {
     pub fn discriminator(&mut self, update: bool) -> Result<Discriminator<Tensor>> {
         Ok(Discriminator::new(
             &self.dcfg,
-            &mut SpectralSource {
-                store: &mut self.store,
-                update,
-                spectral: self.dcfg.norm == DNorm::Spectral,
-            },
+            &mut SpectralSource::new(&mut self.store, &self.dcfg, update),
         )?)
     }
 

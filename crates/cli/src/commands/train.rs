@@ -267,10 +267,7 @@ fn train_options(a: &TrainArgs) -> Result<TrainOptions> {
         d_norm: match a.d_norm.as_deref() {
             Some("batch") => DNorm::Batch,
             Some(_) => DNorm::Spectral,
-            None if arch == Family::Dcgan && rpgan.is_none() && a.loss != LossArg::WganGp => {
-                DNorm::Batch
-            }
-            None => DNorm::Spectral,
+            None => TrainOptions::default_d_norm(arch, rpgan.is_some(), a.loss.into()),
         },
         latent_dim: a.latent_dim,
         rpgan,
@@ -349,7 +346,7 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     );
     for d in ganscope_train::health::dead_blocks(&tr, tr.opts.seed)? {
         eprintln!(
-            "warning: bucket {} block {} draws one flat image ({:.2}) whatever the rest of the \
+            "warning: bucket {} block {} draws a flat image (every pixel {:.2}) whatever the rest of the \
              path is: a dead block (its activation saturated, so it gets no gradient); every \
              path through it draws nothing (docs/training.md)",
             d.bucket + 1,
