@@ -111,6 +111,16 @@ def main():
     t0 = time.perf_counter()
     for s in range(1, a.steps + 1):
         inp = twin.random_inputs(gen)
+        # the diversity term's pair of blocks per bucket, drawn afresh each step as ganscope
+        # draws it (i uniform, j = i + a uniform offset in 1..m, modulo m)
+        pairs = []
+        for m in twin.blocks:
+            if m < 2:
+                pairs.append([-1, -1])
+                continue
+            i = int(torch.randint(0, m, (1,), generator=gen))
+            pairs.append([i, (i + int(torch.randint(1, m, (1,), generator=gen))) % m])
+        inp["g.pairs"] = torch.tensor(pairs)
         for k in range(o["d_steps"]):
             if at + b > len(x):
                 order, at = torch.randperm(len(x), generator=gen), 0
