@@ -81,6 +81,7 @@ mod tests {
             (2, 4, 6, 11, 4, 2, 1, 2),
             (1, 3, 2, 5, 1, 1, 0, 3),
             (2, 3, 5, 7, 3, 2, 0, 4),
+            (2, 3, 4, 10, 3, 3, 1, 5),
         ] {
             let x = Var::from_tensor(&rand(&[n, c, h, h], seed))?;
             let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 10))?;

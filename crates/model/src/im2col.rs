@@ -110,6 +110,60 @@ fn input<'a, T: candle_core::WithDType>(
     Ok((data, data.len() / per))
 }
 
+/// `dst[j] = src[j * stride]`. Index loops over slices cut to length, so the compiler
+/// drops the bounds checks (and, at stride 1 and 2, vectorises); an iterator with
+/// `step_by` did neither, at 1-1.5 ns per element.
+#[inline]
+fn gather<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
+    let n = dst.len();
+    if n == 0 {
+        return;
+    }
+    match stride {
+        1 => dst.copy_from_slice(&src[..n]),
+        2 => {
+            let src = &src[..2 * n - 1];
+            for j in 0..n {
+                dst[j] = src[2 * j];
+            }
+        }
+        s => {
+            let src = &src[..(n - 1) * s + 1];
+            for j in 0..n {
+                dst[j] = src[j * s];
+            }
+        }
+    }
+}
+
+/// `dst[j * stride] += src[j]`, the adjoint of [`gather`].
+#[inline]
+fn scatter_add<T: candle_core::WithDType>(dst: &mut [T], src: &[T], stride: usize) {
+    let n = src.len();
+    if n == 0 {
+        return;
+    }
+    match stride {
+        1 => {
+            for (d, &v) in dst[..n].iter_mut().zip(src) {
+                *d += v;
+            }
+        }
+        2 => {
+            let dst = &mut dst[..2 * n - 1];
+            for j in 0..n {
+                dst[2 * j] += src[j];
+            }
+        }
+        s => {
+            let dst = &mut dst[..(n - 1) * s + 1];
+            for j in 0..n {
+                dst[j * s] += src[j];
+            }
+        }
+    }
+}
+
 fn im2col<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
@@ -128,14 +182,7 @@ fn im2col<T: candle_core::WithDType>(
                 let (gx0, gx1) = g.valid_columns(kx);
                 g.for_each_run(c, ky, kx, |at, first| {
                     let dst = &mut row[i * grid + at..i * grid + at + gx1 - gx0];
-                    if g.stride == 1 {
-                        dst.copy_from_slice(&xi[first..first + dst.len()]);
-                    } else {
-                        let src = xi[first..].iter().step_by(g.stride);
-                        for (d, &v) in dst.iter_mut().zip(src) {
-                            *d = v;
-                        }
-                    }
+                    gather(dst, &xi[first..], g.stride);
                 });
             }
         }
@@ -158,10 +205,7 @@ fn col2im<T: candle_core::WithDType>(
             let (gx0, gx1) = g.valid_columns(kx);
             let row = &cols[r * n * grid + i * grid..];
             g.for_each_run(c, ky, kx, |at, first| {
-                let src = &row[at..at + gx1 - gx0];
-                for (d, &v) in oi[first..].iter_mut().step_by(g.stride).zip(src) {
-                    *d += v;
-                }
+                scatter_add(&mut oi[first..], &row[at..at + gx1 - gx0], g.stride);
             });
         }
     });
