@@ -5,7 +5,8 @@
 # by tests/torch/train_twin.py, then timed by both.
 #   DEVICE=cpu|cuda GANSCOPE=path/to/ganscope OUT=folder tests/torch/compare.sh [blocks ...]
 # Defaults: DEVICE=cpu, GANSCOPE=target/release/ganscope, OUT=a temporary folder, blocks
-# 1 (standard GAN), 8, 16 and 40. THREADS=N sets both sides' CPU threads.
+# 1 (standard GAN), 8, 16 and 40. THREADS=N sets both sides' CPU threads; D_WIDTH=w the
+# discriminator's first width (default 16: widths 16-32-64; the training default is 32).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEVICE=${DEVICE:-cpu}
@@ -24,9 +25,9 @@ for m in "${blocks[@]}"; do
     rpgan=()
     [[ $m -gt 1 ]] && rpgan=(--rpgan --blocks "$m")
     echo "== dcgan 32x32, colored MNIST, batch 64, ${m} block(s) per bucket, $DEVICE"
-    # D widths 16-32-64, as BENCHMARKS.md's numbers were measured (the default is now 32-64-128);
-    # the standard GAN's discriminator is the default BatchNorm one since 2026-12-04
-    "$GANSCOPE" bench-train --colored --limit 4096 --batch 64 --d-width 16 "${rpgan[@]}" \
+    # D widths 16-32-64 unless D_WIDTH says otherwise, as BENCHMARKS.md's first numbers were
+    # measured; the standard GAN's discriminator is the default BatchNorm one since 2026-12-04
+    "$GANSCOPE" bench-train --colored --limit 4096 --batch 64 --d-width "${D_WIDTH:-16}" "${rpgan[@]}" \
         --device "$DEVICE" --timed "$TIMED" --out "$dir"
     python3 tests/torch/train_twin.py "$dir" --device "$DEVICE" --timed "$TIMED" "${threads[@]}"
 done

@@ -1,16 +1,18 @@
 //! Convolutions for the candle backend as GEMMs on the CPU: `conv2d` by im2col then a
 //! batched matmul, `conv_transpose2d` by a batched matmul then col2im ([`crate::im2col`]).
-//! Forward and backward are then matmuls plus plain copy loops. candle 0.11's own CPU
+//! Forward and backward are then matmuls plus plain copy loops, each convolution one node of
+//! candle's graph ([`crate::conv_op`]). candle 0.11's own CPU
 //! transposed convolution, which its conv2d backward also uses, is several times slower
 //! (`cargo run -p ganscope-model --example opbench`). Other devices use candle's
 //! own ops.
 
-use crate::im2col::{Col2Im, Geometry, Im2Col, SwapOuter};
+use crate::conv_op::{Conv2dOp, ConvTranspose2dOp};
+use crate::im2col::Geometry;
 use candle_core::{Result, Tensor};
 
 /// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    let (n, c, h, wd) = x.dims4()?;
+    let (_, c, h, wd) = x.dims4()?;
     let (o, c2, k, _) = w.dims4()?;
     if c != c2 {
         candle_core::bail!("conv2d: input has {c} channels, kernel expects {c2}");
@@ -19,20 +21,16 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tenso
         return x.conv2d(w, pad, stride, 1, 1);
     }
     let g = Geometry::new(c, h, wd, k, stride, pad);
-    let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*Ho*Wo]
-    let y = w.reshape((o, c * k * k))?.matmul(&cols)?; // [O, N*Ho*Wo]
-    y.apply_op1(SwapOuter {
-        a: o,
-        b: n,
-        out: (n, o, g.gh, g.gw).into(),
-    }) // [N, O, Ho, Wo]
+    // im2col [C*K*K, N*Ho*Wo], the GEMM with w [O, C*K*K], then [N, O, Ho, Wo]: one node
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, Conv2dOp { g, o })
 }
 
 /// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]` (PyTorch layout):
 /// `[N, O, (H-1)s - 2p + K, ...]`. It is the adjoint of a convolution over the output, so it
 /// is col2im of `W^T x`.
 pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    let (n, i, h, wd) = x.dims4()?;
+    let (_, i, h, wd) = x.dims4()?;
     let (i2, o, k, _) = w.dims4()?;
     if i != i2 {
         candle_core::bail!("conv_transpose2d: input has {i} channels, kernel expects {i2}");
@@ -48,13 +46,9 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Re
     if (g.gh, g.gw) != (h, wd) {
         candle_core::bail!("conv_transpose2d: unsupported geometry");
     }
-    let xm = x.contiguous()?.apply_op1(SwapOuter {
-        a: n,
-        b: i,
-        out: (i, n * h * wd).into(),
-    })?; // [I, N*H*W]
-    let cols = w.reshape((i, o * k * k))?.t()?.matmul(&xm)?; // [O*K*K, N*H*W]
-    cols.contiguous()?.apply_op1(Col2Im(g)) // [N, O, Ho, Wo]
+    // x as [I, N*H*W], the GEMM with w^T [O*K*K, I], then col2im [N, O, Ho, Wo]: one node
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, ConvTranspose2dOp { g, i })
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ impl Geometry {
     }
 }
 
-fn input<'a, T: candle_core::WithDType>(
+pub(crate) fn input<'a, T: candle_core::WithDType>(
     s: &'a CpuStorage,
     l: &Layout,
     per: usize,
@@ -164,7 +164,7 @@ fn scatter_add<T: candle_core::WithDType>(dst: &mut [T], src: &[T], stride: usiz
     }
 }
 
-fn im2col<T: candle_core::WithDType>(
+pub(crate) fn im2col<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
     l: &Layout,
@@ -190,7 +190,7 @@ fn im2col<T: candle_core::WithDType>(
     Ok((out, n))
 }
 
-fn col2im<T: candle_core::WithDType>(
+pub(crate) fn col2im<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
     l: &Layout,
@@ -271,7 +271,7 @@ pub struct SwapOuter {
     pub out: Shape,
 }
 
-fn swap_outer<T: candle_core::WithDType>(x: &[T], a: usize, b: usize) -> Vec<T> {
+pub(crate) fn swap_outer<T: candle_core::WithDType>(x: &[T], a: usize, b: usize) -> Vec<T> {
     let g = x.len() / (a * b).max(1);
     let mut y = vec![T::zero(); x.len()];
     par::chunks_mut(&mut y, a * g, |j, yb| {

@@ -25,6 +25,7 @@ pub mod classifier;
 pub mod compress;
 pub mod config;
 pub mod conv;
+mod conv_op;
 pub mod discriminator;
 mod error;
 pub mod format;
