@@ -29,6 +29,31 @@ fn weights<T: WithDType>(s: &CpuStorage, l: &Layout, rows: usize, cols: usize) -
     Tensor::from_slice(w, (rows, cols), &Device::Cpu)
 }
 
+/// A forward written once for any float type.
+trait Fwd {
+    fn fwd<T: WithDType>(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)>;
+}
+
+/// `op`'s forward for the input's type (f32 or f64; the ops of [`crate::im2col`] take no
+/// other).
+fn cpu_fwd_any(
+    op: &impl Fwd,
+    (xs, xl): (&CpuStorage, &Layout),
+    (ws, wl): (&CpuStorage, &Layout),
+) -> Result<(CpuStorage, Shape)> {
+    match xs {
+        CpuStorage::F32(_) => op.fwd::<f32>(xs, xl, ws, wl),
+        CpuStorage::F64(_) => op.fwd::<f64>(xs, xl, ws, wl),
+        _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
+    }
+}
+
 /// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
 pub(crate) struct Conv2dOp {
     /// The input's geometry.
@@ -37,7 +62,7 @@ pub(crate) struct Conv2dOp {
     pub o: usize,
 }
 
-impl Conv2dOp {
+impl Fwd for Conv2dOp {
     fn fwd<T: WithDType>(
         &self,
         xs: &CpuStorage,
@@ -70,11 +95,7 @@ impl CustomOp2 for Conv2dOp {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        match xs {
-            CpuStorage::F32(_) => self.fwd::<f32>(xs, xl, ws, wl),
-            CpuStorage::F64(_) => self.fwd::<f64>(xs, xl, ws, wl),
-            _ => candle_core::bail!("conv2d supports f32 and f64"),
-        }
+        cpu_fwd_any(self, (xs, xl), (ws, wl))
     }
 
     fn bwd(
@@ -117,7 +138,7 @@ pub(crate) struct ConvTranspose2dOp {
     pub i: usize,
 }
 
-impl ConvTranspose2dOp {
+impl Fwd for ConvTranspose2dOp {
     fn fwd<T: WithDType>(
         &self,
         xs: &CpuStorage,
@@ -154,11 +175,7 @@ impl CustomOp2 for ConvTranspose2dOp {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        match xs {
-            CpuStorage::F32(_) => self.fwd::<f32>(xs, xl, ws, wl),
-            CpuStorage::F64(_) => self.fwd::<f64>(xs, xl, ws, wl),
-            _ => candle_core::bail!("conv_transpose2d supports f32 and f64"),
-        }
+        cpu_fwd_any(self, (xs, xl), (ws, wl))
     }
 
     fn bwd(
