@@ -126,15 +126,56 @@ fn row_sum(len: usize, f: impl Fn(usize) -> f32) -> f64 {
     acc.iter().map(|&a| a as f64).sum::<f64>() + tail as f64
 }
 
+/// Evaluates `$body` with `$f` bound to `|z| $kernel(act, z)` for a constant `act`: for none,
+/// ReLU and LeakyReLU the element loop that takes `$f` is then compiled (and vectorised) for
+/// that activation instead of matching on it for every element.
+macro_rules! specialise {
+    ($act:expr, $kernel:ident, |$f:ident| $body:expr) => {
+        match $act {
+            None => {
+                let $f = |z: f32| $kernel(None, z);
+                $body
+            }
+            Some(Activation::Relu) => {
+                let $f = |z: f32| $kernel(Some(Activation::Relu), z);
+                $body
+            }
+            Some(Activation::LeakyRelu(s)) => {
+                let $f = move |z: f32| $kernel(Some(Activation::LeakyRelu(s)), z);
+                $body
+            }
+            other => {
+                let $f = move |z: f32| $kernel(other, z);
+                $body
+            }
+        }
+    };
+}
+
+/// `y = f(x scale[c] + shift[c])` over `x [N, C, L]`, into `y`.
+fn affine_rows(
+    y: &mut [f32],
+    (x, scale, shift): (&[f32], &[f32], &[f32]),
+    (c, l): (usize, usize),
+    f: impl Fn(f32) -> f32 + Sync,
+) {
+    par::chunks_mut(y, l, |r, yr| {
+        let (a, b) = (scale[r % c], shift[r % c]);
+        for (yi, &xi) in yr.iter_mut().zip(&x[r * l..]) {
+            *yi = f(xi * a + b);
+        }
+    });
+}
+
 /// `y = act(x scale[c] + shift[c])` over `x [N, C, L]`.
 fn affine_act(x: &[f32], scale: &[f32], shift: &[f32], act: Act, c: usize, l: usize) -> Vec<f32> {
     let mut y = vec![0f32; x.len()];
-    par::chunks_mut(&mut y, l, |r, yr| {
-        let (a, b) = (scale[r % c], shift[r % c]);
-        for (yi, &xi) in yr.iter_mut().zip(&x[r * l..]) {
-            *yi = apply(act, xi * a + b);
-        }
-    });
+    specialise!(act, apply, |f| affine_rows(
+        &mut y,
+        (x, scale, shift),
+        (c, l),
+        f
+    ));
     y
 }
 
@@ -157,15 +198,20 @@ fn to_f32(v: Vec<f64>) -> Vec<f32> {
     v.into_iter().map(|v| v as f32).collect()
 }
 
+/// `dz = grad f(y)`, row by row.
+fn grad_rows(dz: &mut [f32], (g, y): (&[f32], &[f32]), l: usize, f: impl Fn(f32) -> f32 + Sync) {
+    par::chunks_mut(dz, l, |r, dr| {
+        let (gr, yr) = (&g[r * l..], &y[r * l..]);
+        for ((d, &gi), &yi) in dr.iter_mut().zip(gr).zip(yr) {
+            *d = gi * f(yi);
+        }
+    });
+}
+
 /// `dz = grad act'(y)` and its per-channel sums.
 fn act_grad(g: &[f32], y: &[f32], act: Act, c: usize, l: usize) -> (Vec<f32>, Vec<f32>) {
     let mut dz = vec![0f32; g.len()];
-    par::chunks_mut(&mut dz, l, |r, dr| {
-        let (gr, yr) = (&g[r * l..], &y[r * l..]);
-        for ((d, &gi), &yi) in dr.iter_mut().zip(gr).zip(yr) {
-            *d = gi * slope(act, yi);
-        }
-    });
+    specialise!(act, slope, |f| grad_rows(&mut dz, (g, y), l, f));
     let sums = channel_sums(&dz, c, l, |_, row| row_sum(l, |i| row[i]));
     (dz, to_f32(sums))
 }
@@ -391,23 +437,25 @@ impl CustomOp1 for ActOp {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = slice(s, l)?;
         let mut y = vec![0f32; x.len()];
-        par::chunks_mut(&mut y, CHUNK, |i, yc| {
-            for (yi, &xi) in yc.iter_mut().zip(&x[i * CHUNK..]) {
-                *yi = apply(Some(self.0), xi);
-            }
-        });
+        // as one channel of CHUNK-long rows with scale 1 and shift 0
+        specialise!(Some(self.0), apply, |f| affine_rows(
+            &mut y,
+            (x, &[1.0], &[0.0]),
+            (1, CHUNK),
+            f
+        ));
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
         let dx = with_data(&[g, y], |d| {
             let mut dx = vec![0f32; d[0].len()];
-            par::chunks_mut(&mut dx, CHUNK, |i, dc| {
-                let (gc, yc) = (&d[0][i * CHUNK..], &d[1][i * CHUNK..]);
-                for ((v, &gi), &yi) in dc.iter_mut().zip(gc).zip(yc) {
-                    *v = gi * slope(Some(self.0), yi);
-                }
-            });
+            specialise!(Some(self.0), slope, |f| grad_rows(
+                &mut dx,
+                (d[0], d[1]),
+                CHUNK,
+                f
+            ));
             Ok(dx)
         })?;
         Ok(Some(cpu(dx, x.dims())?))
