@@ -1,19 +1,19 @@
 //! Convolutions for the candle backend as GEMMs on the CPU: `conv2d` by im2col then a
 //! batched matmul, `conv_transpose2d` by a batched matmul then col2im ([`crate::im2col`]).
-//! Forward and backward are then matmuls plus plain copy loops, each convolution one node of
-//! candle's graph ([`crate::conv_op`]). candle 0.11's own CPU
+//! Forward and backward are then matmuls plus plain copy loops; in training each convolution
+//! is one node of candle's graph ([`crate::conv_op`]). candle 0.11's own CPU
 //! transposed convolution, which its conv2d backward also uses, is several times slower
 //! (`cargo run -p ganscope-model --example opbench`). Other devices use candle's
 //! own ops.
 
-use crate::conv_op::{Conv2dOp, ConvTranspose2dOp};
+use crate::conv_op::ConvOp;
 use crate::im2col::Geometry;
 use candle_core::{Result, Tensor};
 
 /// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
     let (_, c, h, wd) = x.dims4()?;
-    let (o, c2, k, _) = w.dims4()?;
+    let (_, c2, k, _) = w.dims4()?;
     if c != c2 {
         candle_core::bail!("conv2d: input has {c} channels, kernel expects {c2}");
     }
@@ -21,9 +21,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tenso
         return x.conv2d(w, pad, stride, 1, 1);
     }
     let g = Geometry::new(c, h, wd, k, stride, pad);
-    // im2col [C*K*K, N*Ho*Wo], the GEMM with w [O, C*K*K], then [N, O, Ho, Wo]: one node
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, Conv2dOp { g, o })
+    ConvOp::Conv { g }.apply(x, w)
 }
 
 /// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]` (PyTorch layout):
@@ -46,9 +44,7 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Re
     if (g.gh, g.gw) != (h, wd) {
         candle_core::bail!("conv_transpose2d: unsupported geometry");
     }
-    // x as [I, N*H*W], the GEMM with w^T [O*K*K, I], then col2im [N, O, Ho, Wo]: one node
-    x.contiguous()?
-        .apply_op2(&w.contiguous()?, ConvTranspose2dOp { g, i })
+    ConvOp::Transpose { g }.apply(x, w)
 }
 
 #[cfg(test)]
@@ -81,6 +77,13 @@ mod tests {
             let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 10))?;
             let ours = conv2d(&x, &w, s, p)?;
             let theirs = x.conv2d(&w, p, s, 1, 1)?;
+            // untracked inputs take the chain of ops, tracked ones the single node
+            let xu = x.as_detached_tensor();
+            let chain = conv2d(&xu, &w.as_detached_tensor(), s, p)?;
+            assert!(
+                max_diff(&chain, &theirs) < 1e-4,
+                "conv2d forward, untracked"
+            );
             assert!(
                 max_diff(&ours, &theirs) < 1e-4,
                 "conv2d forward {n} {c} {o} {h} {k} {s} {p}"
@@ -94,9 +97,22 @@ mod tests {
                 let (a, b) = (g1.get(v).expect("grad"), g2.get(v).expect("grad"));
                 assert!(max_diff(a, b) < 1e-3, "conv2d gradient");
             }
+            // an untracked input: the weight's gradient alone
+            let grads = (conv2d(&xu, &w, s, p)? * &r)?.sum_all()?.backward()?;
+            let dw = grads.get(&w).expect("weight gradient");
+            assert!(max_diff(dw, g2.get(&w).expect("grad")) < 1e-3);
+            assert!(
+                grads.get(&xu).is_none(),
+                "an untracked input got a gradient"
+            );
             let wt = Var::from_tensor(&rand(&[c, o, k, k], seed + 30))?;
             let ours = conv_transpose2d(&x, &wt, s, p)?;
             let theirs = x.conv_transpose2d(&wt, p, 0, s, 1)?;
+            let chain = conv_transpose2d(&xu, &wt.as_detached_tensor(), s, p)?;
+            assert!(
+                max_diff(&chain, &theirs) < 1e-4,
+                "conv_transpose2d forward, untracked"
+            );
             assert_eq!(ours.dims(), theirs.dims());
             assert!(max_diff(&ours, &theirs) < 1e-4, "conv_transpose2d forward");
             let r = rand(ours.dims(), seed + 40);
@@ -108,6 +124,11 @@ mod tests {
                 let (a, b) = (g1.get(v).expect("grad"), g2.get(v).expect("grad"));
                 assert!(max_diff(a, b) < 1e-3, "conv_transpose2d gradient");
             }
+            let grads = (conv_transpose2d(&xu, &wt, s, p)? * &r)?
+                .sum_all()?
+                .backward()?;
+            let dw = grads.get(&wt).expect("weight gradient");
+            assert!(max_diff(dw, g2.get(&wt).expect("grad")) < 1e-3);
         }
         Ok(())
     }

@@ -1,91 +1,121 @@
-//! A whole convolution (im2col, GEMM, layout) as one candle custom op on the CPU, and the
-//! same for a transposed convolution (layout, GEMM, col2im), each with its own backward.
+//! The CPU convolutions of [`crate::conv`]: a convolution is im2col, a GEMM and a layout
+//! change; a transposed convolution is a layout change, a GEMM and col2im ([`crate::im2col`]).
 //!
-//! As a chain of ops, each intermediate (the columns above all, `C*K*K` times the input) is a
-//! node of candle's graph, and candle's backward starts every node's gradient as a zeroed
-//! tensor and adds into it; a matmul node also computes the gradient of an input that needs
-//! none (the columns of real images). One node per convolution leaves only the input's and
-//! the weight's gradients, each computed only when that tensor is tracked.
+//! Untracked (a render, a sample), each runs as that chain of ops ([`conv_chain`],
+//! [`transpose_chain`]). Tracked (training), each is one node, [`ConvOp`], with its own
+//! backward: as a chain, every intermediate (the columns above all, `C*K*K` times the input)
+//! is a node whose gradient candle's backward starts as a zeroed tensor and adds into, and a
+//! matmul node computes the gradient of an input that needs none (the columns of real
+//! images). One node leaves only the input's and the weight's gradients, each computed only
+//! when that tensor is tracked. The node copies its weights for its GEMM (a custom op sees
+//! storage, not tensors), which is why renders take the chain.
 
 use crate::im2col::{self, Col2Im, Geometry, Im2Col, SwapOuter};
 use candle_core::{
     CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
 
-/// `t`'s values on the CPU, contiguous, in `f`.
-fn with_slice<T: WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
+/// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C, K, K]`: `[N, O, gh, gw]`.
+fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
+    let (n, o) = (x.dim(0)?, w.dim(0)?);
+    let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
+    let y = w.reshape((o, g.c * g.k * g.k))?.matmul(&cols)?; // [O, N*gh*gw]
+    y.apply_op1(SwapOuter {
+        a: o,
+        b: n,
+        out: (n, o, g.gh, g.gw).into(),
+    })
+}
+
+/// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
+/// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`].
+fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
+    let (n, i) = (x.dim(0)?, w.dim(0)?);
+    let xm = x.contiguous()?.apply_op1(SwapOuter {
+        a: n,
+        b: i,
+        out: (i, n * g.gh * g.gw).into(),
+    })?; // [I, N*gh*gw]
+    let cols = w.reshape((i, g.c * g.k * g.k))?.t()?.matmul(&xm)?; // [C*K*K, N*gh*gw]
+    cols.apply_op1(Col2Im(g))
+}
+
+/// Runs `f` on `t`'s CPU storage and layout.
+fn on_cpu<R>(t: &Tensor, f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>) -> Result<R> {
     let (st, l) = t.storage_and_layout();
     let Storage::Cpu(cs) = &*st else {
-        candle_core::bail!("the fused convolutions run on the CPU only");
+        candle_core::bail!("the CPU convolutions got a tensor on another device");
     };
-    let Some((a, b)) = l.contiguous_offsets() else {
-        candle_core::bail!("the fused convolutions need contiguous intermediates");
-    };
-    f(&T::cpu_storage_as_slice(cs)?[a..b])
+    f(cs, l)
 }
 
-fn weights<T: WithDType>(s: &CpuStorage, l: &Layout, rows: usize, cols: usize) -> Result<Tensor> {
-    let (w, _) = im2col::input::<T>(s, l, rows * cols)?;
-    Tensor::from_slice(w, (rows, cols), &Device::Cpu)
+/// One convolution as one node of candle's graph, on `x` and `w`; `g` is the geometry of the
+/// image side (the input of [`ConvOp::Conv`], the output of [`ConvOp::Transpose`]).
+pub(crate) enum ConvOp {
+    /// [`conv_chain`]: `x [N, C, H, W]`, `w [O, C, K, K]`.
+    Conv {
+        /// The input's geometry.
+        g: Geometry,
+    },
+    /// [`transpose_chain`]: `x [N, I, gh, gw]`, `w [I, C, K, K]`.
+    Transpose {
+        /// The output's geometry.
+        g: Geometry,
+    },
 }
 
-/// A forward written once for any float type.
-trait Fwd {
-    fn fwd<T: WithDType>(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)>;
-}
-
-/// `op`'s forward for the input's type (f32 or f64; the ops of [`crate::im2col`] take no
-/// other).
-fn cpu_fwd_any(
-    op: &impl Fwd,
-    (xs, xl): (&CpuStorage, &Layout),
-    (ws, wl): (&CpuStorage, &Layout),
-) -> Result<(CpuStorage, Shape)> {
-    match xs {
-        CpuStorage::F32(_) => op.fwd::<f32>(xs, xl, ws, wl),
-        CpuStorage::F64(_) => op.fwd::<f64>(xs, xl, ws, wl),
-        _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
+impl ConvOp {
+    /// The convolution of `x` with `w`: the chain of ops where neither is tracked (a render),
+    /// else this one node.
+    pub(crate) fn apply(self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        if x.track_op() || w.track_op() {
+            return x.contiguous()?.apply_op2(&w.contiguous()?, self);
+        }
+        match self {
+            ConvOp::Conv { g } => conv_chain(x, w, g),
+            ConvOp::Transpose { g } => transpose_chain(x, w, g),
+        }
     }
-}
 
-/// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
-pub(crate) struct Conv2dOp {
-    /// The input's geometry.
-    pub g: Geometry,
-    /// Output channels.
-    pub o: usize,
-}
-
-impl Fwd for Conv2dOp {
     fn fwd<T: WithDType>(
         &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
+        (xs, xl): (&CpuStorage, &Layout),
+        (ws, wl): (&CpuStorage, &Layout),
+        (wo, wi): (usize, usize),
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, o) = (self.g, self.o);
-        let (ckk, grid) = (g.c * g.k * g.k, g.gh * g.gw);
-        let (cols, n) = im2col::im2col::<T>(g, xs, xl)?;
-        let cols = Tensor::from_vec(cols, (ckk, n * grid), &Device::Cpu)?; // [C*K*K, N*Ho*Wo]
-        let y = weights::<T>(ws, wl, o, ckk)?.matmul(&cols)?; // [O, N*Ho*Wo]
-        let out = with_slice::<T, _>(&y, |y| Ok(im2col::swap_outer(y, o, n)))?; // [N, O, Ho, Wo]
-        Ok((
-            T::to_cpu_storage_owned(out),
-            Shape::from((n, o, g.gh, g.gw)),
-        ))
+        let (w, _) = im2col::input::<T>(ws, wl, wo * wi)?;
+        let w = Tensor::from_slice(w, (wo, wi), &Device::Cpu)?; // [rows, C*K*K]
+        match *self {
+            ConvOp::Conv { g } => {
+                let grid = g.gh * g.gw;
+                let (cols, n) = im2col::im2col::<T>(g, xs, xl)?;
+                let cols = Tensor::from_vec(cols, (wi, n * grid), &Device::Cpu)?; // [C*K*K, N*gh*gw]
+                let y = w.matmul(&cols)?; // [O, N*gh*gw]
+                let out = on_cpu(&y, |ys, yl| {
+                    let (y, _) = im2col::input::<T>(ys, yl, wo * grid)?;
+                    Ok(im2col::swap_outer(y, wo, n))
+                })?; // [N, O, gh, gw]
+                Ok((T::to_cpu_storage_owned(out), (n, wo, g.gh, g.gw).into()))
+            }
+            ConvOp::Transpose { g } => {
+                let grid = g.gh * g.gw;
+                let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
+                let xm = im2col::swap_outer(x, n, wo);
+                let xm = Tensor::from_vec(xm, (wo, n * grid), &Device::Cpu)?; // [I, N*gh*gw]
+                let cols = w.t()?.matmul(&xm)?; // [C*K*K, N*gh*gw]
+                let (out, n) = on_cpu(&cols, |cs, cl| im2col::col2im::<T>(g, cs, cl))?;
+                Ok((T::to_cpu_storage_owned(out), (n, g.c, g.h, g.w).into()))
+            }
+        }
     }
 }
 
-impl CustomOp2 for Conv2dOp {
+impl CustomOp2 for ConvOp {
     fn name(&self) -> &'static str {
-        "ganscope-conv2d"
+        match self {
+            ConvOp::Conv { .. } => "ganscope-conv2d",
+            ConvOp::Transpose { .. } => "ganscope-conv-transpose2d",
+        }
     }
 
     fn cpu_fwd(
@@ -95,7 +125,15 @@ impl CustomOp2 for Conv2dOp {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        cpu_fwd_any(self, (xs, xl), (ws, wl))
+        let (g, rows) = match *self {
+            ConvOp::Conv { g } | ConvOp::Transpose { g } => (g, wl.dims()[0]),
+        };
+        let w = (rows, g.c * g.k * g.k);
+        match xs {
+            CpuStorage::F32(_) => self.fwd::<f32>((xs, xl), (ws, wl), w),
+            CpuStorage::F64(_) => self.fwd::<f64>((xs, xl), (ws, wl), w),
+            _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
+        }
     }
 
     fn bwd(
@@ -105,111 +143,52 @@ impl CustomOp2 for Conv2dOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (g, o) = (self.g, self.o);
-        let n = x.dim(0)?;
-        let (ckk, grid) = (g.c * g.k * g.k, g.gh * g.gw);
-        let gy = grad.contiguous()?.apply_op1(SwapOuter {
-            a: n,
-            b: o,
-            out: (o, n * grid).into(),
-        })?; // [O, N*Ho*Wo]
-        let dw = if w.track_op() {
-            let cols = x.detach().contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*Ho*Wo]
-            Some(gy.matmul(&cols.t()?)?.reshape(w.shape())?) // [O, C, K, K]
-        } else {
-            None
+        let (need_dx, need_dw) = (x.track_op(), w.track_op());
+        let (x, w, grad) = (x.detach(), w.detach(), grad.detach());
+        // the input's gradient is the other chain, the weight's a GEMM with the image side's
+        // columns; the piece both share is computed once
+        let (dx, dw) = match *self {
+            ConvOp::Conv { g } => {
+                let c = g.c * g.k * g.k;
+                let gy = side_matrix(&grad, g)?; // [O, N*gh*gw]
+                let dx = need_dx.then(|| {
+                    let cols = w.reshape((gy.dim(0)?, c))?.t()?.matmul(&gy)?; // [C*K*K, N*gh*gw]
+                    cols.apply_op1(Col2Im(g)) // [N, C, H, W]
+                });
+                let dw = need_dw.then(|| {
+                    let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
+                    gy.matmul(&cols.t()?)?.reshape(w.shape()) // [O, C, K, K]
+                });
+                (dx, dw)
+            }
+            ConvOp::Transpose { g } => {
+                let (n, i) = (x.dim(0)?, x.dim(1)?);
+                let dcols = grad.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
+                let dx = need_dx.then(|| {
+                    let dxm = w.reshape((i, g.c * g.k * g.k))?.matmul(&dcols)?; // [I, N*gh*gw]
+                    dxm.apply_op1(SwapOuter {
+                        a: i,
+                        b: n,
+                        out: x.shape().clone(),
+                    }) // [N, I, gh, gw]
+                });
+                let dw = need_dw.then(|| {
+                    let xm = side_matrix(&x, g)?; // [I, N*gh*gw]
+                    xm.matmul(&dcols.t()?)?.reshape(w.shape()) // [I, C, K, K]
+                });
+                (dx, dw)
+            }
         };
-        let dx = if x.track_op() {
-            let wm = w.detach().reshape((o, ckk))?;
-            Some(wm.t()?.matmul(&gy)?.apply_op1(Col2Im(g))?) // [N, C, H, W]
-        } else {
-            None
-        };
-        Ok((dx, dw))
+        Ok((dx.transpose()?, dw.transpose()?))
     }
 }
 
-/// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]`: `[N, O, Ho, Wo]`, where `g`
-/// is the output's geometry (whose grid is the input's `H x W`).
-pub(crate) struct ConvTranspose2dOp {
-    /// The output's geometry.
-    pub g: Geometry,
-    /// Input channels.
-    pub i: usize,
-}
-
-impl Fwd for ConvTranspose2dOp {
-    fn fwd<T: WithDType>(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (g, i) = (self.g, self.i);
-        let (okk, grid) = (g.c * g.k * g.k, g.gh * g.gw);
-        let (x, n) = im2col::input::<T>(xs, xl, i * grid)?;
-        let xm = Tensor::from_vec(im2col::swap_outer(x, n, i), (i, n * grid), &Device::Cpu)?; // [I, N*H*W]
-        let cols = weights::<T>(ws, wl, i, okk)?.t()?.matmul(&xm)?; // [O*K*K, N*H*W]
-        let (st, l) = cols.storage_and_layout();
-        let Storage::Cpu(cs) = &*st else {
-            candle_core::bail!("the fused convolutions run on the CPU only");
-        };
-        let (out, n) = im2col::col2im::<T>(g, cs, l)?; // [N, O, Ho, Wo]
-        Ok((
-            T::to_cpu_storage_owned(out),
-            Shape::from((n, g.c, g.h, g.w)),
-        ))
-    }
-}
-
-impl CustomOp2 for ConvTranspose2dOp {
-    fn name(&self) -> &'static str {
-        "ganscope-conv-transpose2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        xs: &CpuStorage,
-        xl: &Layout,
-        ws: &CpuStorage,
-        wl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        cpu_fwd_any(self, (xs, xl), (ws, wl))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (g, i) = (self.g, self.i);
-        let n = x.dim(0)?;
-        let (okk, grid) = (g.c * g.k * g.k, g.gh * g.gw);
-        let dcols = grad.contiguous()?.apply_op1(Im2Col(g))?; // [O*K*K, N*H*W]
-        let dw = if w.track_op() {
-            let xm = x.detach().contiguous()?.apply_op1(SwapOuter {
-                a: n,
-                b: i,
-                out: (i, n * grid).into(),
-            })?; // [I, N*H*W]
-            Some(xm.matmul(&dcols.t()?)?.reshape(w.shape())?) // [I, O, K, K]
-        } else {
-            None
-        };
-        let dx = if x.track_op() {
-            let wm = w.detach().reshape((i, okk))?;
-            let dxm = wm.matmul(&dcols)?; // [I, N*H*W]
-            Some(dxm.apply_op1(SwapOuter {
-                a: i,
-                b: n,
-                out: x.shape().clone(),
-            })?) // [N, I, H, W]
-        } else {
-            None
-        };
-        Ok((dx, dw))
-    }
+/// The grid side `[N, R, gh, gw]` of a convolution as the matrix `[R, N*gh*gw]`.
+fn side_matrix(t: &Tensor, g: Geometry) -> Result<Tensor> {
+    let (n, r) = (t.dim(0)?, t.dim(1)?);
+    t.contiguous()?.apply_op1(SwapOuter {
+        a: n,
+        b: r,
+        out: (r, n * g.gh * g.gw).into(),
+    })
 }
