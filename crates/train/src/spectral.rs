@@ -38,6 +38,9 @@ pub struct SpectralSource<'a> {
     pub update: bool,
     /// Normalise the weights (false for a BatchNorm discriminator).
     pub spectral: bool,
+    /// Hand out every parameter detached: a generator step needs the gradient with respect to
+    /// the discriminator's input only, and its convolutions then skip their weights' gradients.
+    pub frozen: bool,
 }
 
 impl<'a> SpectralSource<'a> {
@@ -47,13 +50,25 @@ impl<'a> SpectralSource<'a> {
             store,
             update,
             spectral: cfg.norm == DNorm::Spectral,
+            frozen: false,
+        }
+    }
+
+    /// The same source handing out detached parameters (see [`SpectralSource::frozen`]).
+    pub fn frozen(self) -> Self {
+        SpectralSource {
+            frozen: true,
+            ..self
         }
     }
 }
 
 impl ParamSource<Tensor> for SpectralSource<'_> {
     fn param(&mut self, name: &str, shape: &[usize], init: Init) -> ganscope_model::Result<Tensor> {
-        let w = self.store.param(name, shape, init)?;
+        let mut w = self.store.param(name, shape, init)?;
+        if self.frozen {
+            w = w.detach();
+        }
         if !self.spectral || !name.ends_with(".weight") {
             return Ok(w);
         }
