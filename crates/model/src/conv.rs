@@ -21,7 +21,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tenso
         return x.conv2d(w, pad, stride, 1, 1);
     }
     let g = Geometry::new(c, h, wd, k, stride, pad);
-    ConvOp::Conv { g }.apply(x, w)
+    ConvOp::Conv { g, cols: None }.apply(x, w)
 }
 
 /// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]` (PyTorch layout):
@@ -72,6 +72,8 @@ mod tests {
             (1, 3, 2, 5, 1, 1, 0, 3),
             (2, 3, 5, 7, 3, 2, 0, 4),
             (2, 3, 4, 10, 3, 3, 1, 5),
+            // more than a transpose tile (16) of channels and of grid cells
+            (2, 19, 21, 12, 4, 2, 1, 6),
         ] {
             let x = Var::from_tensor(&rand(&[n, c, h, h], seed))?;
             let w = Var::from_tensor(&rand(&[o, c, k, k], seed + 10))?;
@@ -90,13 +92,27 @@ mod tests {
             );
             let r = rand(ours.dims(), seed + 20);
             let (g1, g2) = (
-                (ours * &r)?.sum_all()?.backward()?,
+                (&ours * &r)?.sum_all()?.backward()?,
                 (theirs * &r)?.sum_all()?.backward()?,
             );
             for v in [&x, &w] {
                 let (a, b) = (g1.get(v).expect("grad"), g2.get(v).expect("grad"));
                 assert!(max_diff(a, b) < 1e-3, "conv2d gradient");
             }
+            // a second backward of the same graph: the first took the kept columns, so this
+            // one recomputes them
+            let again = (&ours * &r)?.sum_all()?.backward()?;
+            let dw = again.get(&w).expect("weight gradient");
+            assert!(
+                max_diff(dw, g1.get(&w).expect("grad")) < 1e-6,
+                "second backward"
+            );
+            // a frozen weight (the generator step's discriminator): the input's gradient alone
+            let grads = (conv2d(&x, &w.as_detached_tensor(), s, p)? * &r)?
+                .sum_all()?
+                .backward()?;
+            let dx = grads.get(&x).expect("input gradient");
+            assert!(max_diff(dx, g2.get(&x).expect("grad")) < 1e-3);
             // an untracked input: the weight's gradient alone
             let grads = (conv2d(&xu, &w, s, p)? * &r)?.sum_all()?.backward()?;
             let dw = grads.get(&w).expect("weight gradient");

@@ -14,6 +14,7 @@ use crate::im2col::{self, Col2Im, Geometry, Im2Col, SwapOuter};
 use candle_core::{
     CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
+use std::sync::Mutex;
 
 /// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C, K, K]`: `[N, O, gh, gw]`.
 fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
@@ -56,6 +57,11 @@ pub(crate) enum ConvOp {
     Conv {
         /// The input's geometry.
         g: Geometry,
+        /// The forward's columns `[C*K*K, N*gh*gw]`, kept when the weight is tracked: its
+        /// gradient needs them, and im2col was the largest cost of a training step after the
+        /// GEMMs. The backward takes them (and recomputes them if a second backward of the
+        /// same graph finds none).
+        cols: Option<Mutex<Option<Tensor>>>,
     },
     /// [`transpose_chain`]: `x [N, I, gh, gw]`, `w [I, C, K, K]`.
     Transpose {
@@ -67,12 +73,15 @@ pub(crate) enum ConvOp {
 impl ConvOp {
     /// The convolution of `x` with `w`: the chain of ops where neither is tracked (a render),
     /// else this one node.
-    pub(crate) fn apply(self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    pub(crate) fn apply(mut self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
         if x.track_op() || w.track_op() {
+            if let ConvOp::Conv { cols, .. } = &mut self {
+                *cols = w.track_op().then(|| Mutex::new(None));
+            }
             return x.contiguous()?.apply_op2(&w.contiguous()?, self);
         }
         match self {
-            ConvOp::Conv { g } => conv_chain(x, w, g),
+            ConvOp::Conv { g, .. } => conv_chain(x, w, g),
             ConvOp::Transpose { g } => transpose_chain(x, w, g),
         }
     }
@@ -85,12 +94,16 @@ impl ConvOp {
     ) -> Result<(CpuStorage, Shape)> {
         let (w, _) = im2col::input::<T>(ws, wl, wo * wi)?;
         let w = Tensor::from_slice(w, (wo, wi), &Device::Cpu)?; // [rows, C*K*K]
-        match *self {
-            ConvOp::Conv { g } => {
+        match self {
+            ConvOp::Conv { g, cols } => {
+                let g = *g;
                 let grid = g.gh * g.gw;
-                let (cols, n) = im2col::im2col::<T>(g, xs, xl)?;
-                let cols = Tensor::from_vec(cols, (wi, n * grid), &Device::Cpu)?; // [C*K*K, N*gh*gw]
-                let y = w.matmul(&cols)?; // [O, N*gh*gw]
+                let (c, n) = im2col::im2col::<T>(g, xs, xl)?;
+                let c = Tensor::from_vec(c, (wi, n * grid), &Device::Cpu)?; // [C*K*K, N*gh*gw]
+                let y = w.matmul(&c)?; // [O, N*gh*gw]
+                if let Some(Ok(mut kept)) = cols.as_ref().map(Mutex::lock) {
+                    *kept = Some(c);
+                }
                 let out = on_cpu(&y, |ys, yl| {
                     let (y, _) = im2col::input::<T>(ys, yl, wo * grid)?;
                     Ok(im2col::swap_outer(y, wo, n))
@@ -98,6 +111,7 @@ impl ConvOp {
                 Ok((T::to_cpu_storage_owned(out), (n, wo, g.gh, g.gw).into()))
             }
             ConvOp::Transpose { g } => {
+                let g = *g;
                 let grid = g.gh * g.gw;
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
                 let xm = im2col::swap_outer(x, n, wo);
@@ -126,7 +140,7 @@ impl CustomOp2 for ConvOp {
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (g, rows) = match *self {
-            ConvOp::Conv { g } | ConvOp::Transpose { g } => (g, wl.dims()[0]),
+            ConvOp::Conv { g, .. } | ConvOp::Transpose { g } => (g, wl.dims()[0]),
         };
         let w = (rows, g.c * g.k * g.k);
         match xs {
@@ -147,21 +161,28 @@ impl CustomOp2 for ConvOp {
         let (x, w, grad) = (x.detach(), w.detach(), grad.detach());
         // the input's gradient is the other chain, the weight's a GEMM with the image side's
         // columns; the piece both share is computed once
-        let (dx, dw) = match *self {
-            ConvOp::Conv { g } => {
+        let (dx, dw) = match self {
+            ConvOp::Conv { g, cols } => {
+                let g = *g;
                 let c = g.c * g.k * g.k;
-                let gy = side_matrix(&grad, g)?; // [O, N*gh*gw]
                 let dx = need_dx.then(|| {
+                    let gy = side_matrix(&grad, g)?; // [O, N*gh*gw]
                     let cols = w.reshape((gy.dim(0)?, c))?.t()?.matmul(&gy)?; // [C*K*K, N*gh*gw]
                     cols.apply_op1(Col2Im(g)) // [N, C, H, W]
                 });
+                let kept = cols.as_ref().and_then(|m| m.lock().ok()?.take());
                 let dw = need_dw.then(|| {
-                    let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
-                    gy.matmul(&cols.t()?)?.reshape(w.shape()) // [O, C, K, K]
+                    let cols = match kept {
+                        Some(cols) => cols,
+                        None => x.contiguous()?.apply_op1(Im2Col(g))?, // [C*K*K, N*gh*gw]
+                    };
+                    let dwt = cols.matmul(&position_rows(&grad)?)?; // [C*K*K, O]
+                    dwt.t()?.contiguous()?.reshape(w.shape()) // [O, C, K, K]
                 });
                 (dx, dw)
             }
             ConvOp::Transpose { g } => {
+                let g = *g;
                 let (n, i) = (x.dim(0)?, x.dim(1)?);
                 let dcols = grad.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
                 let dx = need_dx.then(|| {
@@ -173,14 +194,34 @@ impl CustomOp2 for ConvOp {
                     }) // [N, I, gh, gw]
                 });
                 let dw = need_dw.then(|| {
-                    let xm = side_matrix(&x, g)?; // [I, N*gh*gw]
-                    xm.matmul(&dcols.t()?)?.reshape(w.shape()) // [I, C, K, K]
+                    let dwt = dcols.matmul(&position_rows(&x)?)?; // [C*K*K, I]
+                    dwt.t()?.contiguous()?.reshape(w.shape()) // [I, C, K, K]
                 });
                 (dx, dw)
             }
         };
         Ok((dx.transpose()?, dw.transpose()?))
     }
+}
+
+/// The grid side `[N, R, gh, gw]` of a convolution as the matrix `[N*gh*gw, R]`: the
+/// right-hand side of a weight's gradient (`cols [C*K*K, N*gh*gw]` times it). The `gemm`
+/// crate's AVX-512 kernels ran a third as fast with that side as a transposed view of
+/// `[R, N*gh*gw]` (`gy cols^T`) as with it row-major; its AVX2 kernel about as fast either way.
+fn position_rows(t: &Tensor) -> Result<Tensor> {
+    fn rows<T: WithDType>(s: &CpuStorage, l: &Layout, n: usize, r: usize) -> Result<Tensor> {
+        let (x, _) = im2col::input::<T>(s, l, r)?;
+        let grid = x.len() / (n * r).max(1);
+        let y = im2col::transpose_blocks(x, r, grid);
+        Tensor::from_vec(y, (n * grid, r), &Device::Cpu)
+    }
+    let t = t.contiguous()?;
+    let (n, r) = (t.dim(0)?, t.dim(1)?);
+    on_cpu(&t, |s, l| match s {
+        CpuStorage::F32(_) => rows::<f32>(s, l, n, r),
+        CpuStorage::F64(_) => rows::<f64>(s, l, n, r),
+        _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
+    })
 }
 
 /// The grid side `[N, R, gh, gw]` of a convolution as the matrix `[R, N*gh*gw]`.

@@ -283,6 +283,28 @@ pub(crate) fn swap_outer<T: candle_core::WithDType>(x: &[T], a: usize, b: usize)
     y
 }
 
+/// `[N, R, G] -> [N, G, R]`: each sample's `[R, G]` block transposed, in tiles that stay in
+/// cache (a convolution's grid side `[N, R, gh, gw]` as the matrix `[N*gh*gw, R]`).
+pub(crate) fn transpose_blocks<T: candle_core::WithDType>(x: &[T], r: usize, g: usize) -> Vec<T> {
+    const TILE: usize = 16;
+    let len = (r * g).max(1);
+    let mut y = vec![T::zero(); x.len()];
+    par::chunks_mut(&mut y, len, |s, yb| {
+        let xb = &x[s * len..(s + 1) * len];
+        for r0 in (0..r).step_by(TILE) {
+            for g0 in (0..g).step_by(TILE) {
+                for i in r0..(r0 + TILE).min(r) {
+                    let src = &xb[i * g + g0..i * g + (g0 + TILE).min(g)];
+                    for (j, &v) in src.iter().enumerate() {
+                        yb[(g0 + j) * r + i] = v;
+                    }
+                }
+            }
+        }
+    });
+    y
+}
+
 impl CustomOp1 for SwapOuter {
     fn name(&self) -> &'static str {
         "ganscope-swap-outer"
