@@ -225,6 +225,40 @@ class Twin:
         return inp
 
 
+def time_phases(twin, gen, sync, n):
+    """The phases `ganscope bench-train` times, the same way (its `time_steps`): the generator's
+    forward in training mode and forward + backward of the sum of squares, the discriminator's
+    forward and forward + backward of its sum over one batch of 2B random images. Median ms of
+    n runs each, in ganscope's order."""
+    b, s, ch = twin.opts["batch"], twin.g["image_size"], twin.g["channels"]
+    inp = twin.random_inputs(gen)
+    z, paths = inp.get("g.z"), inp["g.paths"]
+    x = torch.randn(2 * b, ch, s, s, device=twin.device, generator=gen)
+
+    def backward(loss):
+        for v in twin.v.values():
+            v.grad = None  # fresh gradients, as candle's backward makes
+        loss().backward()
+
+    def run(f):
+        f()
+        sync()
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            f()
+            sync()
+            ts.append((time.perf_counter() - t) * 1e3)
+        return float(np.median(ts))
+
+    return [
+        run(lambda: twin.generate(z, paths)),
+        run(lambda: backward(lambda: twin.generate(z, paths).square().sum())),
+        run(lambda: twin.discriminate(x, update=False)),
+        run(lambda: backward(lambda: twin.discriminate(x, update=False).sum())),
+    ]
+
+
 def compare(twin, after, lr):
     """Largest differences from candle's variables after the step, and the share of elements
     off by more than a tenth of it: weights in units of the learning rate (one Adam step
@@ -295,10 +329,13 @@ def main():
     try:
         with open(f"{a.dir}/timing.json") as f:
             ours = json.load(f)
-        print(f"ganscope on {ours['device']}: {ours['step_ms_median']:.2f} ms per step; "
-              f"ganscope / PyTorch time: {ours['step_ms_median'] / ms:.2f} (below 1: ganscope is faster)")
     except FileNotFoundError:
-        pass
+        return
+    print(f"ganscope on {ours['device']}: {ours['step_ms_median']:.2f} ms per step; "
+          f"ganscope / PyTorch time: {ours['step_ms_median'] / ms:.2f} (below 1: ganscope is faster)")
+    phases = time_phases(twin, gen, sync, max(3, min(a.timed, 10)))
+    for (name, mine), theirs in zip(ours["phases"], phases):
+        print(f"  {name:40s} ganscope {mine:7.2f} ms, PyTorch {theirs:7.2f} ms: {mine / theirs:.2f}")
 
 
 if __name__ == "__main__":
