@@ -28,6 +28,16 @@ pub struct Geometry {
     pub gw: usize,
 }
 
+/// One kernel tap's run along an axis in phase form ([`Geometry::runs_along`]): it touches
+/// cells `b0..b1` of phase `p` of the image axis, from grid cell `g0` on.
+#[derive(Clone, Copy)]
+struct Run {
+    p: usize,
+    b0: usize,
+    b1: usize,
+    g0: usize,
+}
+
 impl Geometry {
     /// The geometry of a convolution over an `h` x `w` image.
     pub fn new(c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Self {
@@ -45,42 +55,48 @@ impl Geometry {
         }
     }
 
-    /// The grid columns `gx0..gx1` whose tap `kx` lands inside a row of the image.
-    #[inline]
-    fn valid_columns(&self, kx: usize) -> (usize, usize) {
-        let s = self.stride;
-        let gx0 = self.pad.saturating_sub(kx).div_ceil(s);
-        let gx1 = (self.w + self.pad)
-            .saturating_sub(kx)
-            .div_ceil(s)
-            .min(self.gw);
-        (gx0, gx1.max(gx0))
+    /// The runs of kernel taps `t` in `0..k` along an axis of `len` image and `glen` grid
+    /// cells, in phase form: grid cell `j` reads image cell `j*stride + t - pad`, which is
+    /// `stride*b + p` with `b = j + shift`.
+    fn runs_along(&self, len: usize, glen: usize) -> Vec<Run> {
+        let s = self.stride as isize;
+        (0..self.k)
+            .map(|t| {
+                let off = t as isize - self.pad as isize;
+                let p = off.rem_euclid(s) as usize;
+                let shift = (off - p as isize) / s;
+                let count = len.saturating_sub(p).div_ceil(self.stride);
+                let b0 = shift.max(0) as usize;
+                let b1 = ((glen as isize + shift).max(0) as usize).min(count);
+                Run {
+                    p,
+                    b0,
+                    b1: b1.max(b0),
+                    g0: (b0 as isize - shift).max(0) as usize,
+                }
+            })
+            .collect()
     }
 
-    /// Calls `f(grid_offset, image_offset)` for every grid row of kernel tap `(c, ky, kx)`
-    /// that lands inside the image: the tap's valid grid columns
-    /// ([`valid_columns`](Self::valid_columns)) start at `grid_offset` in one sample's
-    /// `gh x gw` grid and read every `stride`-th element of one sample's `[C, H, W]` from
-    /// `image_offset`.
+    /// The grid row that kernel row `ky` reads image row `y` from, if any.
     #[inline]
-    fn for_each_run(&self, c: usize, ky: usize, kx: usize, mut f: impl FnMut(usize, usize)) {
-        let (gx0, gx1) = self.valid_columns(kx);
-        if gx0 == gx1 {
-            return;
-        }
-        for gy in 0..self.gh {
-            let iy = (gy * self.stride + ky) as isize - self.pad as isize;
-            if iy < 0 || iy as usize >= self.h {
-                continue;
-            }
-            let first = (c * self.h + iy as usize) * self.w + gx0 * self.stride + kx - self.pad;
-            f(gy * self.gw + gx0, first);
-        }
+    fn grid_row(&self, y: usize, ky: usize) -> Option<usize> {
+        let d = (y + self.pad).checked_sub(ky)?;
+        let gy = d / self.stride;
+        (d % self.stride == 0 && gy < self.gh).then_some(gy)
     }
 
-    /// The kernel tap `(c, ky, kx)` of row `r` of the columns.
-    fn tap(&self, r: usize) -> (usize, usize, usize) {
-        (r / (self.k * self.k), r / self.k % self.k, r % self.k)
+    /// The grid row of each image row and kernel row (`[y * k + ky]`, `usize::MAX` for none),
+    /// computed once per call: the divisions cost more than a short run's copy.
+    fn grid_rows(&self) -> Vec<usize> {
+        (0..self.h * self.k)
+            .map(|r| self.grid_row(r / self.k, r % self.k).unwrap_or(usize::MAX))
+            .collect()
+    }
+
+    /// The length of one phase of an image row (`w / stride`, rounded up).
+    fn phase_len(&self) -> usize {
+        self.w.div_ceil(self.stride)
     }
 
     fn image_len(&self) -> usize {
@@ -110,60 +126,59 @@ pub(crate) fn input<'a, T: candle_core::WithDType>(
     Ok((data, data.len() / per))
 }
 
-/// `dst[j] = src[j * stride]`. Index loops over slices cut to length, so the compiler
-/// drops the bounds checks (and, at stride 1 and 2, vectorises); an iterator with
-/// `step_by` did neither, at 1-1.5 ns per element.
+/// `ph[p * len + b] = row[stride * b + p]`: an image row split into its `stride` phases.
+/// Index loops over slices cut to length, so the compiler drops the bounds checks.
 #[inline]
-fn gather<T: Copy>(dst: &mut [T], src: &[T], stride: usize) {
-    let n = dst.len();
-    if n == 0 {
-        return;
-    }
+fn split_phases<T: Copy>(ph: &mut [T], row: &[T], stride: usize, len: usize) {
     match stride {
-        1 => dst.copy_from_slice(&src[..n]),
+        1 => ph[..row.len()].copy_from_slice(row),
         2 => {
-            let src = &src[..2 * n - 1];
-            for j in 0..n {
-                dst[j] = src[2 * j];
+            let (p0, p1) = ph.split_at_mut(len);
+            let (p0, p1) = (&mut p0[..row.len() / 2], &mut p1[..row.len() / 2]);
+            for (b, pair) in row.chunks_exact(2).enumerate() {
+                p0[b] = pair[0];
+                p1[b] = pair[1];
+            }
+            if row.len() % 2 == 1 {
+                ph[row.len() / 2] = row[row.len() - 1];
             }
         }
         s => {
-            let src = &src[..(n - 1) * s + 1];
-            for j in 0..n {
-                dst[j] = src[j * s];
+            for (x, &v) in row.iter().enumerate() {
+                ph[x % s * len + x / s] = v;
             }
         }
     }
 }
 
-/// `dst[j * stride] += src[j]`, the adjoint of [`gather`].
+/// `row[stride * b + p] = ph[p * len + b]`, the inverse of [`split_phases`] (`len` is where
+/// each phase starts after the one before it).
 #[inline]
-fn scatter_add<T: candle_core::WithDType>(dst: &mut [T], src: &[T], stride: usize) {
-    let n = src.len();
-    if n == 0 {
-        return;
-    }
+fn merge_phases<T: Copy>(row: &mut [T], ph: &[T], stride: usize, len: usize) {
     match stride {
-        1 => {
-            for (d, &v) in dst[..n].iter_mut().zip(src) {
-                *d += v;
-            }
-        }
+        1 => row.copy_from_slice(&ph[..row.len()]),
         2 => {
-            let dst = &mut dst[..2 * n - 1];
-            for j in 0..n {
-                dst[2 * j] += src[j];
+            let half = row.len() / 2;
+            let (p0, p1) = (&ph[..half], &ph[len..len + half]);
+            for (b, pair) in row.chunks_exact_mut(2).enumerate() {
+                pair[0] = p0[b];
+                pair[1] = p1[b];
+            }
+            if row.len() % 2 == 1 {
+                row[row.len() - 1] = ph[half];
             }
         }
         s => {
-            let dst = &mut dst[..(n - 1) * s + 1];
-            for j in 0..n {
-                dst[j * s] += src[j];
+            for (x, v) in row.iter_mut().enumerate() {
+                *v = ph[x % s * len + x / s];
             }
         }
     }
 }
 
+/// im2col phase by phase: each image row is split into its `stride` phases once, and every
+/// tap that reads it then copies one contiguous run of a phase (where it read every
+/// `stride`-th element of the row, in runs as short as 3-4 elements at 8x8).
 pub(crate) fn im2col<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
@@ -173,23 +188,44 @@ pub(crate) fn im2col<T: candle_core::WithDType>(
     let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.cols_len()];
     let taps = g.k * g.k;
+    let pw = g.phase_len();
     // one input channel's K*K rows of the columns per task: each sample's plane of that
-    // channel is read K*K times while it is in cache
+    // channel is read once, while the rows it fills are in cache
+    let (xs, grid_rows) = (g.runs_along(g.w, g.gw), g.grid_rows());
     par::chunks_mut(&mut out, taps * n * grid, |c, rows| {
+        let mut ph = vec![T::zero(); g.stride * pw];
         for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
-            for (t, row) in rows.chunks_exact_mut(n * grid).enumerate() {
-                let (ky, kx) = (t / g.k, t % g.k);
-                let (gx0, gx1) = g.valid_columns(kx);
-                g.for_each_run(c, ky, kx, |at, first| {
-                    let dst = &mut row[i * grid + at..i * grid + at + gx1 - gx0];
-                    gather(dst, &xi[first..], g.stride);
-                });
+            for y in 0..g.h {
+                split_phases(&mut ph, &xi[(c * g.h + y) * g.w..][..g.w], g.stride, pw);
+                for (ky, &gy) in grid_rows[y * g.k..(y + 1) * g.k].iter().enumerate() {
+                    if gy == usize::MAX {
+                        continue;
+                    }
+                    for (kx, x) in xs.iter().enumerate() {
+                        let at = (ky * g.k + kx) * n * grid + i * grid + gy * g.gw + x.g0;
+                        rows[at..at + x.b1 - x.b0]
+                            .copy_from_slice(&ph[x.p * pw + x.b0..x.p * pw + x.b1]);
+                    }
+                }
             }
         }
     });
     Ok((out, n))
 }
 
+/// `dst += src`, element by element (vectorised when long).
+#[inline]
+fn add<T: candle_core::WithDType>(dst: &mut [T], src: &[T]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d += v;
+    }
+}
+
+/// col2im phase by phase, a channel's plane at a time: the plane's `stride x stride` phases
+/// (`[py][px][a][b]`, image cell `(stride*a + py, stride*b + px)`) sum every tap's block of
+/// the columns, then are written into the plane once (where each tap added into every
+/// `stride`-th element of a row). A tap whose run spans whole rows of its phase (at 4x4
+/// stride 2, half of them) adds its block as one contiguous run, however small the image.
 pub(crate) fn col2im<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
@@ -198,15 +234,38 @@ pub(crate) fn col2im<T: candle_core::WithDType>(
     let (cols, n) = input::<T>(s, l, g.cols_len())?;
     let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.image_len()];
+    let (ph, pw, st) = (g.h.div_ceil(g.stride), g.phase_len(), g.stride);
+    let plane = ph * pw;
+    let (ys, xs) = (g.runs_along(g.h, g.gh), g.runs_along(g.w, g.gw));
     // one sample's image per task
     par::chunks_mut(&mut out, g.image_len(), |i, oi| {
-        for r in 0..g.c * g.k * g.k {
-            let (c, ky, kx) = g.tap(r);
-            let (gx0, gx1) = g.valid_columns(kx);
-            let row = &cols[r * n * grid + i * grid..];
-            g.for_each_run(c, ky, kx, |at, first| {
-                scatter_add(&mut oi[first..], &row[at..at + gx1 - gx0], g.stride);
-            });
+        let mut phases = vec![T::zero(); st * st * plane];
+        for c in 0..g.c {
+            phases.fill(T::zero());
+            for (ky, y) in ys.iter().enumerate() {
+                for (kx, x) in xs.iter().enumerate() {
+                    let (rows, len) = (y.b1 - y.b0, x.b1 - x.b0);
+                    if rows == 0 || len == 0 {
+                        continue;
+                    }
+                    let r = (c * g.k + ky) * g.k + kx;
+                    let src = &cols[r * n * grid + i * grid..][..grid];
+                    let dst = &mut phases[(y.p * st + x.p) * plane..][..plane];
+                    if len == pw && len == g.gw {
+                        let from = &src[y.g0 * pw..(y.g0 + rows) * pw];
+                        add(&mut dst[y.b0 * pw..y.b1 * pw], from);
+                    } else {
+                        for a in 0..rows {
+                            let (d, s) = ((y.b0 + a) * pw + x.b0, (y.g0 + a) * g.gw + x.g0);
+                            add(&mut dst[d..d + len], &src[s..s + len]);
+                        }
+                    }
+                }
+            }
+            for y in 0..g.h {
+                let from = &phases[(y % st * st) * plane + y / st * pw..];
+                merge_phases(&mut oi[(c * g.h + y) * g.w..][..g.w], from, st, plane);
+            }
         }
     });
     Ok((out, n))
