@@ -107,7 +107,7 @@ mod tests {
                 max_diff(dw, g1.get(&w).expect("grad")) < 1e-6,
                 "second backward"
             );
-            // a frozen weight (the generator step's discriminator): the input's gradient alone
+            // a detached weight (the generator step's discriminator): the input's gradient alone
             let grads = (conv2d(&x, &w.as_detached_tensor(), s, p)? * &r)?
                 .sum_all()?
                 .backward()?;

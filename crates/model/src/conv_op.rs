@@ -94,9 +94,8 @@ impl ConvOp {
     ) -> Result<(CpuStorage, Shape)> {
         let (w, _) = im2col::input::<T>(ws, wl, wo * wi)?;
         let w = Tensor::from_slice(w, (wo, wi), &Device::Cpu)?; // [rows, C*K*K]
-        match self {
-            ConvOp::Conv { g, cols } => {
-                let g = *g;
+        match *self {
+            ConvOp::Conv { g, ref cols } => {
                 let grid = g.gh * g.gw;
                 let (c, n) = im2col::im2col::<T>(g, xs, xl)?;
                 let c = Tensor::from_vec(c, (wi, n * grid), &Device::Cpu)?; // [C*K*K, N*gh*gw]
@@ -111,7 +110,6 @@ impl ConvOp {
                 Ok((T::to_cpu_storage_owned(out), (n, wo, g.gh, g.gw).into()))
             }
             ConvOp::Transpose { g } => {
-                let g = *g;
                 let grid = g.gh * g.gw;
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
                 let xm = im2col::swap_outer(x, n, wo);
@@ -161,9 +159,8 @@ impl CustomOp2 for ConvOp {
         let (x, w, grad) = (x.detach(), w.detach(), grad.detach());
         // the input's gradient is the other chain, the weight's a GEMM with the image side's
         // columns; the piece both share is computed once
-        let (dx, dw) = match self {
-            ConvOp::Conv { g, cols } => {
-                let g = *g;
+        let (dx, dw) = match *self {
+            ConvOp::Conv { g, ref cols } => {
                 let c = g.c * g.k * g.k;
                 let dx = need_dx.then(|| {
                     let gy = side_matrix(&grad, g)?; // [O, N*gh*gw]
@@ -176,13 +173,12 @@ impl CustomOp2 for ConvOp {
                         Some(cols) => cols,
                         None => x.contiguous()?.apply_op1(Im2Col(g))?, // [C*K*K, N*gh*gw]
                     };
-                    let dwt = cols.matmul(&position_rows(&grad)?)?; // [C*K*K, O]
+                    let dwt = cols.matmul(&position_rows(&grad, g)?)?; // [C*K*K, O]
                     dwt.t()?.contiguous()?.reshape(w.shape()) // [O, C, K, K]
                 });
                 (dx, dw)
             }
             ConvOp::Transpose { g } => {
-                let g = *g;
                 let (n, i) = (x.dim(0)?, x.dim(1)?);
                 let dcols = grad.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
                 let dx = need_dx.then(|| {
@@ -194,7 +190,7 @@ impl CustomOp2 for ConvOp {
                     }) // [N, I, gh, gw]
                 });
                 let dw = need_dw.then(|| {
-                    let dwt = dcols.matmul(&position_rows(&x)?)?; // [C*K*K, I]
+                    let dwt = dcols.matmul(&position_rows(&x, g)?)?; // [C*K*K, I]
                     dwt.t()?.contiguous()?.reshape(w.shape()) // [I, C, K, K]
                 });
                 (dx, dw)
@@ -208,18 +204,17 @@ impl CustomOp2 for ConvOp {
 /// right-hand side of a weight's gradient (`cols [C*K*K, N*gh*gw]` times it). The `gemm`
 /// crate's AVX-512 kernels ran a third as fast with that side as a transposed view of
 /// `[R, N*gh*gw]` (`gy cols^T`) as with it row-major; its AVX2 kernel about as fast either way.
-fn position_rows(t: &Tensor) -> Result<Tensor> {
-    fn rows<T: WithDType>(s: &CpuStorage, l: &Layout, n: usize, r: usize) -> Result<Tensor> {
-        let (x, _) = im2col::input::<T>(s, l, r)?;
-        let grid = x.len() / (n * r).max(1);
+fn position_rows(t: &Tensor, g: Geometry) -> Result<Tensor> {
+    fn rows<T: WithDType>(s: &CpuStorage, l: &Layout, r: usize, grid: usize) -> Result<Tensor> {
+        let (x, n) = im2col::input::<T>(s, l, r * grid)?;
         let y = im2col::transpose_blocks(x, r, grid);
         Tensor::from_vec(y, (n * grid, r), &Device::Cpu)
     }
     let t = t.contiguous()?;
-    let (n, r) = (t.dim(0)?, t.dim(1)?);
+    let (r, grid) = (t.dim(1)?, g.gh * g.gw);
     on_cpu(&t, |s, l| match s {
-        CpuStorage::F32(_) => rows::<f32>(s, l, n, r),
-        CpuStorage::F64(_) => rows::<f64>(s, l, n, r),
+        CpuStorage::F32(_) => rows::<f32>(s, l, r, grid),
+        CpuStorage::F64(_) => rows::<f64>(s, l, r, grid),
         _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
     })
 }

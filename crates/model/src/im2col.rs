@@ -38,6 +38,19 @@ struct Run {
     g0: usize,
 }
 
+/// A contiguous piece of one kernel tap's columns in phase form ([`Geometry::blocks`]): the
+/// `len` values of tap `tap`'s grid (one sample) from `grid` on are the image's cells from
+/// `at` on in phase plane `plane` (`py * stride + px`; cell `(a, b)` of the plane is image
+/// cell `(stride*a + py, stride*b + px)`).
+#[derive(Clone, Copy)]
+struct Block {
+    tap: usize,
+    plane: usize,
+    at: usize,
+    grid: usize,
+    len: usize,
+}
+
 impl Geometry {
     /// The geometry of a convolution over an `h` x `w` image.
     pub fn new(c: usize, h: usize, w: usize, k: usize, stride: usize, pad: usize) -> Self {
@@ -78,25 +91,44 @@ impl Geometry {
             .collect()
     }
 
-    /// The grid row that kernel row `ky` reads image row `y` from, if any.
-    #[inline]
-    fn grid_row(&self, y: usize, ky: usize) -> Option<usize> {
-        let d = (y + self.pad).checked_sub(ky)?;
-        let gy = d / self.stride;
-        (d % self.stride == 0 && gy < self.gh).then_some(gy)
+    /// The phase planes' sizes: `(rows, columns)` of each of the `stride x stride` planes.
+    fn plane_dims(&self) -> (usize, usize) {
+        (self.h.div_ceil(self.stride), self.w.div_ceil(self.stride))
     }
 
-    /// The grid row of each image row and kernel row (`[y * k + ky]`, `usize::MAX` for none),
-    /// computed once per call: the divisions cost more than a short run's copy.
-    fn grid_rows(&self) -> Vec<usize> {
-        (0..self.h * self.k)
-            .map(|r| self.grid_row(r / self.k, r % self.k).unwrap_or(usize::MAX))
-            .collect()
-    }
-
-    /// The length of one phase of an image row (`w / stride`, rounded up).
-    fn phase_len(&self) -> usize {
-        self.w.div_ceil(self.stride)
+    /// Every tap's columns as contiguous blocks of the phase planes: one block per grid row
+    /// of a tap, or one for all its rows where they span whole rows of the plane (at 4x4
+    /// stride 2, half the taps). Computed once per call; im2col copies each block out of the
+    /// planes, col2im adds it into them.
+    fn blocks(&self) -> Vec<Block> {
+        let (_, pw) = self.plane_dims();
+        let (ys, xs) = (
+            self.runs_along(self.h, self.gh),
+            self.runs_along(self.w, self.gw),
+        );
+        let mut out = Vec::new();
+        for (ky, y) in ys.iter().enumerate() {
+            for (kx, x) in xs.iter().enumerate() {
+                let (tap, plane) = (ky * self.k + kx, y.p * self.stride + x.p);
+                let (rows, len) = (y.b1 - y.b0, x.b1 - x.b0);
+                if rows == 0 || len == 0 {
+                    continue;
+                }
+                let block = |a: usize, len: usize| Block {
+                    tap,
+                    plane,
+                    at: (y.b0 + a) * pw + x.b0,
+                    grid: (y.g0 + a) * self.gw + x.g0,
+                    len,
+                };
+                if len == pw && len == self.gw {
+                    out.push(block(0, rows * len));
+                } else {
+                    out.extend((0..rows).map(|a| block(a, len)));
+                }
+            }
+        }
+        out
     }
 
     fn image_len(&self) -> usize {
@@ -176,9 +208,28 @@ fn merge_phases<T: Copy>(row: &mut [T], ph: &[T], stride: usize, len: usize) {
     }
 }
 
-/// im2col phase by phase: each image row is split into its `stride` phases once, and every
-/// tap that reads it then copies one contiguous run of a phase (where it read every
-/// `stride`-th element of the row, in runs as short as 3-4 elements at 8x8).
+/// The phase planes of one channel's `[H, W]` image: each row split into its
+/// `stride` phases ([`split_phases`]).
+fn split_plane<T: Copy>(planes: &mut [T], image: &[T], g: &Geometry) {
+    let (ph, pw) = g.plane_dims();
+    for (y, row) in image.chunks_exact(g.w).enumerate() {
+        let at = (y % g.stride * g.stride * ph + y / g.stride) * pw;
+        split_phases(&mut planes[at..], row, g.stride, ph * pw);
+    }
+}
+
+/// One channel's `[H, W]` image from its phase planes, the inverse of [`split_plane`].
+fn merge_plane<T: Copy>(image: &mut [T], planes: &[T], g: &Geometry) {
+    let (ph, pw) = g.plane_dims();
+    for (y, row) in image.chunks_exact_mut(g.w).enumerate() {
+        let at = (y % g.stride * g.stride * ph + y / g.stride) * pw;
+        merge_phases(row, &planes[at..], g.stride, ph * pw);
+    }
+}
+
+/// im2col phase by phase: a channel's image is split into its phase planes once, and each
+/// tap's columns are then contiguous copies out of them ([`Geometry::blocks`]), where a tap
+/// read every `stride`-th element of a row (runs as short as 3-4 elements at 8x8).
 pub(crate) fn im2col<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
@@ -187,45 +238,28 @@ pub(crate) fn im2col<T: candle_core::WithDType>(
     let (x, n) = input::<T>(s, l, g.image_len())?;
     let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.cols_len()];
-    let taps = g.k * g.k;
-    let pw = g.phase_len();
+    let (ph, pw) = g.plane_dims();
+    let plane = ph * pw;
+    let blocks = g.blocks();
     // one input channel's K*K rows of the columns per task: each sample's plane of that
-    // channel is read once, while the rows it fills are in cache
-    let (xs, grid_rows) = (g.runs_along(g.w, g.gw), g.grid_rows());
-    par::chunks_mut(&mut out, taps * n * grid, |c, rows| {
-        let mut ph = vec![T::zero(); g.stride * pw];
+    // channel is split once, and the rows it fills are in cache
+    par::chunks_mut(&mut out, g.k * g.k * n * grid, |c, rows| {
+        let mut planes = vec![T::zero(); g.stride * g.stride * plane];
         for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
-            for y in 0..g.h {
-                split_phases(&mut ph, &xi[(c * g.h + y) * g.w..][..g.w], g.stride, pw);
-                for (ky, &gy) in grid_rows[y * g.k..(y + 1) * g.k].iter().enumerate() {
-                    if gy == usize::MAX {
-                        continue;
-                    }
-                    for (kx, x) in xs.iter().enumerate() {
-                        let at = (ky * g.k + kx) * n * grid + i * grid + gy * g.gw + x.g0;
-                        rows[at..at + x.b1 - x.b0]
-                            .copy_from_slice(&ph[x.p * pw + x.b0..x.p * pw + x.b1]);
-                    }
-                }
+            split_plane(&mut planes, &xi[c * g.h * g.w..][..g.h * g.w], &g);
+            for b in &blocks {
+                let at = b.tap * n * grid + i * grid + b.grid;
+                let from = b.plane * plane + b.at;
+                rows[at..at + b.len].copy_from_slice(&planes[from..from + b.len]);
             }
         }
     });
     Ok((out, n))
 }
 
-/// `dst += src`, element by element (vectorised when long).
-#[inline]
-fn add<T: candle_core::WithDType>(dst: &mut [T], src: &[T]) {
-    for (d, &v) in dst.iter_mut().zip(src) {
-        *d += v;
-    }
-}
-
-/// col2im phase by phase, a channel's plane at a time: the plane's `stride x stride` phases
-/// (`[py][px][a][b]`, image cell `(stride*a + py, stride*b + px)`) sum every tap's block of
-/// the columns, then are written into the plane once (where each tap added into every
-/// `stride`-th element of a row). A tap whose run spans whole rows of its phase (at 4x4
-/// stride 2, half of them) adds its block as one contiguous run, however small the image.
+/// col2im phase by phase, the adjoint of [`im2col`]: each tap's columns are added into a
+/// channel's phase planes as contiguous blocks, and the planes are written into the image
+/// once, where each tap added into every `stride`-th element of a row.
 pub(crate) fn col2im<T: candle_core::WithDType>(
     g: Geometry,
     s: &CpuStorage,
@@ -234,38 +268,22 @@ pub(crate) fn col2im<T: candle_core::WithDType>(
     let (cols, n) = input::<T>(s, l, g.cols_len())?;
     let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.image_len()];
-    let (ph, pw, st) = (g.h.div_ceil(g.stride), g.phase_len(), g.stride);
+    let (ph, pw) = g.plane_dims();
     let plane = ph * pw;
-    let (ys, xs) = (g.runs_along(g.h, g.gh), g.runs_along(g.w, g.gw));
+    let blocks = g.blocks();
     // one sample's image per task
     par::chunks_mut(&mut out, g.image_len(), |i, oi| {
-        let mut phases = vec![T::zero(); st * st * plane];
-        for c in 0..g.c {
-            phases.fill(T::zero());
-            for (ky, y) in ys.iter().enumerate() {
-                for (kx, x) in xs.iter().enumerate() {
-                    let (rows, len) = (y.b1 - y.b0, x.b1 - x.b0);
-                    if rows == 0 || len == 0 {
-                        continue;
-                    }
-                    let r = (c * g.k + ky) * g.k + kx;
-                    let src = &cols[r * n * grid + i * grid..][..grid];
-                    let dst = &mut phases[(y.p * st + x.p) * plane..][..plane];
-                    if len == pw && len == g.gw {
-                        let from = &src[y.g0 * pw..(y.g0 + rows) * pw];
-                        add(&mut dst[y.b0 * pw..y.b1 * pw], from);
-                    } else {
-                        for a in 0..rows {
-                            let (d, s) = ((y.b0 + a) * pw + x.b0, (y.g0 + a) * g.gw + x.g0);
-                            add(&mut dst[d..d + len], &src[s..s + len]);
-                        }
-                    }
+        let mut planes = vec![T::zero(); g.stride * g.stride * plane];
+        for (c, image) in oi.chunks_exact_mut(g.h * g.w).enumerate() {
+            planes.fill(T::zero());
+            for b in &blocks {
+                let at = ((c * g.k * g.k + b.tap) * n + i) * grid + b.grid;
+                let to = b.plane * plane + b.at;
+                for (d, &v) in planes[to..to + b.len].iter_mut().zip(&cols[at..at + b.len]) {
+                    *d += v;
                 }
             }
-            for y in 0..g.h {
-                let from = &phases[(y % st * st) * plane + y / st * pw..];
-                merge_phases(&mut oi[(c * g.h + y) * g.w..][..g.w], from, st, plane);
-            }
+            merge_plane(image, &planes, &g);
         }
     });
     Ok((out, n))

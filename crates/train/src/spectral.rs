@@ -40,7 +40,7 @@ pub struct SpectralSource<'a> {
     pub spectral: bool,
     /// Hand out every parameter detached: a generator step needs the gradient with respect to
     /// the discriminator's input only, and its convolutions then skip their weights' gradients.
-    pub frozen: bool,
+    pub detached: bool,
 }
 
 impl<'a> SpectralSource<'a> {
@@ -50,15 +50,7 @@ impl<'a> SpectralSource<'a> {
             store,
             update,
             spectral: cfg.norm == DNorm::Spectral,
-            frozen: false,
-        }
-    }
-
-    /// The same source handing out detached parameters (see [`SpectralSource::frozen`]).
-    pub fn frozen(self) -> Self {
-        SpectralSource {
-            frozen: true,
-            ..self
+            detached: false,
         }
     }
 }
@@ -66,7 +58,7 @@ impl<'a> SpectralSource<'a> {
 impl ParamSource<Tensor> for SpectralSource<'_> {
     fn param(&mut self, name: &str, shape: &[usize], init: Init) -> ganscope_model::Result<Tensor> {
         let mut w = self.store.param(name, shape, init)?;
-        if self.frozen {
+        if self.detached {
             w = w.detach();
         }
         if !self.spectral || !name.ends_with(".weight") {

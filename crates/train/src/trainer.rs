@@ -315,11 +315,12 @@ impl Trainer {
 
     /// The discriminator as a generator step uses it: every parameter detached, so the
     /// backward computes the gradient with respect to its input and none for its weights.
-    pub fn frozen_discriminator(&mut self) -> Result<Discriminator<Tensor>> {
-        Ok(Discriminator::new(
-            &self.dcfg,
-            &mut SpectralSource::new(&mut self.store, &self.dcfg, false).frozen(),
-        )?)
+    pub fn detached_discriminator(&mut self) -> Result<Discriminator<Tensor>> {
+        let mut source = SpectralSource {
+            detached: true,
+            ..SpectralSource::new(&mut self.store, &self.dcfg, false)
+        };
+        Ok(Discriminator::new(&self.dcfg, &mut source)?)
     }
 
     /// Generated images for a seed, in training mode: `[B, C, S, S]`.
@@ -456,7 +457,7 @@ impl Trainer {
         }
         let site = self.opts.interpret.as_ref().map(|i| i.site);
         let (fake, act) = self.fake_observed(step_seed(seed, step, G_DRAW), b, true, site)?; // [B, C, S, S]
-        let (df, _) = self.frozen_discriminator()?.forward(&be, &fake)?; // [B, 1]
+        let (df, _) = self.detached_discriminator()?.forward(&be, &fake)?; // [B, 1]
         let adv = match self.opts.loss {
             Loss::Hinge | Loss::WganGp => df.mean_all()?.neg()?,
             Loss::Ns => softplus(&df.neg()?)?.mean_all()?,
