@@ -47,7 +47,7 @@ fn apply(act: Act, z: f32) -> f32 {
                 s * z
             }
         }
-        Some(Activation::Tanh) => z.tanh(),
+        Some(Activation::Tanh) => crate::approx::tanh(z),
         Some(Activation::Sigmoid) => 1.0 / (1.0 + (-z).exp()),
     }
 }
@@ -142,6 +142,10 @@ macro_rules! specialise {
             }
             Some(Activation::LeakyRelu(s)) => {
                 let $f = move |z: f32| $kernel(Some(Activation::LeakyRelu(s)), z);
+                $body
+            }
+            Some(Activation::Tanh) => {
+                let $f = |z: f32| $kernel(Some(Activation::Tanh), z);
                 $body
             }
             other => {

@@ -18,6 +18,7 @@
 //! - [`classifier`]: a small image classifier in its own file, the feature network for
 //!   semantic distances between images.
 
+mod approx;
 pub mod backend;
 pub mod candle_backend;
 pub mod card;
