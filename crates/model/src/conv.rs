@@ -63,6 +63,19 @@ mod tests {
             .expect("diff")
     }
 
+    /// A render's transposed convolution whose columns take several GEMMs (one sample's
+    /// are 1 MiB here, [`crate::conv_op`]'s limit) equals candle's own op.
+    #[test]
+    fn transposed_render_in_parts() -> Result<()> {
+        let x = rand(&[3, 64, 16, 16], 51);
+        let w = rand(&[64, 64, 4, 4], 52);
+        let ours = conv_transpose2d(&x, &w, 2, 1)?; // [3, 64, 32, 32]
+        let theirs = x.conv_transpose2d(&w, 1, 0, 2, 1)?;
+        assert_eq!(ours.dims(), [3, 64, 32, 32]);
+        assert!(max_diff(&ours, &theirs) < 1e-4);
+        Ok(())
+    }
+
     /// Forward and both gradients equal candle's own ops on odd shapes.
     #[test]
     fn matches_candle_ops() -> Result<()> {

@@ -28,17 +28,37 @@ fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     })
 }
 
+/// Bytes of columns (1 MiB) one GEMM of a render's transposed convolution writes, at most (unless
+/// one sample's are more): the GEMM's output then stays in a core's L2 cache for col2im to
+/// read, where a whole batch's (8 MB in a 32x32 generator's second layer at batch 64) went
+/// to memory and back.
+const RENDER_COLS_BYTES: usize = 1 << 20;
+
 /// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
-/// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`].
+/// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`], a few samples at a time
+/// ([`RENDER_COLS_BYTES`]).
 fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     let (n, i) = (x.dim(0)?, w.dim(0)?);
-    let xm = x.contiguous()?.apply_op1(SwapOuter {
-        a: n,
-        b: i,
-        out: (i, n * g.gh * g.gw).into(),
-    })?; // [I, N*gh*gw]
-    let cols = w.reshape((i, g.c * g.k * g.k))?.t()?.matmul(&xm)?; // [C*K*K, N*gh*gw]
-    cols.apply_op1(Col2Im(g))
+    let wt = w.reshape((i, g.c * g.k * g.k))?.t()?; // [C*K*K, I]
+    let per = g.c * g.k * g.k * g.gh * g.gw * x.dtype().size_in_bytes();
+    let chunk = (RENDER_COLS_BYTES / per.max(1)).clamp(1, n.max(1));
+    let x = x.contiguous()?;
+    let parts = (0..n)
+        .step_by(chunk)
+        .map(|s| {
+            let b = chunk.min(n - s);
+            let xm = x.narrow(0, s, b)?.apply_op1(SwapOuter {
+                a: b,
+                b: i,
+                out: (i, b * g.gh * g.gw).into(),
+            })?; // [I, b*gh*gw]
+            wt.matmul(&xm)?.apply_op1(Col2Im(g)) // [b, C, H, W]
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match parts.len() {
+        1 => Ok(parts.into_iter().next().expect("one part")),
+        _ => Tensor::cat(&parts, 0),
+    }
 }
 
 /// Runs `f` on `t`'s CPU storage and layout.
