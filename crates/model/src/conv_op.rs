@@ -28,10 +28,10 @@ fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     })
 }
 
-/// Bytes of columns (1 MiB) one GEMM of a render's transposed convolution writes, at most (unless
-/// one sample's are more): the GEMM's output then stays in a core's L2 cache for col2im to
-/// read, where a whole batch's (8 MB in a 32x32 generator's second layer at batch 64) went
-/// to memory and back.
+/// Bytes of columns (1 MiB) one GEMM of a render's transposed convolution writes, at most,
+/// unless one sample's are more or the weights need bigger parts ([`transpose_chain`]): the
+/// GEMM's output then stays in a core's L2 cache for col2im to read, where a whole batch's
+/// (8 MB in a 32x32 generator's second layer at batch 64) went to memory and back.
 const RENDER_COLS_BYTES: usize = 1 << 20;
 
 /// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
@@ -40,13 +40,13 @@ const RENDER_COLS_BYTES: usize = 1 << 20;
 fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     let (n, i) = (x.dim(0)?, w.dim(0)?);
     let wt = w.reshape((i, g.c * g.k * g.k))?.t()?; // [C*K*K, I]
-    let per = g.c * g.k * g.k * g.gh * g.gw * x.dtype().size_in_bytes();
-    // every GEMM packs the whole weight matrix again: a part's columns are at least 8 times
-    // the weights (a 64x64 face generator's 8 MB layer ran 25% slower in 1 MiB parts)
-    let limit = RENDER_COLS_BYTES.max(8 * wt.elem_count() * x.dtype().size_in_bytes());
-    let chunk = (limit / per.max(1)).clamp(1, n.max(1));
+    let bytes = x.dtype().size_in_bytes();
+    // every GEMM packs the whole weight matrix again, so a part's columns are also at least
+    // 8 times the weights (a 64x64 face generator's 8 MB layer ran 25% slower in 1 MiB parts)
+    let limit = RENDER_COLS_BYTES.max(8 * wt.elem_count() * bytes);
+    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
     let x = x.contiguous()?;
-    let parts = (0..n)
+    let mut parts = (0..n)
         .step_by(chunk)
         .map(|s| {
             let b = chunk.min(n - s);
@@ -58,10 +58,10 @@ fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
             wt.matmul(&xm)?.apply_op1(Col2Im(g)) // [b, C, H, W]
         })
         .collect::<Result<Vec<_>>>()?;
-    match parts.len() {
-        1 => Ok(parts.into_iter().next().expect("one part")),
-        _ => Tensor::cat(&parts, 0),
+    if parts.len() == 1 {
+        return Ok(parts.swap_remove(0));
     }
+    Tensor::cat(&parts, 0)
 }
 
 /// Runs `f` on `t`'s CPU storage and layout.

@@ -135,7 +135,7 @@ impl Geometry {
         self.c * self.h * self.w
     }
 
-    fn cols_len(&self) -> usize {
+    pub(crate) fn cols_len(&self) -> usize {
         self.c * self.k * self.k * self.gh * self.gw
     }
 }
