@@ -10,9 +10,9 @@
 //! when that tensor is tracked. The node copies its weights for its GEMM (a custom op sees
 //! storage, not tensors), which is why renders take the chain.
 
-use crate::im2col::{self, Col2Im, Geometry, Im2Col, SwapOuter};
+use crate::im2col::{self, Geometry, Im2Col, SwapOuter};
 use candle_core::{
-    CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
+    CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
 use std::sync::Mutex;
 
@@ -28,40 +28,68 @@ fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     })
 }
 
-/// Bytes of columns (1 MiB) one GEMM of a render's transposed convolution writes, at most,
-/// unless one sample's are more or the weights need bigger parts ([`transpose_chain`]): the
-/// GEMM's output then stays in a core's L2 cache for col2im to read, where a whole batch's
-/// (8 MB in a 32x32 generator's second layer at batch 64) went to memory and back.
-const RENDER_COLS_BYTES: usize = 1 << 20;
+/// Bytes of columns (1 MiB) one GEMM of a transposed convolution (or of a convolution's
+/// input gradient) writes, at most, unless one sample's are more or the weights need bigger
+/// parts ([`col2im_parts`]): the GEMM's output then stays in a core's L2 cache for col2im to
+/// read, where a whole batch's (8 MB in a 32x32 generator's second layer at batch 64) went
+/// to memory and back.
+const PART_COLS_BYTES: usize = 1 << 20;
+
+/// `[N, C, H, W]` (geometry `g`, `N = n`): col2im of `wt [C*K*K, I]` times `side(s, b)`, the
+/// `[I, b*gh*gw]` side of samples `s..s+b`, a few samples at a time ([`PART_COLS_BYTES`]),
+/// each part's image written in place.
+fn col2im_parts<T: WithDType>(
+    wt: &Tensor,
+    n: usize,
+    g: Geometry,
+    side: impl Fn(usize, usize) -> Result<Tensor>,
+) -> Result<Vec<T>> {
+    let bytes = T::DTYPE.size_in_bytes();
+    // every GEMM packs the whole weight matrix again, so a part's columns are also at least
+    // 8 times the weights (a 64x64 face generator's 8 MB layer ran 25% slower in 1 MiB parts)
+    let limit = PART_COLS_BYTES.max(8 * wt.elem_count() * bytes);
+    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
+    let mut out = vec![T::zero(); n * g.image_len()];
+    for (p, part) in out.chunks_mut(chunk * g.image_len()).enumerate() {
+        let cols = wt.matmul(&side(p * chunk, part.len() / g.image_len())?)?; // [C*K*K, b*gh*gw]
+        on_cpu(&cols, |cs, cl| {
+            let (cols, _) = im2col::input::<T>(cs, cl, g.cols_len())?;
+            im2col::col2im_into(g, cols, part);
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// [`col2im_parts`] as a tensor of `dtype` (f32 or f64).
+fn col2im_parts_tensor(
+    wt: &Tensor,
+    n: usize,
+    g: Geometry,
+    side: impl Fn(usize, usize) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let shape = (n, g.c, g.h, g.w);
+    match wt.dtype() {
+        DType::F32 => Tensor::from_vec(col2im_parts::<f32>(wt, n, g, side)?, shape, wt.device()),
+        DType::F64 => Tensor::from_vec(col2im_parts::<f64>(wt, n, g, side)?, shape, wt.device()),
+        d => candle_core::bail!("the CPU convolutions support f32 and f64, not {d:?}"),
+    }
+}
 
 /// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
-/// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`], a few samples at a time
-/// ([`RENDER_COLS_BYTES`]).
+/// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`], in parts
+/// ([`col2im_parts`]).
 fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     let (n, i) = (x.dim(0)?, w.dim(0)?);
     let wt = w.reshape((i, g.c * g.k * g.k))?.t()?; // [C*K*K, I]
-    let bytes = x.dtype().size_in_bytes();
-    // every GEMM packs the whole weight matrix again, so a part's columns are also at least
-    // 8 times the weights (a 64x64 face generator's 8 MB layer ran 25% slower in 1 MiB parts)
-    let limit = RENDER_COLS_BYTES.max(8 * wt.elem_count() * bytes);
-    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
     let x = x.contiguous()?;
-    let mut parts = (0..n)
-        .step_by(chunk)
-        .map(|s| {
-            let b = chunk.min(n - s);
-            let xm = x.narrow(0, s, b)?.apply_op1(SwapOuter {
-                a: b,
-                b: i,
-                out: (i, b * g.gh * g.gw).into(),
-            })?; // [I, b*gh*gw]
-            wt.matmul(&xm)?.apply_op1(Col2Im(g)) // [b, C, H, W]
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if parts.len() == 1 {
-        return Ok(parts.swap_remove(0));
-    }
-    Tensor::cat(&parts, 0)
+    col2im_parts_tensor(&wt, n, g, |s, b| {
+        x.narrow(0, s, b)?.apply_op1(SwapOuter {
+            a: b,
+            b: i,
+            out: (i, b * g.gh * g.gw).into(),
+        }) // [I, b*gh*gw]
+    })
 }
 
 /// Runs `f` on `t`'s CPU storage and layout.
@@ -135,10 +163,11 @@ impl ConvOp {
             ConvOp::Transpose { g } => {
                 let grid = g.gh * g.gw;
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
-                let xm = im2col::swap_outer(x, n, wo);
-                let xm = Tensor::from_vec(xm, (wo, n * grid), &Device::Cpu)?; // [I, N*gh*gw]
-                let cols = w.t()?.matmul(&xm)?; // [C*K*K, N*gh*gw]
-                let (out, n) = on_cpu(&cols, |cs, cl| im2col::col2im::<T>(g, cs, cl))?;
+                let wt = w.t()?; // [C*K*K, I]
+                let out = col2im_parts::<T>(&wt, n, g, |s, b| {
+                    let xm = im2col::swap_outer(&x[s * wo * grid..(s + b) * wo * grid], b, wo);
+                    Tensor::from_vec(xm, (wo, b * grid), &Device::Cpu) // [I, b*gh*gw]
+                })?;
                 Ok((T::to_cpu_storage_owned(out), (n, g.c, g.h, g.w).into()))
             }
         }
@@ -186,9 +215,11 @@ impl CustomOp2 for ConvOp {
             ConvOp::Conv { g, ref cols } => {
                 let c = g.c * g.k * g.k;
                 let dx = need_dx.then(|| {
-                    let gy = side_matrix(&grad, g)?; // [O, N*gh*gw]
-                    let cols = w.reshape((gy.dim(0)?, c))?.t()?.matmul(&gy)?; // [C*K*K, N*gh*gw]
-                    cols.apply_op1(Col2Im(g)) // [N, C, H, W]
+                    let wt = w.reshape((w.dim(0)?, c))?.t()?; // [C*K*K, O]
+                    let grad = grad.contiguous()?;
+                    col2im_parts_tensor(&wt, grad.dim(0)?, g, |s, b| {
+                        side_matrix(&grad.narrow(0, s, b)?, g) // [O, b*gh*gw]
+                    }) // [N, C, H, W]
                 });
                 let kept = cols.as_ref().and_then(|m| m.lock().ok()?.take());
                 let dw = need_dw.then(|| {

@@ -131,7 +131,7 @@ impl Geometry {
         out
     }
 
-    fn image_len(&self) -> usize {
+    pub(crate) fn image_len(&self) -> usize {
         self.c * self.h * self.w
     }
 
@@ -266,13 +266,21 @@ pub(crate) fn col2im<T: candle_core::WithDType>(
     l: &Layout,
 ) -> Result<(Vec<T>, usize)> {
     let (cols, n) = input::<T>(s, l, g.cols_len())?;
-    let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.image_len()];
+    col2im_into(g, cols, &mut out);
+    Ok((out, n))
+}
+
+/// [`col2im`] of `cols [C*K*K, n*gh*gw]` into `out [n, C, H, W]`, every element of which it
+/// writes (`n` is `out`'s length over an image's).
+pub(crate) fn col2im_into<T: candle_core::WithDType>(g: Geometry, cols: &[T], out: &mut [T]) {
+    let n = out.len() / g.image_len().max(1);
+    let grid = g.gh * g.gw;
     let (ph, pw) = g.plane_dims();
     let plane = ph * pw;
     let blocks = g.blocks();
     // one sample's image per task
-    par::chunks_mut(&mut out, g.image_len(), |i, oi| {
+    par::chunks_mut(out, g.image_len(), |i, oi| {
         let mut planes = vec![T::zero(); g.stride * g.stride * plane];
         for (c, image) in oi.chunks_exact_mut(g.h * g.w).enumerate() {
             planes.fill(T::zero());
@@ -286,7 +294,6 @@ pub(crate) fn col2im<T: candle_core::WithDType>(
             merge_plane(image, &planes, &g);
         }
     });
-    Ok((out, n))
 }
 
 /// `[N, C, H, W]` -> `[C*K*K, N*gh*gw]` (the batch folded into the columns, so a
