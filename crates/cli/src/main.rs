@@ -4,11 +4,12 @@
 //! file under [`commands`], and the work in the library crates (`ganscope-train`,
 //! `ganscope-model`, `ganscope-gpu`, `ganscope-analysis`).
 
+mod alloc;
 mod commands;
 mod progress;
 
 // training allocates and frees the same large tensors every step; mimalloc keeps them
-// (BENCHMARKS.md, a training step)
+// (BENCHMARKS.md, a training step; and [`alloc`])
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -64,7 +65,11 @@ enum Cmd {
 }
 
 fn main() -> std::process::ExitCode {
-    let result = match Cli::parse().cmd {
+    let cli = Cli::parse();
+    if matches!(cli.cmd, Cmd::Train(_) | Cmd::BenchTrain(_)) {
+        alloc::keep_freed_pages();
+    }
+    let result = match cli.cmd {
         Cmd::Train(a) => train::run(&a),
         Cmd::Export(a) => export::run(&a),
         Cmd::Sample(a) => sample::run(&a),
