@@ -14,6 +14,7 @@ use crate::im2col::{self, Geometry, Im2Col, SwapOuter};
 use candle_core::{
     CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
+use rayon::prelude::*;
 use std::sync::Mutex;
 
 /// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C, K, K]`: `[N, O, gh, gw]`.
@@ -42,7 +43,7 @@ fn col2im_parts<T: WithDType>(
     wt: &Tensor,
     n: usize,
     g: Geometry,
-    side: impl Fn(usize, usize) -> Result<Tensor>,
+    side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
 ) -> Result<Vec<T>> {
     let bytes = T::DTYPE.size_in_bytes();
     // every GEMM packs the whole weight matrix again, so a part's columns are also at least
@@ -50,13 +51,24 @@ fn col2im_parts<T: WithDType>(
     let limit = PART_COLS_BYTES.max(8 * wt.elem_count() * bytes);
     let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
     let mut out = vec![T::zero(); n * g.image_len()];
-    for (p, part) in out.chunks_mut(chunk * g.image_len()).enumerate() {
+    let run = |p: usize, part: &mut [T]| {
         let cols = wt.matmul(&side(p * chunk, part.len() / g.image_len())?)?; // [C*K*K, b*gh*gw]
         on_cpu(&cols, |cs, cl| {
             let (cols, _) = im2col::input::<T>(cs, cl, g.cols_len())?;
             im2col::col2im_into(g, cols, part);
             Ok(())
-        })?;
+        })
+    };
+    let len = chunk * g.image_len();
+    if n > chunk && rayon::current_num_threads() > 1 {
+        // the parts on rayon's threads, each GEMM's output in its own core's cache
+        out.par_chunks_mut(len)
+            .enumerate()
+            .try_for_each(|(p, part)| run(p, part))?;
+    } else {
+        out.chunks_mut(len)
+            .enumerate()
+            .try_for_each(|(p, part)| run(p, part))?;
     }
     Ok(out)
 }
@@ -66,7 +78,7 @@ fn col2im_parts_tensor(
     wt: &Tensor,
     n: usize,
     g: Geometry,
-    side: impl Fn(usize, usize) -> Result<Tensor>,
+    side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
 ) -> Result<Tensor> {
     let shape = (n, g.c, g.h, g.w);
     match wt.dtype() {
