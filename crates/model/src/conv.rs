@@ -77,7 +77,8 @@ mod tests {
     }
 
     /// In training, a convolution's input gradient and a transposed convolution's forward
-    /// whose columns take several GEMMs (a sample's are 1 MiB here) equal candle's own ops.
+    /// whose columns take several GEMMs (a sample's are 1 MiB here), and a weight gradient
+    /// summed over 4096 positions, equal candle's own ops.
     #[test]
     fn training_convolutions_in_parts() -> Result<()> {
         let x = Var::from_tensor(&rand(&[3, 64, 32, 32], 61))?;
@@ -98,6 +99,15 @@ mod tests {
             max_diff(&ours, &theirs) < 1e-4,
             "transposed forward in parts"
         );
+        // a weight gradient of a few channels over 4096 positions: split along them where
+        // rayon has several threads
+        let x = rand(&[16, 3, 32, 32], 66);
+        let w = Var::from_tensor(&rand(&[8, 3, 4, 4], 67))?;
+        let r = rand(&[16, 8, 16, 16], 68);
+        let ours = (conv2d(&x, &w, 2, 1)? * &r)?.sum_all()?.backward()?;
+        let theirs = (x.conv2d(&w, 1, 2, 1, 1)? * &r)?.sum_all()?.backward()?;
+        let (a, b) = (ours.get(&w).expect("grad"), theirs.get(&w).expect("grad"));
+        assert!(max_diff(a, b) < 1e-2, "a long weight gradient");
         Ok(())
     }
 
