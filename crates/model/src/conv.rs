@@ -91,6 +91,14 @@ mod tests {
             .backward()?;
         let (a, b) = (ours.get(&x).expect("grad"), theirs.get(&x).expect("grad"));
         assert!(max_diff(a, b) < 1e-3, "conv2d input gradient in parts");
+        // the weight tracked too: its gradient sums the forward's parts' columns (where
+        // rayon has several threads, one part a sample here)
+        let ours = (conv2d(&x, &w, 2, 1)? * &r)?.sum_all()?.backward()?;
+        let theirs = (x.conv2d(&w, 1, 2, 1, 1)? * &r)?.sum_all()?.backward()?;
+        for v in [x.as_tensor(), w.as_tensor()] {
+            let (a, b) = (ours.get(v).expect("grad"), theirs.get(v).expect("grad"));
+            assert!(max_diff(a, b) < 1e-2, "conv2d gradients in parts");
+        }
         let x = Var::from_tensor(&rand(&[3, 64, 16, 16], 64))?;
         let w = Var::from_tensor(&rand(&[64, 64, 4, 4], 65))?;
         let ours = conv_transpose2d(&x, &w, 2, 1)?; // [3, 64, 32, 32]

@@ -88,6 +88,55 @@ fn col2im_parts_tensor(
     }
 }
 
+/// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C*K*K]`: `[N, O, gh, gw]` by im2col
+/// and a GEMM, where rayon has several threads a few samples at a time ([`PART_COLS_BYTES`])
+/// and the parts on its threads, each part's columns still in its core's cache for its GEMM
+/// (a discriminator's 16 MB of columns at batch 128 went to memory and back); the parts'
+/// columns `[C*K*K, b*gh*gw]` are returned for the weight's gradient.
+fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>, Vec<Tensor>)> {
+    let (n, o, grid) = (x.len() / g.image_len().max(1), w.dim(0)?, g.gh * g.gw);
+    let bytes = T::DTYPE.size_in_bytes();
+    let limit = PART_COLS_BYTES.max(8 * w.elem_count() * bytes);
+    let threads = rayon::current_num_threads();
+    // on one thread, one part: the weight's gradient then is one GEMM over the whole batch,
+    // where 16 of a discriminator's parts (k = 512 each) made the step 3% slower
+    let chunk = match threads {
+        1 => n.max(1),
+        _ => (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1)),
+    };
+    let mut out = vec![T::zero(); n * o * grid];
+    let run = |p: usize, part: &mut [T]| {
+        let b = part.len() / (o * grid);
+        let mut cols = vec![T::zero(); b * g.cols_len()];
+        im2col::im2col_into(
+            g,
+            &x[p * chunk * g.image_len()..][..b * g.image_len()],
+            &mut cols,
+        );
+        let cols = Tensor::from_vec(cols, (g.c * g.k * g.k, b * grid), &Device::Cpu)?;
+        let y = w.matmul(&cols)?; // [O, b*gh*gw]
+        on_cpu(&y, |ys, yl| {
+            let (y, _) = im2col::input::<T>(ys, yl, o * grid)?;
+            part.copy_from_slice(&im2col::swap_outer(y, o, b)); // [b, O, gh, gw]
+            Ok(())
+        })?;
+        Ok(cols)
+    };
+    let len = chunk * o * grid;
+    let parts = if n > chunk && threads > 1 {
+        out.par_chunks_mut(len)
+            .enumerate()
+            .map(|(p, part)| run(p, part))
+            .collect::<Result<Vec<_>>>()?
+    } else {
+        out.chunks_mut(len)
+            .enumerate()
+            .map(|(p, part)| run(p, part))
+            .collect::<Result<Vec<_>>>()?
+    };
+    Ok((out, parts))
+}
+
 /// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
 /// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`], in parts
 /// ([`col2im_parts`]).
@@ -120,11 +169,11 @@ pub(crate) enum ConvOp {
     Conv {
         /// The input's geometry.
         g: Geometry,
-        /// The forward's columns `[C*K*K, N*gh*gw]`, kept when the weight is tracked: its
-        /// gradient needs them, and im2col was the largest cost of a training step after the
-        /// GEMMs. The backward takes them (and recomputes them if a second backward of the
-        /// same graph finds none).
-        cols: Option<Mutex<Option<Tensor>>>,
+        /// The forward's columns, kept when the weight is tracked: its gradient needs them,
+        /// and im2col was the largest cost of a training step after the GEMMs. One
+        /// `[C*K*K, b*gh*gw]` tensor per part of samples ([`conv_parts`]). The backward takes
+        /// them (and recomputes them if a second backward of the same graph finds none).
+        cols: Option<Mutex<Option<Vec<Tensor>>>>,
     },
     /// [`transpose_chain`]: `x [N, I, gh, gw]`, `w [I, C, K, K]`.
     Transpose {
@@ -159,17 +208,11 @@ impl ConvOp {
         let w = Tensor::from_slice(w, (wo, wi), &Device::Cpu)?; // [rows, C*K*K]
         match *self {
             ConvOp::Conv { g, ref cols } => {
-                let grid = g.gh * g.gw;
-                let (c, n) = im2col::im2col::<T>(g, xs, xl)?;
-                let c = Tensor::from_vec(c, (wi, n * grid), &Device::Cpu)?; // [C*K*K, N*gh*gw]
-                let y = w.matmul(&c)?; // [O, N*gh*gw]
+                let (x, n) = im2col::input::<T>(xs, xl, g.image_len())?;
+                let (out, parts) = conv_parts(&w, x, g)?; // [N, O, gh, gw]
                 if let Some(Ok(mut kept)) = cols.as_ref().map(Mutex::lock) {
-                    *kept = Some(c);
+                    *kept = Some(parts);
                 }
-                let out = on_cpu(&y, |ys, yl| {
-                    let (y, _) = im2col::input::<T>(ys, yl, wo * grid)?;
-                    Ok(im2col::swap_outer(y, wo, n))
-                })?; // [N, O, gh, gw]
                 Ok((T::to_cpu_storage_owned(out), (n, wo, g.gh, g.gw).into()))
             }
             ConvOp::Transpose { g } => {
@@ -235,11 +278,26 @@ impl CustomOp2 for ConvOp {
                 });
                 let kept = cols.as_ref().and_then(|m| m.lock().ok()?.take());
                 let dw = need_dw.then(|| {
-                    let cols = match kept {
-                        Some(cols) => cols,
-                        None => x.contiguous()?.apply_op1(Im2Col(g))?, // [C*K*K, N*gh*gw]
-                    };
-                    let dwt = matmul_long(&cols, &position_rows(&grad, g)?)?; // [C*K*K, O]
+                    let rows = position_rows(&grad, g)?; // [N*gh*gw, O]
+                    let dwt = match kept {
+                        Some(parts) => {
+                            // each part's columns times its samples' rows, summed
+                            let mut at = 0;
+                            let pairs = parts
+                                .into_iter()
+                                .map(|c| {
+                                    let len = c.dim(1)?;
+                                    at += len;
+                                    Ok((c, rows.narrow(0, at - len, len)?))
+                                })
+                                .collect::<Result<Vec<_>>>()?;
+                            sum_of_products(pairs)?
+                        }
+                        None => {
+                            let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
+                            matmul_long(&cols, &rows)?
+                        }
+                    }; // [C*K*K, O]
                     dwt.t()?.contiguous()?.reshape(w.shape()) // [O, C, K, K]
                 });
                 (dx, dw)
@@ -277,16 +335,25 @@ fn matmul_long(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return a.matmul(b);
     }
     let step = k.div_ceil(threads);
-    let parts = (0..k.div_ceil(step))
-        .into_par_iter()
+    let pairs = (0..k.div_ceil(step))
         .map(|t| {
             let (s, len) = (t * step, step.min(k - t * step));
-            a.narrow(1, s, len)?.matmul(&b.narrow(0, s, len)?) // [m, n]
+            Ok((a.narrow(1, s, len)?, b.narrow(0, s, len)?))
         })
         .collect::<Result<Vec<_>>>()?;
-    parts[1..]
-        .iter()
-        .try_fold(parts[0].clone(), |acc, p| acc + p)
+    sum_of_products(pairs)
+}
+
+/// `sum_p a_p x b_p`, the products on rayon's threads.
+fn sum_of_products(pairs: Vec<(Tensor, Tensor)>) -> Result<Tensor> {
+    let products = pairs
+        .par_iter()
+        .map(|(a, b)| a.matmul(b))
+        .collect::<Result<Vec<_>>>()?;
+    let Some((first, rest)) = products.split_first() else {
+        candle_core::bail!("a sum of no products");
+    };
+    rest.iter().try_fold(first.clone(), |acc, p| acc + p)
 }
 
 /// The grid side `[N, R, gh, gw]` of a convolution as the matrix `[N*gh*gw, R]`: the

@@ -236,14 +236,22 @@ pub(crate) fn im2col<T: candle_core::WithDType>(
     l: &Layout,
 ) -> Result<(Vec<T>, usize)> {
     let (x, n) = input::<T>(s, l, g.image_len())?;
-    let grid = g.gh * g.gw;
     let mut out = vec![T::zero(); n * g.cols_len()];
+    im2col_into(g, x, &mut out);
+    Ok((out, n))
+}
+
+/// [`im2col`] of the images `x [n, C, H, W]` into the zeroed `out [C*K*K, n*gh*gw]` (the
+/// padding's cells are left as they are).
+pub(crate) fn im2col_into<T: candle_core::WithDType>(g: Geometry, x: &[T], out: &mut [T]) {
+    let n = x.len() / g.image_len().max(1);
+    let grid = g.gh * g.gw;
     let (ph, pw) = g.plane_dims();
     let plane = ph * pw;
     let blocks = g.blocks();
     // one input channel's K*K rows of the columns per task: each sample's plane of that
     // channel is split once, and the rows it fills are in cache
-    par::chunks_mut(&mut out, g.k * g.k * n * grid, |c, rows| {
+    par::chunks_mut(out, g.k * g.k * n * grid, |c, rows| {
         let mut planes = vec![T::zero(); g.stride * g.stride * plane];
         for (i, xi) in x.chunks_exact(g.image_len()).enumerate() {
             split_plane(&mut planes, &xi[c * g.h * g.w..][..g.h * g.w], &g);
@@ -254,7 +262,6 @@ pub(crate) fn im2col<T: candle_core::WithDType>(
             }
         }
     });
-    Ok((out, n))
 }
 
 /// col2im phase by phase, the adjoint of [`im2col`]: each tap's columns are added into a
