@@ -76,9 +76,24 @@ mod tests {
         Ok(())
     }
 
+    /// `ours` and `theirs` (gradient stores) agree on each of `vars` within `tol`.
+    fn same_grads(
+        ours: &candle_core::backprop::GradStore,
+        theirs: &candle_core::backprop::GradStore,
+        vars: &[&Tensor],
+        tol: f32,
+        what: &str,
+    ) {
+        for v in vars {
+            let (a, b) = (ours.get(v).expect("grad"), theirs.get(v).expect("grad"));
+            assert!(max_diff(a, b) < tol, "{what}");
+        }
+    }
+
     /// In training, a convolution's input gradient and a transposed convolution's forward
-    /// whose columns take several GEMMs (a sample's are 1 MiB here), and a weight gradient
-    /// summed over 4096 positions, equal candle's own ops.
+    /// whose columns take several GEMMs (a sample's are 1 MiB here), a weight gradient from
+    /// several parts of a convolution's kept columns, and weight gradients summed in pieces
+    /// over 8192 positions, equal candle's own ops.
     #[test]
     fn training_convolutions_in_parts() -> Result<()> {
         let x = Var::from_tensor(&rand(&[3, 64, 32, 32], 61))?;
@@ -89,33 +104,84 @@ mod tests {
         let theirs = (x.conv2d(&w.as_detached_tensor(), 1, 2, 1, 1)? * &r)?
             .sum_all()?
             .backward()?;
-        let (a, b) = (ours.get(&x).expect("grad"), theirs.get(&x).expect("grad"));
-        assert!(max_diff(a, b) < 1e-3, "conv2d input gradient in parts");
-        // the weight tracked too: its gradient sums the forward's parts' columns (where
-        // rayon has several threads, one part a sample here)
+        same_grads(
+            &ours,
+            &theirs,
+            &[&x],
+            1e-3,
+            "conv2d input gradient in parts",
+        );
+        // the weight tracked too, 9 samples: its gradient sums three parts' kept columns
+        let x = Var::from_tensor(&rand(&[9, 64, 32, 32], 64))?;
+        let r = rand(&[9, 8, 16, 16], 65);
         let ours = (conv2d(&x, &w, 2, 1)? * &r)?.sum_all()?.backward()?;
         let theirs = (x.conv2d(&w, 1, 2, 1, 1)? * &r)?.sum_all()?.backward()?;
-        for v in [x.as_tensor(), w.as_tensor()] {
-            let (a, b) = (ours.get(v).expect("grad"), theirs.get(v).expect("grad"));
-            assert!(max_diff(a, b) < 1e-2, "conv2d gradients in parts");
-        }
-        let x = Var::from_tensor(&rand(&[3, 64, 16, 16], 64))?;
-        let w = Var::from_tensor(&rand(&[64, 64, 4, 4], 65))?;
+        same_grads(&ours, &theirs, &[&x, &w], 1e-2, "conv2d gradients in parts");
+        let x = Var::from_tensor(&rand(&[3, 64, 16, 16], 66))?;
+        let w = Var::from_tensor(&rand(&[64, 64, 4, 4], 67))?;
         let ours = conv_transpose2d(&x, &w, 2, 1)?; // [3, 64, 32, 32]
         let theirs = x.conv_transpose2d(&w, 1, 0, 2, 1)?;
         assert!(
             max_diff(&ours, &theirs) < 1e-4,
             "transposed forward in parts"
         );
-        // a weight gradient of a few channels over 4096 positions: split along them where
-        // rayon has several threads
-        let x = rand(&[16, 3, 32, 32], 66);
-        let w = Var::from_tensor(&rand(&[8, 3, 4, 4], 67))?;
-        let r = rand(&[16, 8, 16, 16], 68);
+        // weight gradients of a few channels over 8192 positions, in pieces
+        let x = rand(&[32, 3, 32, 32], 68);
+        let w = Var::from_tensor(&rand(&[8, 3, 4, 4], 69))?;
+        let r = rand(&[32, 8, 16, 16], 70);
         let ours = (conv2d(&x, &w, 2, 1)? * &r)?.sum_all()?.backward()?;
         let theirs = (x.conv2d(&w, 1, 2, 1, 1)? * &r)?.sum_all()?.backward()?;
-        let (a, b) = (ours.get(&w).expect("grad"), theirs.get(&w).expect("grad"));
-        assert!(max_diff(a, b) < 1e-2, "a long weight gradient");
+        same_grads(&ours, &theirs, &[&w], 1e-2, "a long weight gradient");
+        let x = rand(&[32, 32, 16, 16], 71);
+        let w = Var::from_tensor(&rand(&[32, 3, 4, 4], 72))?;
+        let r = rand(&[32, 3, 32, 32], 73);
+        let ours = (conv_transpose2d(&x, &w, 2, 1)? * &r)?
+            .sum_all()?
+            .backward()?;
+        let theirs = (x.conv_transpose2d(&w, 1, 0, 2, 1)? * &r)?
+            .sum_all()?
+            .backward()?;
+        same_grads(
+            &ours,
+            &theirs,
+            &[&w],
+            1e-2,
+            "a long transposed weight gradient",
+        );
+        Ok(())
+    }
+
+    /// A training convolution's output and gradients are the same bits on one thread and on
+    /// three: its parts and pieces do not depend on the thread count (a resumed run repeats
+    /// an uninterrupted one on another machine).
+    #[test]
+    fn thread_count_does_not_change_results() -> Result<()> {
+        let run = || -> Result<Vec<Vec<f32>>> {
+            let x = Var::from_tensor(&rand(&[40, 3, 32, 32], 81))?;
+            let w = Var::from_tensor(&rand(&[16, 3, 4, 4], 82))?;
+            let w2 = Var::from_tensor(&rand(&[32, 16, 4, 4], 83))?;
+            let h = conv2d(&x, &w, 2, 1)?; // [40, 16, 16, 16]
+            let y = conv2d(&h, &w2, 2, 1)?; // [40, 32, 8, 8]
+            let g = (&y * &rand(y.dims(), 84))?.sum_all()?.backward()?;
+            [
+                y.as_ref(),
+                g.get(&x).expect("dx"),
+                g.get(&w).expect("dw"),
+                g.get(&w2).expect("dw2"),
+            ]
+            .iter()
+            .map(|t| t.flatten_all()?.to_vec1::<f32>())
+            .collect()
+        };
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("pool")
+        };
+        let one = pool(1).install(run)?;
+        let three = pool(3).install(run)?;
+        assert!(one == three, "results differ between one thread and three");
         Ok(())
     }
 

@@ -10,7 +10,8 @@
 //! when that tensor is tracked. The node copies its weights for its GEMM (a custom op sees
 //! storage, not tensors), which is why renders take the chain.
 
-use crate::im2col::{self, Geometry, Im2Col, SwapOuter};
+use crate::im2col::{self, Geometry, Im2Col};
+use crate::layout::{self, SwapOuter};
 use candle_core::{
     CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
@@ -73,7 +74,7 @@ fn col2im_parts<T: WithDType>(
     Ok(out)
 }
 
-/// [`col2im_parts`] as a tensor of `dtype` (f32 or f64).
+/// [`col2im_parts`] as a tensor of `wt`'s dtype (f32 or f64).
 fn col2im_parts_tensor(
     wt: &Tensor,
     n: usize,
@@ -89,21 +90,18 @@ fn col2im_parts_tensor(
 }
 
 /// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C*K*K]`: `[N, O, gh, gw]` by im2col
-/// and a GEMM, where rayon has several threads a few samples at a time ([`PART_COLS_BYTES`])
-/// and the parts on its threads, each part's columns still in its core's cache for its GEMM
-/// (a discriminator's 16 MB of columns at batch 128 went to memory and back); the parts'
-/// columns `[C*K*K, b*gh*gw]` are returned for the weight's gradient.
+/// and a GEMM a few samples at a time, the parts on rayon's threads, each part's columns
+/// still in its core's cache for its GEMM (a discriminator's 16 MB of columns at batch 128
+/// went to memory and back); the parts' columns `[C*K*K, b*gh*gw]` are returned for the
+/// weight's gradient. A part's columns are at least 4 MiB (the weight's gradient, one GEMM per
+/// part, ran 3% slower on one thread with 1 MiB parts), and its size does not depend on the
+/// thread count, so neither does any result.
 fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>, Vec<Tensor>)> {
     let (n, o, grid) = (x.len() / g.image_len().max(1), w.dim(0)?, g.gh * g.gw);
     let bytes = T::DTYPE.size_in_bytes();
-    let limit = PART_COLS_BYTES.max(8 * w.elem_count() * bytes);
+    let limit = (4 * PART_COLS_BYTES).max(8 * w.elem_count() * bytes);
+    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
     let threads = rayon::current_num_threads();
-    // on one thread, one part: the weight's gradient then is one GEMM over the whole batch,
-    // where 16 of a discriminator's parts (k = 512 each) made the step 3% slower
-    let chunk = match threads {
-        1 => n.max(1),
-        _ => (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1)),
-    };
     let mut out = vec![T::zero(); n * o * grid];
     let run = |p: usize, part: &mut [T]| {
         let b = part.len() / (o * grid);
@@ -113,11 +111,11 @@ fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>,
             &x[p * chunk * g.image_len()..][..b * g.image_len()],
             &mut cols,
         );
-        let cols = Tensor::from_vec(cols, (g.c * g.k * g.k, b * grid), &Device::Cpu)?;
+        let cols = Tensor::from_vec(cols, (g.c * g.k * g.k, b * grid), &Device::Cpu)?; // [C*K*K, b*gh*gw]
         let y = w.matmul(&cols)?; // [O, b*gh*gw]
         on_cpu(&y, |ys, yl| {
             let (y, _) = im2col::input::<T>(ys, yl, o * grid)?;
-            part.copy_from_slice(&im2col::swap_outer(y, o, b)); // [b, O, gh, gw]
+            part.copy_from_slice(&layout::swap_outer(y, o, b)); // [b, O, gh, gw]
             Ok(())
         })?;
         Ok(cols)
@@ -220,7 +218,7 @@ impl ConvOp {
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
                 let wt = w.t()?; // [C*K*K, I]
                 let out = col2im_parts::<T>(&wt, n, g, |s, b| {
-                    let xm = im2col::swap_outer(&x[s * wo * grid..(s + b) * wo * grid], b, wo);
+                    let xm = layout::swap_outer(&x[s * wo * grid..(s + b) * wo * grid], b, wo);
                     Tensor::from_vec(xm, (wo, b * grid), &Device::Cpu) // [I, b*gh*gw]
                 })?;
                 Ok((T::to_cpu_storage_owned(out), (n, g.c, g.h, g.w).into()))
@@ -280,7 +278,7 @@ impl CustomOp2 for ConvOp {
                 let dw = need_dw.then(|| {
                     let rows = position_rows(&grad, g)?; // [N*gh*gw, O]
                     let dwt = match kept {
-                        Some(parts) => {
+                        Some(parts) if !parts.is_empty() => {
                             // each part's columns times its samples' rows, summed
                             let mut at = 0;
                             let pairs = parts
@@ -293,7 +291,7 @@ impl CustomOp2 for ConvOp {
                                 .collect::<Result<Vec<_>>>()?;
                             sum_of_products(pairs)?
                         }
-                        None => {
+                        _ => {
                             let cols = x.contiguous()?.apply_op1(Im2Col(g))?; // [C*K*K, N*gh*gw]
                             matmul_long(&cols, &rows)?
                         }
@@ -324,17 +322,22 @@ impl CustomOp2 for ConvOp {
     }
 }
 
+/// Positions of a piece of [`matmul_long`]'s batch side, at least.
+const LONG_PIECE: usize = 4096;
+
 /// `a [m, k] x b [k, n]`, a weight's gradient. Where the result is small and `k` long (a
 /// first or last layer's few channels, every position of the batch), the `gemm` crate ran it
 /// 3-4 times slower on two threads than on one (`[48, 32768] x [32768, 32]`: 1.56 against
-/// 0.42 ms), so it is split along `k` over rayon's threads and the pieces summed.
+/// 0.42 ms), so it is split along `k` into pieces of at least [`LONG_PIECE`] positions, the
+/// pieces' products on rayon's threads and summed in order. The pieces do not depend on the
+/// thread count, so neither does the sum.
 fn matmul_long(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let threads = rayon::current_num_threads();
     let ((m, k), n) = (a.dims2()?, b.dim(1)?);
-    if threads < 2 || m * n > 64 * 64 || k < 4096 {
+    let pieces = k / LONG_PIECE;
+    if m * n > 64 * 64 || pieces < 2 {
         return a.matmul(b);
     }
-    let step = k.div_ceil(threads);
+    let step = k.div_ceil(pieces);
     let pairs = (0..k.div_ceil(step))
         .map(|t| {
             let (s, len) = (t * step, step.min(k - t * step));
@@ -344,11 +347,11 @@ fn matmul_long(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     sum_of_products(pairs)
 }
 
-/// `sum_p a_p x b_p`, the products on rayon's threads.
+/// `sum_p a_p x b_p` ([`matmul_long`] each), the products on rayon's threads, summed in order.
 fn sum_of_products(pairs: Vec<(Tensor, Tensor)>) -> Result<Tensor> {
     let products = pairs
         .par_iter()
-        .map(|(a, b)| a.matmul(b))
+        .map(|(a, b)| matmul_long(a, b))
         .collect::<Result<Vec<_>>>()?;
     let Some((first, rest)) = products.split_first() else {
         candle_core::bail!("a sum of no products");
@@ -363,7 +366,7 @@ fn sum_of_products(pairs: Vec<(Tensor, Tensor)>) -> Result<Tensor> {
 fn position_rows(t: &Tensor, g: Geometry) -> Result<Tensor> {
     fn rows<T: WithDType>(s: &CpuStorage, l: &Layout, r: usize, grid: usize) -> Result<Tensor> {
         let (x, n) = im2col::input::<T>(s, l, r * grid)?;
-        let y = im2col::transpose_blocks(x, r, grid);
+        let y = layout::transpose_blocks(x, r, grid);
         Tensor::from_vec(y, (n * grid, r), &Device::Cpu)
     }
     let t = t.contiguous()?;

@@ -37,6 +37,7 @@ pub mod generator;
 pub mod im2col;
 pub mod intervention;
 pub mod layers;
+pub mod layout;
 mod par;
 pub mod program;
 mod raw;

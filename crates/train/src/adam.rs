@@ -159,12 +159,20 @@ impl Real for f64 {
     }
 }
 
-/// The elements of a contiguous layout.
-fn range(l: &Layout) -> Result<std::ops::Range<usize>> {
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(a..b),
-        None => candle_core::bail!("adam: a non-contiguous tensor"),
+/// The elements of contiguous layouts, all of one length (a moment restored with another
+/// shape than its variable's is refused, not half-applied).
+fn ranges<const N: usize>(ls: [&Layout; N]) -> Result<[std::ops::Range<usize>; N]> {
+    let mut out = std::array::from_fn(|_| 0..0);
+    for (r, l) in out.iter_mut().zip(ls) {
+        let Some((a, b)) = l.contiguous_offsets() else {
+            candle_core::bail!("adam: a non-contiguous tensor");
+        };
+        *r = a..b;
     }
+    if out.iter().any(|r| r.len() != out[0].len()) {
+        candle_core::bail!("adam: a variable, its gradient and its moments differ in size");
+    }
+    Ok(out)
 }
 
 /// Elements per task where the passes run on rayon (more than one thread in its pool).
@@ -223,7 +231,7 @@ impl InplaceOp2 for Moment {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (r1, r2) = (range(l1)?, range(l2)?);
+        let [r1, r2] = ranges([l1, l2])?;
         match (s1, s2) {
             (CpuStorage::F32(m), CpuStorage::F32(g)) => {
                 moment(&mut m[r1], &g[r2], self.beta, self.square)
@@ -251,7 +259,7 @@ impl InplaceOp3 for Update {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<()> {
-        let (r1, r2, r3) = (range(l1)?, range(l2)?, range(l3)?);
+        let [r1, r2, r3] = ranges([l1, l2, l3])?;
         match (s1, s2, s3) {
             (CpuStorage::F32(p), CpuStorage::F32(m), CpuStorage::F32(v)) => {
                 update(&mut p[r1], &m[r2], &v[r3], self)
@@ -296,6 +304,23 @@ mod tests {
             })
             .collect();
         Tensor::from_vec(v, (n / 13, 13), &Device::Cpu)?.to_dtype(dtype)
+    }
+
+    /// A moment of another size than its variable (a foreign checkpoint's) is an error, and
+    /// the variable is left as it was.
+    #[test]
+    fn a_moment_of_another_size_is_refused() -> Result<()> {
+        let w = Var::from_tensor(&Tensor::new(&[0.5f32, -1.0, 2.0], &Device::Cpu)?)?;
+        let mut adam = Adam::new(vec![("w".into(), w.clone())], 0.1, 0.5, 0.999)?;
+        let m = Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu)?;
+        adam.moments.insert("w".into(), (m.clone(), m));
+        let grads = (w.as_tensor() * w.as_tensor())?.sum_all()?.backward()?;
+        let err = adam
+            .step(&grads)
+            .expect_err("a moment of 4 for a variable of 3");
+        assert!(err.to_string().contains("differ in size"), "{err}");
+        assert_eq!(w.to_vec1::<f32>()?, [0.5, -1.0, 2.0]);
+        Ok(())
     }
 
     /// The in-place passes give the values the tensor ops give, step after step (at more
