@@ -23,6 +23,7 @@ const app = {
   analysis: new AnalysisClient(),
   state: parsed.state,
   model: null,
+  statusSeq: 0,
   classifier: null,
   /** What the analyses measured for this model, by name: `{json, rows, seed, link}`
    * (js/share.js); `measure(what, json, rows, seed)` records one. */
@@ -38,8 +39,10 @@ const app = {
     $('error').hidden = !msg;
     delete $('error').dataset.render;
   },
+  /** Shows `msg` in the status line; `statusSeq` counts the messages. */
   status(msg) {
     $('status').textContent = msg;
+    app.statusSeq += 1;
   },
   /** Interventions of the main sample: path, edits and moves along directions (`extra`
    * adds to them, and its `shifts` replace the state's moves). */
@@ -162,6 +165,8 @@ async function refresh() {
   $('panel-sample').hidden = Boolean(st.embed) && !['sample', 'units', 'directions'].includes(st.embed);
   $('embed-link').hidden = !st.embed;
   $('embed-full').href = link(app);
+  // a message shown while this redraw runs (an analysis cancelled) is not replaced by "ready"
+  const seq = app.statusSeq;
   try {
     // moves along directions in the state need the directions before the image
     if (st.moves.length) await panels.directions.ensure();
@@ -171,7 +176,7 @@ async function refresh() {
     await Promise.all(work);
     // a render that worked clears the error of one that did not
     if ($('error').dataset.render) app.error('');
-    app.status(`ready: ${app.model.name}`);
+    if (app.statusSeq === seq) app.status(`ready: ${app.model.name}`);
     app.updateShares();
     document.body.dataset.ready = '1';
   } catch (e) {
