@@ -12,6 +12,7 @@
 
 use crate::im2col::{self, Geometry, Im2Col};
 use crate::layout::{self, SwapOuter};
+use crate::par;
 use candle_core::{
     CpuStorage, CustomOp2, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
 };
@@ -37,40 +38,37 @@ fn conv_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
 /// to memory and back.
 const PART_COLS_BYTES: usize = 1 << 20;
 
+/// Samples per part of a convolution of geometry `g` over `n` samples: the part's columns
+/// at most `bytes` bytes, unless one sample's are more or the weights (`weights` elements)
+/// need more. Every GEMM packs the whole weight matrix again, so a part's columns are also
+/// at least 8 times the weights (a 64x64 face generator's 8 MB layer ran 25% slower in
+/// 1 MiB parts). It depends on sizes alone, not on the thread count, so neither does any
+/// result.
+fn part_samples<T: WithDType>(g: &Geometry, n: usize, bytes: usize, weights: usize) -> usize {
+    let size = T::DTYPE.size_in_bytes();
+    let limit = bytes.max(8 * weights * size);
+    (limit / (g.cols_len() * size).max(1)).clamp(1, n.max(1))
+}
+
 /// `[N, C, H, W]` (geometry `g`, `N = n`): col2im of `wt [C*K*K, I]` times `side(s, b)`, the
 /// `[I, b*gh*gw]` side of samples `s..s+b`, a few samples at a time ([`PART_COLS_BYTES`]),
-/// each part's image written in place.
+/// each part's image written in place, the parts on rayon's threads ([`par::parts_mut`]).
 fn col2im_parts<T: WithDType>(
     wt: &Tensor,
     n: usize,
     g: Geometry,
     side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
 ) -> Result<Vec<T>> {
-    let bytes = T::DTYPE.size_in_bytes();
-    // every GEMM packs the whole weight matrix again, so a part's columns are also at least
-    // 8 times the weights (a 64x64 face generator's 8 MB layer ran 25% slower in 1 MiB parts)
-    let limit = PART_COLS_BYTES.max(8 * wt.elem_count() * bytes);
-    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
+    let chunk = part_samples::<T>(&g, n, PART_COLS_BYTES, wt.elem_count());
     let mut out = vec![T::zero(); n * g.image_len()];
-    let run = |p: usize, part: &mut [T]| {
+    par::parts_mut(&mut out, chunk * g.image_len(), |p, part| {
         let cols = wt.matmul(&side(p * chunk, part.len() / g.image_len())?)?; // [C*K*K, b*gh*gw]
         on_cpu(&cols, |cs, cl| {
             let (cols, _) = im2col::input::<T>(cs, cl, g.cols_len())?;
             im2col::col2im_into(g, cols, part);
             Ok(())
         })
-    };
-    let len = chunk * g.image_len();
-    if n > chunk && rayon::current_num_threads() > 1 {
-        // the parts on rayon's threads, each GEMM's output in its own core's cache
-        out.par_chunks_mut(len)
-            .enumerate()
-            .try_for_each(|(p, part)| run(p, part))?;
-    } else {
-        out.chunks_mut(len)
-            .enumerate()
-            .try_for_each(|(p, part)| run(p, part))?;
-    }
+    })?;
     Ok(out)
 }
 
@@ -90,48 +88,29 @@ fn col2im_parts_tensor(
 }
 
 /// `x [N, C, H, W]` (geometry `g`) convolved with `w [O, C*K*K]`: `[N, O, gh, gw]` by im2col
-/// and a GEMM a few samples at a time, the parts on rayon's threads, each part's columns
-/// still in its core's cache for its GEMM (a discriminator's 16 MB of columns at batch 128
-/// went to memory and back); the parts' columns `[C*K*K, b*gh*gw]` are returned for the
-/// weight's gradient. A part's columns are at least 4 MiB (the weight's gradient, one GEMM per
-/// part, ran 3% slower on one thread with 1 MiB parts), and its size does not depend on the
-/// thread count, so neither does any result.
+/// and a GEMM a few samples at a time, the parts on rayon's threads ([`par::parts_mut`]),
+/// each part's columns still in its core's cache for its GEMM (a discriminator's 16 MB of
+/// columns at batch 128 went to memory and back); the parts' columns `[C*K*K, b*gh*gw]` are
+/// returned for the weight's gradient. A part's columns are at least 4 MiB: the weight's
+/// gradient, one GEMM per part, ran 3% slower on one thread with 1 MiB parts.
 fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>, Vec<Tensor>)> {
     let (n, o, grid) = (x.len() / g.image_len().max(1), w.dim(0)?, g.gh * g.gw);
-    let bytes = T::DTYPE.size_in_bytes();
-    let limit = (4 * PART_COLS_BYTES).max(8 * w.elem_count() * bytes);
-    let chunk = (limit / (g.cols_len() * bytes).max(1)).clamp(1, n.max(1));
-    let threads = rayon::current_num_threads();
+    let chunk = part_samples::<T>(&g, n, 4 * PART_COLS_BYTES, w.elem_count());
     let mut out = vec![T::zero(); n * o * grid];
-    let run = |p: usize, part: &mut [T]| {
+    let parts = par::parts_mut(&mut out, chunk * o * grid, |p, part| {
         let b = part.len() / (o * grid);
         let mut cols = vec![T::zero(); b * g.cols_len()];
-        im2col::im2col_into(
-            g,
-            &x[p * chunk * g.image_len()..][..b * g.image_len()],
-            &mut cols,
-        );
+        let xp = &x[p * chunk * g.image_len()..][..b * g.image_len()]; // [b, C, H, W]
+        im2col::im2col_into(g, xp, &mut cols);
         let cols = Tensor::from_vec(cols, (g.c * g.k * g.k, b * grid), &Device::Cpu)?; // [C*K*K, b*gh*gw]
         let y = w.matmul(&cols)?; // [O, b*gh*gw]
         on_cpu(&y, |ys, yl| {
             let (y, _) = im2col::input::<T>(ys, yl, o * grid)?;
-            part.copy_from_slice(&layout::swap_outer(y, o, b)); // [b, O, gh, gw]
+            layout::swap_outer_into(y, o, b, part); // [b, O, gh, gw]
             Ok(())
         })?;
         Ok(cols)
-    };
-    let len = chunk * o * grid;
-    let parts = if n > chunk && threads > 1 {
-        out.par_chunks_mut(len)
-            .enumerate()
-            .map(|(p, part)| run(p, part))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        out.chunks_mut(len)
-            .enumerate()
-            .map(|(p, part)| run(p, part))
-            .collect::<Result<Vec<_>>>()?
-    };
+    })?;
     Ok((out, parts))
 }
 

@@ -19,15 +19,20 @@ pub struct SwapOuter {
 }
 
 pub(crate) fn swap_outer<T: candle_core::WithDType>(x: &[T], a: usize, b: usize) -> Vec<T> {
-    let g = x.len() / (a * b).max(1);
     let mut y = vec![T::zero(); x.len()];
-    par::chunks_mut(&mut y, a * g, |j, yb| {
+    swap_outer_into(x, a, b, &mut y);
+    y
+}
+
+/// [`swap_outer`] of `x` into `y`, of `x`'s length.
+pub(crate) fn swap_outer_into<T: candle_core::WithDType>(x: &[T], a: usize, b: usize, y: &mut [T]) {
+    let g = x.len() / (a * b).max(1);
+    par::chunks_mut(y, a * g, |j, yb| {
         for (i, dst) in yb.chunks_exact_mut(g).enumerate() {
             let src = (i * b + j) * g;
             dst.copy_from_slice(&x[src..src + g]);
         }
     });
-    y
 }
 
 /// `[N, R, G] -> [N, G, R]`: each sample's `[R, G]` block transposed, in tiles that stay in

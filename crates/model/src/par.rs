@@ -1,7 +1,8 @@
-//! Data-parallel loops for the CPU ops ([`crate::fused`], [`crate::im2col`]): rayon where its
-//! pool has more than one thread and the buffer is large, a plain loop otherwise. Handing
-//! work to rayon's pool costs a thread wake-up per call; with one thread the hand-offs alone
-//! made a training step about a fifth slower (`ganscope bench-train`, RAYON_NUM_THREADS=1).
+//! Data-parallel loops for the CPU ops ([`crate::fused`], [`crate::im2col`],
+//! [`crate::conv_op`]): rayon where its pool has more than one thread and the buffer is
+//! large, a plain loop otherwise. Handing work to rayon's pool costs a thread wake-up per
+//! call; with one thread the hand-offs alone made a training step about a fifth slower
+//! (`ganscope bench-train`, RAYON_NUM_THREADS=1).
 
 use rayon::prelude::*;
 
@@ -20,6 +21,27 @@ pub(crate) fn chunks_mut<T: Send>(buf: &mut [T], len: usize, f: impl Fn(usize, &
             .for_each(|(i, c)| f(i, c));
     } else {
         buf.chunks_mut(len).enumerate().for_each(|(i, c)| f(i, c));
+    }
+}
+
+/// `f(i, part)` for each `len`-long part of `buf`, the results in order: on rayon's threads
+/// where there are several parts and threads, whatever the parts' size (the convolutions'
+/// parts of samples, [`crate::conv_op`], are large by construction).
+pub(crate) fn parts_mut<T: Send, R: Send>(
+    buf: &mut [T],
+    len: usize,
+    f: impl Fn(usize, &mut [T]) -> candle_core::Result<R> + Sync,
+) -> candle_core::Result<Vec<R>> {
+    if buf.len() > len && rayon::current_num_threads() > 1 {
+        buf.par_chunks_mut(len)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect()
+    } else {
+        buf.chunks_mut(len)
+            .enumerate()
+            .map(|(i, c)| f(i, c))
+            .collect()
     }
 }
 
