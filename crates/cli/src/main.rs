@@ -4,12 +4,12 @@
 //! file under [`commands`], and the work in the library crates (`ganscope-train`,
 //! `ganscope-model`, `ganscope-gpu`, `ganscope-analysis`).
 
-mod alloc;
 mod commands;
+mod process;
 mod progress;
 
 // training allocates and frees the same large tensors every step; mimalloc keeps them
-// (BENCHMARKS.md, a training step; and [`alloc`])
+// (BENCHMARKS.md, a training step; and [`process`])
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -66,10 +66,11 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.cmd, Cmd::Train(_) | Cmd::BenchTrain(_)) {
-        alloc::keep_freed_pages();
+    let training = matches!(cli.cmd, Cmd::Train(_) | Cmd::BenchTrain(_));
+    if training {
+        process::restart_with_defaults(process::TRAINING);
     }
-    let result = match cli.cmd {
+    let run = move || match cli.cmd {
         Cmd::Train(a) => train::run(&a),
         Cmd::Export(a) => export::run(&a),
         Cmd::Sample(a) => sample::run(&a),
@@ -81,6 +82,11 @@ fn main() -> std::process::ExitCode {
         Cmd::Import(a) => import::run(&a),
         Cmd::Info(a) => info::run(&a),
         Cmd::Site(a) => site::run(&a),
+    };
+    let result = if training {
+        process::on_rayon(run)
+    } else {
+        run()
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
