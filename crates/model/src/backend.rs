@@ -101,6 +101,41 @@ pub enum Activation {
     Sigmoid,
 }
 
+/// Samples of a batch that run through one block ([`Backend::run_groups`]).
+#[derive(Clone, Debug)]
+pub struct Group<T> {
+    /// The samples' rows in the input, in order.
+    pub samples: Vec<usize>,
+    /// The block's trainable parameters (weights, biases, BatchNorm's scale and shift).
+    pub params: Vec<T>,
+}
+
+/// What [`Backend::run_groups`] runs on group j's rows: `run(j, rows)`.
+pub type RunGroup<'a, T> = dyn Fn(usize, &T) -> Result<T> + 'a;
+
+/// [`Backend::run_groups`] as a gather of each group's rows, its run, and one scatter of
+/// all outputs back into sample order.
+pub fn run_groups_gathered<B: Backend>(
+    b: &B,
+    x: &B::Tensor,
+    groups: &[Group<B::Tensor>],
+    run: &RunGroup<'_, B::Tensor>,
+) -> Result<B::Tensor> {
+    let mut order: Vec<usize> = Vec::new();
+    let mut parts = Vec::with_capacity(groups.len());
+    for (j, g) in groups.iter().enumerate() {
+        let xs = b.select_batch(x, &g.samples)?; // [n_j, ...]
+        parts.push(run(j, &xs)?); // [n_j, C, H, W]
+        order.extend(&g.samples);
+    }
+    let y = b.concat_batch(&parts)?; // [N, C, H, W], rows in `order`
+    let mut inv = vec![0; order.len()];
+    for (k, &n) in order.iter().enumerate() {
+        inv[n] = k;
+    }
+    b.select_batch(&y, &inv) // [N, C, H, W], rows in sample order
+}
+
 /// The operations of a backend.
 pub trait Backend {
     /// The backend's tensor handle.
@@ -118,6 +153,21 @@ pub trait Backend {
     fn select_batch(&self, x: &Self::Tensor, idx: &[usize]) -> Result<Self::Tensor>;
     /// `parts` concatenated along dim 0.
     fn concat_batch(&self, parts: &[Self::Tensor]) -> Result<Self::Tensor>;
+    /// `x [N, ...]` with the rows of group j run through `run(j, rows)`, the outputs
+    /// `[N, ...]` in sample order (an RPGAN bucket: one group per block that has samples).
+    /// The default gathers, runs and scatters ([`run_groups_gathered`]); candle in training
+    /// runs each group as a graph of its own ([`crate::grouped`]).
+    fn run_groups(
+        &self,
+        x: &Self::Tensor,
+        groups: &[Group<Self::Tensor>],
+        run: &RunGroup<'_, Self::Tensor>,
+    ) -> Result<Self::Tensor>
+    where
+        Self: Sized,
+    {
+        run_groups_gathered(self, x, groups, run)
+    }
 
     /// `x [N, I] @ w[O, I]^T + b[O]`.
     fn linear(

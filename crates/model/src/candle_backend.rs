@@ -2,7 +2,11 @@
 //! reference for every test, and the CPU fallback in wasm.
 
 use crate::backend::Init;
-use crate::backend::{Activation, Backend, BatchNormParams, ParamSource, BN_EPS, BN_MOMENTUM};
+use crate::backend::{
+    run_groups_gathered, Activation, Backend, BatchNormParams, Group, ParamSource, RunGroup,
+    BN_EPS, BN_MOMENTUM,
+};
+use crate::grouped::{self, GradSink};
 use crate::{fused, Error, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
 use std::collections::HashMap;
@@ -14,6 +18,11 @@ pub struct CandleBackend {
     pub device: Device,
     /// Training mode: BatchNorm uses batch statistics and updates its running statistics.
     pub train: bool,
+    /// Where an RPGAN bucket's blocks hand their parameter gradients during a backward: with
+    /// a sink, a tracked forward on the CPU runs each bucket as one node
+    /// ([`crate::grouped`]), and the caller merges the sink after every backward
+    /// ([`GradSink::merge_into`]); without one, buckets gather and scatter.
+    pub sink: Option<GradSink>,
 }
 
 impl CandleBackend {
@@ -22,6 +31,7 @@ impl CandleBackend {
         CandleBackend {
             device: Device::Cpu,
             train: false,
+            sink: None,
         }
     }
 }
@@ -65,8 +75,29 @@ impl Backend for CandleBackend {
         Ok(Tensor::cat(parts, 0)?)
     }
 
+    fn run_groups(
+        &self,
+        x: &Tensor,
+        groups: &[Group<Tensor>],
+        run: &RunGroup<'_, Tensor>,
+    ) -> Result<Tensor> {
+        match &self.sink {
+            Some(sink) if self.device.is_cpu() && !groups.is_empty() => {
+                grouped::run_groups(self, sink, x, groups, run)
+            }
+            _ => run_groups_gathered(self, x, groups, run),
+        }
+    }
+
     fn linear(&self, x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
-        let y = x.matmul(&w.t()?)?; // [N, O]
+        let y = if w.track_op() {
+            // `x w^T` would make `w^T` a node, whose gradient candle's backward adds into
+            // `w`'s through a strided view, element by element (a constant-input RPGAN's 8
+            // first blocks: 2M weights a step, 15% of its generator's forward + backward)
+            w.matmul(&x.t()?)?.t()? // [N, O]
+        } else {
+            x.matmul(&w.t()?)? // [N, O]
+        };
         add_bias(y, b)
     }
 
@@ -78,7 +109,7 @@ impl Backend for CandleBackend {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
-        let y = crate::conv::conv2d(x, w, stride, padding)?; // [N, O, H', W']
+        let y = crate::conv::conv2d_to(x, w, stride, padding, self.sink.as_ref())?; // [N, O, H', W']
         add_bias(y, b)
     }
 
@@ -90,7 +121,7 @@ impl Backend for CandleBackend {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
-        let y = crate::conv::conv_transpose2d(x, w, stride, padding)?; // [N, O, H', W']
+        let y = crate::conv::conv_transpose2d_to(x, w, stride, padding, self.sink.as_ref())?; // [N, O, H', W']
         add_bias(y, b)
     }
 

@@ -179,6 +179,7 @@ impl Classifier {
             backend: CandleBackend {
                 device: device.clone(),
                 train: false,
+                sink: None,
             },
             feature_dim,
         })

@@ -75,6 +75,7 @@ fn batch_norm_matches_candle_ops() -> Result<()> {
                 let be = CandleBackend {
                     device: Device::Cpu,
                     train,
+                    sink: None,
                 };
                 let y1 = match act {
                     Some(a) => be.batch_norm_act(&x, &ours, a)?,

@@ -2,11 +2,12 @@
 //!
 //! Layers are grouped into buckets of independent blocks (see [`crate::config`]). A batch
 //! carries one path per sample; each bucket groups its samples by block (gather, run,
-//! scatter), so a batch costs one pass per *used block*, never one per sample. After every
+//! scatter; in a training forward on candle's CPU, one node per bucket, [`crate::grouped`]),
+//! so a batch costs one pass per *used block*, never one per sample. After every
 //! bucket the forward calls a site hook (`b1`..`bn`), where interventions are applied and
 //! activations observed.
 
-use crate::backend::{Backend, Init, ParamSource};
+use crate::backend::{Backend, Group, Init, ParamSource};
 use crate::config::{Family, GeneratorConfig};
 use crate::layers::WeightInit;
 use crate::program::{self, Naming, Node, Op, Resize};
@@ -280,7 +281,7 @@ fn run_block<B: Backend>(b: &B, block: &[Layer<B::Tensor>], x: &B::Tensor) -> Re
 }
 
 /// Runs one bucket with sample n going through block `col[n]`: samples grouped by block
-/// (gather, run, scatter).
+/// ([`Backend::run_groups`]).
 pub(crate) fn run_bucket<B: Backend>(
     b: &B,
     blocks: &[Block<B::Tensor>],
@@ -290,23 +291,18 @@ pub(crate) fn run_bucket<B: Backend>(
     if col.iter().all(|&j| j == col[0]) {
         return run_block(b, &blocks[col[0]], x);
     }
-    let mut order = Vec::with_capacity(col.len());
-    let mut parts = Vec::new();
+    let mut used = Vec::new();
+    let mut groups = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
-        let idx: Vec<usize> = (0..col.len()).filter(|&n| col[n] == j).collect();
-        if idx.is_empty() {
+        let samples: Vec<usize> = (0..col.len()).filter(|&n| col[n] == j).collect();
+        if samples.is_empty() {
             continue;
         }
-        let xs = b.select_batch(x, &idx)?; // [n_j, ...]
-        parts.push(run_block(b, block, &xs)?); // [n_j, C, H, W]
-        order.extend(idx);
+        let params = block.iter().flat_map(|l| program::params(l)).collect();
+        groups.push(Group { samples, params });
+        used.push(j);
     }
-    let y = b.concat_batch(&parts)?; // [N, C, H, W], rows in `order`
-    let mut inv = vec![0; order.len()];
-    for (k, &n) in order.iter().enumerate() {
-        inv[n] = k;
-    }
-    b.select_batch(&y, &inv) // [N, C, H, W], rows in sample order
+    b.run_groups(x, &groups, &|g, xs| run_block(b, &blocks[used[g]], xs))
 }
 
 /// Site names and `[C, H, W]` shapes of a generator config.

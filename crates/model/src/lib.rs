@@ -34,6 +34,7 @@ pub mod fused;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generator;
+pub mod grouped;
 pub mod im2col;
 pub mod intervention;
 pub mod layers;

@@ -172,12 +172,13 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
         },
     )?;
     phase("G forward + backward", &mut || {
-        tr.fake(1, b, true)?.sqr()?.sum_all()?.backward()?;
+        tr.backward(&tr.fake(1, b, true)?.sqr()?.sum_all()?)?;
         Ok(())
     })?;
     let be = CandleBackend {
         device: dev.clone(),
         train: true,
+        sink: None,
     };
     let s = tr.gcfg.image_size;
     let x = Tensor::randn(0f32, 1., (2 * b, tr.gcfg.channels, s, s), &dev)?;

@@ -164,6 +164,7 @@ impl ClassifierTrainer {
         let be = CandleBackend {
             device: self.device.clone(),
             train: true,
+            sink: None,
         };
         let (logits, _) = self.net.forward(&be, &x)?; // [B, K]
         let loss = cross_entropy(&logits, &labels)?;

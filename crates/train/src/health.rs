@@ -29,6 +29,7 @@ pub fn dead_blocks(tr: &Trainer, seed: u64) -> Result<Vec<DeadBlock>> {
     let be = CandleBackend {
         device: tr.device.clone(),
         train: false,
+        sink: None,
     };
     let mut dead = Vec::new();
     for (bucket, &m) in tr.gcfg.blocks().iter().enumerate() {

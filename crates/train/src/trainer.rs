@@ -10,12 +10,14 @@ use crate::options::{Loss, TrainOptions};
 use crate::spectral::SpectralSource;
 use crate::store::ParamStore;
 use crate::{Result, TrainError};
+use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var, D};
 use ganscope_data::Dataset;
 use ganscope_model::candle_backend::CandleBackend;
 use ganscope_model::config::{DNorm, DiscriminatorConfig, GeneratorConfig};
 use ganscope_model::discriminator::Discriminator;
 use ganscope_model::generator::Generator;
+use ganscope_model::grouped::GradSink;
 use ganscope_model::sample::{latents, random_paths};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -69,6 +71,7 @@ pub fn gp_surrogate(
     let be = CandleBackend {
         device: real.device().clone(),
         train: true,
+        sink: None,
     };
     let n = real.dim(0)?;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -128,6 +131,9 @@ pub struct Trainer {
     /// Interpretable training: the current partition of the site's filters into groups.
     pub groups: Option<Vec<usize>>,
     perm: Option<(u64, Vec<usize>)>,
+    /// The generator's grouped buckets' parameter gradients ([`GradSink`]), merged by
+    /// [`Trainer::generator_grads`].
+    sink: GradSink,
 }
 
 /// The draw index of the generator step's fakes (D step k draws its fakes with index k).
@@ -258,6 +264,7 @@ impl Trainer {
             last: StepStats::default(),
             groups: None,
             perm: None,
+            sink: GradSink::default(),
         })
     }
 
@@ -339,6 +346,7 @@ impl Trainer {
         let be = CandleBackend {
             device: self.device.clone(),
             train,
+            sink: Some(self.sink.clone()),
         };
         let (z, paths) = self.draw(seed, n, &self.device)?;
         let mut seen = None;
@@ -413,12 +421,23 @@ impl Trainer {
         })
     }
 
+    /// The gradients of `loss`, a function of this trainer's training-mode forwards: the
+    /// backward, with the gradients that the grouped buckets and the convolutions handed to
+    /// the sink merged in ([`GradSink`]).
+    pub fn backward(&self, loss: &Tensor) -> Result<GradStore> {
+        self.sink.clear();
+        let mut grads = loss.backward()?;
+        self.sink.merge_into(&mut grads)?;
+        Ok(grads)
+    }
+
     /// One generator step (after `d_steps` discriminator steps).
     pub fn train_step(&mut self) -> Result<StepStats> {
         let t0 = std::time::Instant::now();
         let be = CandleBackend {
             device: self.device.clone(),
             train: true,
+            sink: Some(self.sink.clone()),
         };
         let (seed, step, b) = (self.opts.seed, self.step, self.opts.batch);
         let mut stats = StepStats {
@@ -453,7 +472,7 @@ impl Trainer {
                     what: "discriminator loss",
                 });
             }
-            self.adam_d.step(&loss.backward()?)?;
+            self.adam_d.step(&self.backward(&loss)?)?;
         }
         let site = self.opts.interpret.as_ref().map(|i| i.site);
         let (fake, act) = self.fake_observed(step_seed(seed, step, G_DRAW), b, true, site)?; // [B, C, S, S]
@@ -488,7 +507,7 @@ impl Trainer {
                 what: "generator loss",
             });
         }
-        self.adam_g.step(&loss.backward()?)?;
+        self.adam_g.step(&self.backward(&loss)?)?;
         if let (Some(ema), Some(decay)) = (&mut self.ema, self.opts.ema) {
             for (name, var) in self.store.trainable_with("g.") {
                 if let Some(e) = ema.get_mut(&name) {

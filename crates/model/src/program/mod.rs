@@ -19,7 +19,7 @@ mod shape;
 
 use serde::{Deserialize, Serialize};
 
-pub use node::{build, build_named, run, Naming, Node};
+pub use node::{build, build_named, params, run, Naming, Node};
 pub use shape::{all_shapes, chain_shape, describe, op_count, op_shape};
 
 /// Most ops in one program, residual chains counted.

@@ -162,6 +162,27 @@ fn build_at<T>(
     Ok(nodes)
 }
 
+/// The trainable parameters of a chain (weights, biases, BatchNorm's scale and shift; not
+/// its running statistics), in order.
+pub fn params<T: Clone>(nodes: &[Node<T>]) -> Vec<T> {
+    let mut out = Vec::new();
+    for node in nodes {
+        match node {
+            Node::Dense { weight, bias } | Node::Conv { weight, bias, .. } => {
+                out.push(weight.clone());
+                out.extend(bias.clone());
+            }
+            Node::BatchNorm(p) => out.extend([p.weight.clone(), p.bias.clone()]),
+            Node::Residual { main, shortcut } => {
+                out.extend(params(main));
+                out.extend(params(shortcut));
+            }
+            Node::Reshape(_) | Node::Act(_) | Node::Upsample(_) => {}
+        }
+    }
+    out
+}
+
 /// Runs a chain on `x [N, C, H, W]` (or a latent `[N, D]`, viewed as `[N, D, 1, 1]`). A
 /// BatchNorm followed by an activation runs as one fused op.
 pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Result<B::Tensor> {
