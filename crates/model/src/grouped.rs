@@ -33,7 +33,9 @@ pub struct GradSink(Arc<Mutex<Vec<(TensorId, Tensor)>>>);
 
 impl GradSink {
     /// Adds every gradient handed in since the last merge into `grads` (to a gradient already
-    /// there, as candle's backward sums a tensor's uses), and empties the sink.
+    /// there, as candle's backward sums a tensor's uses), and empties the sink. A variable's
+    /// entries come in the order its uses ran their backward; the blocks of a bucket, whose
+    /// backwards run in parallel, share no parameter, so no sum depends on the threads.
     pub fn merge_into(&self, grads: &mut GradStore) -> Result<()> {
         for (id, g) in self.take() {
             let sum = match grads.get_id(id) {
