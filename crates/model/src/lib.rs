@@ -13,6 +13,7 @@
 //! - [`shared`]: the same render computing each distinct partial state once (prefix reuse);
 //! - [`format`]: the `.safetensors` file with its `ganscope` metadata, checked on load;
 //! - [`candle_backend`]: the candle implementation (training, CPU reference, wasm fallback);
+//! - [`grouped`]: an RPGAN bucket as one node of candle's graph in training;
 //! - [`compress`]: merging the buckets of a linear RPGAN into products (RPGAN sec. 4.4);
 //! - [`card`]: the text of `ganscope info`, shared by the CLI and the page;
 //! - [`classifier`]: a small image classifier in its own file, the feature network for
