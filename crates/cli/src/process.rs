@@ -14,7 +14,7 @@
 //!   (`CANDLE_NUM_THREADS=1`: its ops run on the calling thread; the `gemm` crate's thread
 //!   count follows `RAYON_NUM_THREADS` and is unchanged) and runs on a rayon thread
 //!   ([`on_rayon`]), where a parallel op takes the other threads without a wake-up of its
-//!   own. RPGAN 4 x 8 on two threads: 77-80 -> 61-65 ms a step.
+//!   own. RPGAN 4 x 8 on two threads: 77-83 -> 61-67 ms a step.
 //!
 //! Both variables are set by starting the command once more with them in its environment
 //! ([`restart_with_defaults`]), each only where it is unset: set `MIMALLOC_PURGE_DELAY=1000`
@@ -30,7 +30,7 @@ const CANDLE_THREADS: &str = "CANDLE_NUM_THREADS";
 pub(crate) const TRAINING: &[(&str, &str)] = &[(PURGE_DELAY, "-1"), (CANDLE_THREADS, "1")];
 
 /// Replaces this process by the same command with each `(variable, value)` of `defaults`
-/// set where the variable is unset; returns (and the command runs as it is) where all are
+/// set where the variable is unset or empty; returns (and the command runs as it is) where all are
 /// set, on a system without `exec`, or where the exec fails.
 pub(crate) fn restart_with_defaults(defaults: &[(&str, &str)]) {
     #[cfg(unix)]
@@ -38,7 +38,7 @@ pub(crate) fn restart_with_defaults(defaults: &[(&str, &str)]) {
         use std::os::unix::process::CommandExt;
         let unset: Vec<_> = defaults
             .iter()
-            .filter(|(name, _)| std::env::var_os(name).is_none())
+            .filter(|(name, _)| std::env::var_os(name).is_none_or(|v| v.is_empty()))
             .collect();
         if unset.is_empty() {
             return;

@@ -18,10 +18,12 @@ pub struct CandleBackend {
     pub device: Device,
     /// Training mode: BatchNorm uses batch statistics and updates its running statistics.
     pub train: bool,
-    /// Where an RPGAN bucket's blocks hand their parameter gradients during a backward: with
-    /// a sink, a tracked forward on the CPU runs each bucket as one node
-    /// ([`crate::grouped`]), and the caller merges the sink after every backward
-    /// ([`GradSink::merge_into`]); without one, buckets gather and scatter.
+    /// Where gradients go aside during a backward: with a sink, a tracked training forward on
+    /// the CPU runs each RPGAN bucket as one node ([`crate::grouped`]), whose blocks hand
+    /// their parameter gradients there, and every convolution whose weight is a variable hands
+    /// its weight's gradient there (any model, [`crate::conv`]); so the caller merges the sink
+    /// after every backward of what this backend computed ([`GradSink::merge_into`]).
+    /// Without one, buckets gather and scatter and candle's backward gets every gradient.
     pub sink: Option<GradSink>,
 }
 
@@ -82,7 +84,7 @@ impl Backend for CandleBackend {
         run: &RunGroup<'_, Tensor>,
     ) -> Result<Tensor> {
         match &self.sink {
-            Some(sink) if self.device.is_cpu() && !groups.is_empty() => {
+            Some(sink) if self.train && self.device.is_cpu() && !groups.is_empty() => {
                 grouped::run_groups(self, sink, x, groups, run)
             }
             _ => run_groups_gathered(self, x, groups, run),

@@ -24,10 +24,11 @@ use candle_core::{
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// The parameter gradients that grouped buckets computed in a backward, to be added into
-/// that backward's [`GradStore`] ([`GradSink::merge_into`]). A training forward whose
-/// backend holds a sink ([`CandleBackend::sink`]) must merge it after every backward, or the
-/// blocks' parameters get no gradient from it.
+/// The gradients that grouped buckets (their blocks' parameters) and convolutions (their
+/// weights, where variables) handed aside in a backward, to be added into that backward's
+/// [`GradStore`] ([`GradSink::merge_into`]). A forward whose backend holds a sink
+/// ([`CandleBackend::sink`]) must merge it after every backward, or those tensors get no
+/// gradient from it.
 #[derive(Clone, Debug, Default)]
 pub struct GradSink(Arc<Mutex<Vec<(TensorId, Tensor)>>>);
 
@@ -73,9 +74,10 @@ impl GradSink {
     }
 }
 
-/// One group's graph: its rows as a leaf, its output, the parameters to collect.
+/// One group's graph: its rows (a leaf variable where the bucket's input is tracked), its
+/// output, the parameters to collect.
 struct Sub {
-    rows: Var,
+    rows: Tensor,
     out: Tensor,
     samples: Vec<usize>,
     params: Vec<Tensor>,
@@ -97,8 +99,8 @@ pub(crate) fn run_groups(
     let xd = x.detach();
     let mut subs = Vec::with_capacity(groups.len());
     for (j, g) in groups.iter().enumerate() {
-        let rows = gather_var(&xd, &g.samples)?; // [n_j, ...]
-        let out = run(j, rows.as_tensor())?; // [n_j, C, H, W]
+        let rows = gather(&xd, &g.samples, x.track_op())?; // [n_j, ...]
+        let out = run(j, &rows)?; // [n_j, C, H, W]
         let params = g.params.iter().filter(|p| p.track_op()).cloned().collect();
         subs.push(Sub {
             rows,
@@ -137,9 +139,9 @@ fn with_data<T: WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> R) -> candle_c
     Ok(f(&T::cpu_storage_as_slice(cs)?[a..b]))
 }
 
-/// Rows `samples` of `x [N, ...]` as a new leaf variable `[n, ...]`.
-fn gather_var(x: &Tensor, samples: &[usize]) -> candle_core::Result<Var> {
-    fn go<T: WithDType>(x: &Tensor, samples: &[usize]) -> candle_core::Result<Var> {
+/// Rows `samples` of `x [N, ...]` as a new tensor `[n, ...]`, a leaf variable if `leaf`.
+fn gather(x: &Tensor, samples: &[usize], leaf: bool) -> candle_core::Result<Tensor> {
+    fn go<T: WithDType>(x: &Tensor, samples: &[usize], leaf: bool) -> candle_core::Result<Tensor> {
         let row = x.elem_count() / x.dim(0)?.max(1);
         let data = with_data::<T, _>(x, |d| {
             let mut out = Vec::with_capacity(samples.len() * row);
@@ -150,11 +152,15 @@ fn gather_var(x: &Tensor, samples: &[usize]) -> candle_core::Result<Var> {
         })?;
         let mut dims = x.dims().to_vec();
         dims[0] = samples.len();
-        Var::from_vec(data, dims, x.device())
+        if leaf {
+            Ok(Var::from_vec(data, dims, x.device())?.as_tensor().clone())
+        } else {
+            Tensor::from_vec(data, dims, x.device())
+        }
     }
     match x.dtype() {
-        DType::F32 => go::<f32>(x, samples),
-        DType::F64 => go::<f64>(x, samples),
+        DType::F32 => go::<f32>(x, samples, leaf),
+        DType::F64 => go::<f64>(x, samples, leaf),
         d => candle_core::bail!("a grouped bucket supports f32 and f64, not {d:?}"),
     }
 }
@@ -238,7 +244,7 @@ impl CustomOp2 for Bucket {
                 let idx = Tensor::from_vec(idx, s.samples.len(), grad.device())?;
                 let g = grad.index_select(&idx, 0)?; // [n_j, C, H, W]
                 let grads = s.out.apply_op1(Seed(g))?.backward()?;
-                let dx = grads.get(s.rows.as_tensor()).cloned();
+                let dx = grads.get(&s.rows).cloned();
                 let params: Vec<(TensorId, Tensor)> = s
                     .params
                     .iter()
@@ -250,14 +256,18 @@ impl CustomOp2 for Bucket {
         let mut parts = Vec::with_capacity(results.len());
         for ((dx, params), s) in results.into_iter().zip(&self.subs) {
             self.sink.extend(params);
-            parts.push(match dx {
-                Some(dx) => dx,
-                None => s.rows.as_tensor().zeros_like()?,
-            });
+            parts.push((dx, s));
         }
         if !x.track_op() {
             return Ok((None, None));
         }
+        let parts = parts
+            .into_iter()
+            .map(|(dx, s)| match dx {
+                Some(dx) => Ok(dx),
+                None => s.rows.zeros_like(),
+            })
+            .collect::<candle_core::Result<Vec<_>>>()?;
         let rows: Vec<&[usize]> = self.subs.iter().map(|s| s.samples.as_slice()).collect();
         let dx = scatter_rows(&parts, &rows, x.dim(0)?)?; // [N, ...]
         let dx = tensor_of(dx, x.shape())?;

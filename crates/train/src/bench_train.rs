@@ -13,7 +13,6 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use ganscope_model::candle_backend::CandleBackend;
 use serde::Serialize;
 
 use crate::trainer::{step_seed, StepStats, Trainer, G_DRAW, PAIRS_DRAW};
@@ -175,11 +174,7 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
         tr.backward(&tr.fake(1, b, true)?.sqr()?.sum_all()?)?;
         Ok(())
     })?;
-    let be = CandleBackend {
-        device: dev.clone(),
-        train: true,
-        sink: None,
-    };
+    let be = tr.backend(true);
     let s = tr.gcfg.image_size;
     let x = Tensor::randn(0f32, 1., (2 * b, tr.gcfg.channels, s, s), &dev)?;
     let norm = tr.dcfg.norm.label();
@@ -191,11 +186,8 @@ pub fn time_steps(tr: &mut Trainer, warmup: usize, steps: usize) -> Result<Timin
         },
     )?;
     phase(&format!("D {norm} + forward + backward"), &mut || {
-        tr.discriminator(false)?
-            .forward(&be, &x)?
-            .0
-            .sum_all()?
-            .backward()?;
+        let loss = tr.discriminator(false)?.forward(&be, &x)?.0.sum_all()?;
+        tr.backward(&loss)?;
         Ok(())
     })?;
     if tr.gcfg.buckets.iter().any(|bc| bc.blocks > 1) {

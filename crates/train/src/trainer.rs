@@ -131,8 +131,9 @@ pub struct Trainer {
     /// Interpretable training: the current partition of the site's filters into groups.
     pub groups: Option<Vec<usize>>,
     perm: Option<(u64, Vec<usize>)>,
-    /// The generator's grouped buckets' parameter gradients ([`GradSink`]), merged by
-    /// [`Trainer::generator_grads`].
+    /// The gradients that this trainer's forwards hand aside during a backward (the grouped
+    /// buckets' parameters, the convolutions' weights: [`GradSink`]), merged by
+    /// [`Trainer::backward`].
     sink: GradSink,
 }
 
@@ -330,7 +331,19 @@ impl Trainer {
         Ok(Discriminator::new(&self.dcfg, &mut source)?)
     }
 
-    /// Generated images for a seed, in training mode: `[B, C, S, S]`.
+    /// The backend of this trainer's forwards (`train`: BatchNorm on batch statistics), with
+    /// its sink: a backward of anything it computes must go through [`Trainer::backward`], or
+    /// the blocks' and convolutions' weights get no gradient.
+    pub fn backend(&self, train: bool) -> CandleBackend {
+        CandleBackend {
+            device: self.device.clone(),
+            train,
+            sink: Some(self.sink.clone()),
+        }
+    }
+
+    /// Generated images for a seed, in training mode: `[B, C, S, S]` ([`Trainer::backend`]:
+    /// their backward goes through [`Trainer::backward`]).
     pub fn fake(&self, seed: u64, n: usize, train: bool) -> Result<Tensor> {
         Ok(self.fake_observed(seed, n, train, None)?.0)
     }
@@ -343,11 +356,7 @@ impl Trainer {
         train: bool,
         site: Option<usize>,
     ) -> Result<(Tensor, Option<Tensor>)> {
-        let be = CandleBackend {
-            device: self.device.clone(),
-            train,
-            sink: Some(self.sink.clone()),
-        };
+        let be = self.backend(train);
         let (z, paths) = self.draw(seed, n, &self.device)?;
         let mut seen = None;
         let y = self.g.forward(&be, z.as_ref(), &paths, &mut |i, x| {
@@ -434,11 +443,7 @@ impl Trainer {
     /// One generator step (after `d_steps` discriminator steps).
     pub fn train_step(&mut self) -> Result<StepStats> {
         let t0 = std::time::Instant::now();
-        let be = CandleBackend {
-            device: self.device.clone(),
-            train: true,
-            sink: Some(self.sink.clone()),
-        };
+        let be = self.backend(true);
         let (seed, step, b) = (self.opts.seed, self.step, self.opts.batch);
         let mut stats = StepStats {
             step: step + 1,
