@@ -313,8 +313,8 @@ mod tests {
     use crate::sample::{latents, random_paths};
     use candle_core::Device;
 
-    /// Seeded variables; BatchNorm's scales and variances kept positive.
-    struct Vars(u64, Vec<(String, Tensor)>);
+    /// Seeded variables of a dtype; BatchNorm's scales and variances kept positive.
+    struct Vars(u64, Vec<(String, Tensor)>, DType);
 
     impl ParamSource<Tensor> for Vars {
         fn param(&mut self, name: &str, shape: &[usize], _: Init) -> Result<Tensor> {
@@ -324,35 +324,41 @@ mod tests {
             if name.ends_with("running_var") || (name.contains("bn") && name.ends_with("weight")) {
                 v.iter_mut().for_each(|x| *x = x.abs() + 0.5);
             }
-            let t = Var::from_vec(v, shape, &Device::Cpu)?.as_tensor().clone();
+            let t = Tensor::from_vec(v, shape, &Device::Cpu)?.to_dtype(self.2)?;
+            let t = Var::from_tensor(&t)?.as_tensor().clone();
             self.1.push((name.to_string(), t.clone()));
             Ok(t)
         }
     }
 
-    fn bits(t: &Tensor) -> Vec<u32> {
-        let v = t.flatten_all().and_then(|t| t.to_vec1::<f32>());
-        v.expect("f32 values").iter().map(|x| x.to_bits()).collect()
+    /// The values' bits (an f32 widened to f64 exactly, so equal bits are equal values).
+    fn bits(t: &Tensor) -> Vec<u64> {
+        let v = t
+            .to_dtype(DType::F64)
+            .and_then(|t| t.flatten_all()?.to_vec1::<f64>());
+        v.expect("values").iter().map(|x| x.to_bits()).collect()
     }
 
     /// The grouped bucket gives the gathered forward's images and gradients, bit for bit,
-    /// for every variable (the constant input's too), with a constant input and a latent one.
+    /// for every variable (the constant input's too), with a constant input and a latent one,
+    /// in f32 and f64.
     #[test]
     fn grouped_buckets_equal_gathered_ones() -> Result<()> {
-        for constant in [true, false] {
+        for (constant, dtype) in [(true, DType::F32), (false, DType::F32), (true, DType::F64)] {
             let mut cfg = GeneratorConfig::new(Family::Dcgan, 32, 3, 4, Some(Rpgan::new(4, 3)))?;
             cfg.constant_input = constant;
             cfg.latent_dim = 8;
-            let mut vars = Vars(0, Vec::new());
+            let mut vars = Vars(0, Vec::new(), dtype);
             let g = Generator::new(&cfg, &mut vars)?;
             let n = 11;
             let paths = random_paths(5, n, &cfg.blocks());
-            let z = Tensor::from_vec(latents(9, n, 8), (n, 8), &Device::Cpu)?;
+            let z = Tensor::from_vec(latents(9, n, 8), (n, 8), &Device::Cpu)?.to_dtype(dtype)?;
             let r = Tensor::from_vec(
                 latents(13, n * 3 * 32 * 32, 1),
                 (n, 3, 32, 32),
                 &Device::Cpu,
-            )?;
+            )?
+            .to_dtype(dtype)?;
             let run = |sink: Option<GradSink>| -> Result<(Tensor, GradStore)> {
                 let be = CandleBackend {
                     device: Device::Cpu,
