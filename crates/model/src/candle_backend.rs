@@ -18,12 +18,11 @@ pub struct CandleBackend {
     pub device: Device,
     /// Training mode: BatchNorm uses batch statistics and updates its running statistics.
     pub train: bool,
-    /// Where gradients go aside during a backward: with a sink, a tracked training forward on
-    /// the CPU runs each RPGAN bucket as one node ([`crate::grouped`]), whose blocks hand
-    /// their parameter gradients there, and every convolution whose weight is a variable hands
-    /// its weight's gradient there (any model, [`crate::conv`]); so the caller merges the sink
-    /// after every backward of what this backend computed ([`GradSink::merge_into`]).
-    /// Without one, buckets gather and scatter and candle's backward gets every gradient.
+    /// Where an RPGAN bucket's blocks hand their parameter gradients during a backward: with a
+    /// sink, a tracked training forward on the CPU runs each bucket as one node
+    /// ([`crate::grouped`]), and the caller merges the sink after every backward of what this
+    /// backend computed ([`GradSink::merge_into`]). Without one, buckets gather and scatter
+    /// and candle's backward gets every gradient.
     pub sink: Option<GradSink>,
 }
 
@@ -111,7 +110,7 @@ impl Backend for CandleBackend {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
-        let y = crate::conv::conv2d_to(x, w, stride, padding, self.sink.as_ref())?; // [N, O, H', W']
+        let y = crate::conv::conv2d(x, w, stride, padding)?; // [N, O, H', W']
         add_bias(y, b)
     }
 
@@ -123,7 +122,7 @@ impl Backend for CandleBackend {
         stride: usize,
         padding: usize,
     ) -> Result<Tensor> {
-        let y = crate::conv::conv_transpose2d_to(x, w, stride, padding, self.sink.as_ref())?; // [N, O, H', W']
+        let y = crate::conv::conv_transpose2d(x, w, stride, padding)?; // [N, O, H', W']
         add_bias(y, b)
     }
 

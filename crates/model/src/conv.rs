@@ -7,23 +7,11 @@
 //! own ops.
 
 use crate::conv_op::ConvOp;
-use crate::grouped::GradSink;
 use crate::im2col::Geometry;
 use candle_core::{Result, Tensor};
 
 /// `x [N, C, H, W]` convolved with `w [O, C, K, K]`: `[N, O, Ho, Wo]`.
 pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    conv2d_to(x, w, stride, pad, None)
-}
-
-/// [`conv2d`], a weight's gradient (where it is a variable) handed to `sink` in training.
-pub fn conv2d_to(
-    x: &Tensor,
-    w: &Tensor,
-    stride: usize,
-    pad: usize,
-    sink: Option<&GradSink>,
-) -> Result<Tensor> {
     let (_, c, h, wd) = x.dims4()?;
     let (_, c2, k, _) = w.dims4()?;
     if c != c2 {
@@ -33,25 +21,13 @@ pub fn conv2d_to(
         return x.conv2d(w, pad, stride, 1, 1);
     }
     let g = Geometry::new(c, h, wd, k, stride, pad);
-    ConvOp::Conv { g, cols: None }.apply(x, w, sink)
+    ConvOp::Conv { g, cols: None }.apply(x, w)
 }
 
 /// `x [N, I, H, W]` transposed-convolved with `w [I, O, K, K]` (PyTorch layout):
 /// `[N, O, (H-1)s - 2p + K, ...]`. It is the adjoint of a convolution over the output, so it
 /// is col2im of `W^T x`.
 pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
-    conv_transpose2d_to(x, w, stride, pad, None)
-}
-
-/// [`conv_transpose2d`], a weight's gradient (where it is a variable) handed to `sink` in
-/// training.
-pub fn conv_transpose2d_to(
-    x: &Tensor,
-    w: &Tensor,
-    stride: usize,
-    pad: usize,
-    sink: Option<&GradSink>,
-) -> Result<Tensor> {
     let (_, i, h, wd) = x.dims4()?;
     let (i2, o, k, _) = w.dims4()?;
     if i != i2 {
@@ -68,7 +44,7 @@ pub fn conv_transpose2d_to(
     if (g.gh, g.gw) != (h, wd) {
         candle_core::bail!("conv_transpose2d: unsupported geometry");
     }
-    ConvOp::Transpose { g }.apply(x, w, sink)
+    ConvOp::Transpose { g }.apply(x, w)
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 //! when that tensor is tracked. The node copies its weights for its GEMM (a custom op sees
 //! storage, not tensors), which is why renders take the chain.
 
-use crate::grouped::GradSink;
 use crate::im2col::{self, Geometry, Im2Col};
 use crate::layout::{self, SwapOuter};
 use crate::par;
@@ -162,24 +161,13 @@ pub(crate) enum ConvOp {
 
 impl ConvOp {
     /// The convolution of `x` with `w`: the chain of ops where neither is tracked (a render),
-    /// else this one node. With a `sink`, the gradient of a weight that is a variable goes
-    /// there ([`GradSink::merge_into`]) instead of into candle's backward, which would add it
-    /// into a zeroed tensor of its own: two passes over every weight of a generator.
-    pub(crate) fn apply(
-        mut self,
-        x: &Tensor,
-        w: &Tensor,
-        sink: Option<&GradSink>,
-    ) -> Result<Tensor> {
+    /// else this one node.
+    pub(crate) fn apply(mut self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
         if x.track_op() || w.track_op() {
             if let ConvOp::Conv { cols, .. } = &mut self {
                 *cols = w.track_op().then(|| Mutex::new(None));
             }
-            let sink = sink
-                .filter(|_| w.is_variable() && w.is_contiguous())
-                .cloned();
-            let node = ConvNode { op: self, sink };
-            return x.contiguous()?.apply_op2(&w.contiguous()?, node);
+            return x.contiguous()?.apply_op2(&w.contiguous()?, self);
         }
         match self {
             ConvOp::Conv { g, .. } => conv_chain(x, w, g),
@@ -218,16 +206,9 @@ impl ConvOp {
     }
 }
 
-/// [`ConvOp`] as a node of candle's graph, and where its weight's gradient goes (`None`:
-/// candle's backward).
-struct ConvNode {
-    op: ConvOp,
-    sink: Option<GradSink>,
-}
-
-impl CustomOp2 for ConvNode {
+impl CustomOp2 for ConvOp {
     fn name(&self) -> &'static str {
-        match &self.op {
+        match self {
             ConvOp::Conv { .. } => "ganscope-conv2d",
             ConvOp::Transpose { .. } => "ganscope-conv-transpose2d",
         }
@@ -240,13 +221,13 @@ impl CustomOp2 for ConvNode {
         ws: &CpuStorage,
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, rows) = match self.op {
+        let (g, rows) = match *self {
             ConvOp::Conv { g, .. } | ConvOp::Transpose { g } => (g, wl.dims()[0]),
         };
         let w = (rows, g.c * g.k * g.k);
         match xs {
-            CpuStorage::F32(_) => self.op.fwd::<f32>((xs, xl), (ws, wl), w),
-            CpuStorage::F64(_) => self.op.fwd::<f64>((xs, xl), (ws, wl), w),
+            CpuStorage::F32(_) => self.fwd::<f32>((xs, xl), (ws, wl), w),
+            CpuStorage::F64(_) => self.fwd::<f64>((xs, xl), (ws, wl), w),
             _ => candle_core::bail!("the CPU convolutions support f32 and f64"),
         }
     }
@@ -259,11 +240,10 @@ impl CustomOp2 for ConvNode {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (need_dx, need_dw) = (x.track_op(), w.track_op());
-        let w_id = w.id(); // the variable's, for the sink; `detach` gives a new id
         let (x, w, grad) = (x.detach(), w.detach(), grad.detach());
         // the input's gradient is the other chain, the weight's a GEMM with the image side's
         // columns; the piece both share is computed once
-        let (dx, dw) = match self.op {
+        let (dx, dw) = match *self {
             ConvOp::Conv { g, ref cols } => {
                 let c = g.c * g.k * g.k;
                 let dx = need_dx.then(|| {
@@ -317,14 +297,7 @@ impl CustomOp2 for ConvNode {
                 (dx, dw)
             }
         };
-        let dw = dw.transpose()?;
-        match (&self.sink, dw) {
-            (Some(sink), Some(dw)) => {
-                sink.push(w_id, dw);
-                Ok((dx.transpose()?, None))
-            }
-            (_, dw) => Ok((dx.transpose()?, dw)),
-        }
+        Ok((dx.transpose()?, dw.transpose()?))
     }
 }
 

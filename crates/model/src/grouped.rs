@@ -24,11 +24,10 @@ use candle_core::{
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
 
-/// The gradients that grouped buckets (their blocks' parameters) and convolutions (their
-/// weights, where variables) handed aside in a backward, to be added into that backward's
-/// [`GradStore`] ([`GradSink::merge_into`]). A forward whose backend holds a sink
-/// ([`CandleBackend::sink`]) must merge it after every backward, or those tensors get no
-/// gradient from it.
+/// The parameter gradients that grouped buckets computed in a backward, to be added into
+/// that backward's [`GradStore`] ([`GradSink::merge_into`]). A forward whose backend holds a
+/// sink ([`CandleBackend::sink`]) must merge it after every backward, or the blocks'
+/// parameters get no gradient from it.
 #[derive(Clone, Debug, Default)]
 pub struct GradSink(Arc<Mutex<Vec<(TensorId, Tensor)>>>);
 
@@ -58,12 +57,6 @@ impl GradSink {
             Ok(mut v) => std::mem::take(&mut *v),
             Err(p) => std::mem::take(&mut *p.into_inner()),
         }
-    }
-
-    /// Hands in the gradient `g` of the variable `id` (a convolution's weight,
-    /// [`crate::conv`]).
-    pub(crate) fn push(&self, id: TensorId, g: Tensor) {
-        self.extend(vec![(id, g)]);
     }
 
     fn extend(&self, items: Vec<(TensorId, Tensor)>) {

@@ -132,8 +132,7 @@ pub struct Trainer {
     pub groups: Option<Vec<usize>>,
     perm: Option<(u64, Vec<usize>)>,
     /// The gradients that this trainer's forwards hand aside during a backward (the grouped
-    /// buckets' parameters, the convolutions' weights: [`GradSink`]), merged by
-    /// [`Trainer::backward`].
+    /// buckets' parameters: [`GradSink`]), merged by [`Trainer::backward`].
     sink: GradSink,
 }
 
@@ -333,7 +332,7 @@ impl Trainer {
 
     /// The backend of this trainer's forwards (`train`: BatchNorm on batch statistics), with
     /// its sink: a backward of anything it computes must go through [`Trainer::backward`], or
-    /// the blocks' and convolutions' weights get no gradient.
+    /// an RPGAN's blocks get no gradient.
     pub fn backend(&self, train: bool) -> CandleBackend {
         CandleBackend {
             device: self.device.clone(),
@@ -431,8 +430,8 @@ impl Trainer {
     }
 
     /// The gradients of `loss`, a function of this trainer's training-mode forwards: the
-    /// backward, with the gradients that the grouped buckets and the convolutions handed to
-    /// the sink merged in ([`GradSink`]).
+    /// backward, with the gradients that the grouped buckets handed to the sink merged in
+    /// ([`GradSink`]).
     pub fn backward(&self, loss: &Tensor) -> Result<GradStore> {
         self.sink.clear();
         let mut grads = loss.backward()?;
