@@ -348,3 +348,42 @@ impl CustomOp1 for Col2Im {
         Ok(Some(grad.contiguous()?.apply_op1(Im2Col(self.0))?))
     }
 }
+
+/// [`col2im_into`] of `cols [C*K*K, gh*gw*b]` whose columns have the sample innermost,
+/// into `out [b, C, H, W]`: each tap's blocks are added into a channel's phase planes laid
+/// out `[cell, b]` (one channel per task), and the images are gathered from them at the end
+/// (one sample per task). The sums are those of [`col2im_into`], in the same order.
+pub(crate) fn col2im_minor_into<T: candle_core::WithDType>(g: Geometry, cols: &[T], out: &mut [T]) {
+    let b = out.len() / g.image_len().max(1);
+    let grid = g.gh * g.gw;
+    let (ph, pw) = g.plane_dims();
+    let plane = ph * pw;
+    let np = g.stride * g.stride * plane;
+    let blocks = g.blocks();
+    let taps = g.k * g.k;
+    let mut planes = vec![T::zero(); g.c * np * b];
+    par::chunks_mut(&mut planes, np * b, |c, pl| {
+        for blk in &blocks {
+            let src = &cols[((c * taps + blk.tap) * grid + blk.grid) * b..][..blk.len * b];
+            let dst = &mut pl[(blk.plane * plane + blk.at) * b..][..blk.len * b];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d += v;
+            }
+        }
+    });
+    let s = g.stride;
+    let map: Vec<usize> = (0..g.h * g.w)
+        .map(|p| {
+            let (y, x) = (p / g.w, p % g.w);
+            ((y % s) * s + x % s) * plane + (y / s) * pw + x / s
+        })
+        .collect();
+    par::chunks_mut(out, g.image_len(), |nn, img| {
+        for (c, ic) in img.chunks_exact_mut(g.h * g.w).enumerate() {
+            let pl = &planes[c * np * b..][..np * b];
+            for (o, &m) in ic.iter_mut().zip(&map) {
+                *o = pl[m * b + nn];
+            }
+        }
+    });
+}
