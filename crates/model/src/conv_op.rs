@@ -50,13 +50,26 @@ fn part_samples<T: WithDType>(g: &Geometry, n: usize, bytes: usize, weights: usi
     (limit / (g.cols_len() * size).max(1)).clamp(1, n.max(1))
 }
 
+/// How the columns of a transposed convolution's GEMM are ordered: by sample then grid
+/// cell (the `[I, b*gh*gw]` side a layout swap gives), or by grid cell then sample (`[I,
+/// gh*gw*b]`). With the sample innermost, each tap's block in col2im is `len x b` contiguous
+/// values where a 4x4 grid gave blocks of 3-4 ([`im2col::col2im_minor_into`]); the sums are
+/// the same.
+#[derive(Clone, Copy)]
+enum Columns {
+    SampleMajor,
+    SampleMinor,
+}
+
 /// `[N, C, H, W]` (geometry `g`, `N = n`): col2im of `wt [C*K*K, I]` times `side(s, b)`, the
-/// `[I, b*gh*gw]` side of samples `s..s+b`, a few samples at a time ([`PART_COLS_BYTES`]),
-/// each part's image written in place, the parts on rayon's threads ([`par::parts_mut`]).
+/// `[I, b*gh*gw]` side of samples `s..s+b` in the column order `order`, a few samples at a
+/// time ([`PART_COLS_BYTES`]), each part's image written in place, the parts on rayon's
+/// threads ([`par::parts_mut`]).
 fn col2im_parts<T: WithDType>(
     wt: &Tensor,
     n: usize,
     g: Geometry,
+    order: Columns,
     side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
 ) -> Result<Vec<T>> {
     let chunk = part_samples::<T>(&g, n, PART_COLS_BYTES, wt.elem_count());
@@ -65,7 +78,10 @@ fn col2im_parts<T: WithDType>(
         let cols = wt.matmul(&side(p * chunk, part.len() / g.image_len())?)?; // [C*K*K, b*gh*gw]
         on_cpu(&cols, |cs, cl| {
             let (cols, _) = im2col::input::<T>(cs, cl, g.cols_len())?;
-            im2col::col2im_into(g, cols, part);
+            match order {
+                Columns::SampleMajor => im2col::col2im_into(g, cols, part),
+                Columns::SampleMinor => im2col::col2im_minor_into(g, cols, part),
+            }
             Ok(())
         })
     })?;
@@ -77,12 +93,21 @@ fn col2im_parts_tensor(
     wt: &Tensor,
     n: usize,
     g: Geometry,
+    order: Columns,
     side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
 ) -> Result<Tensor> {
     let shape = (n, g.c, g.h, g.w);
     match wt.dtype() {
-        DType::F32 => Tensor::from_vec(col2im_parts::<f32>(wt, n, g, side)?, shape, wt.device()),
-        DType::F64 => Tensor::from_vec(col2im_parts::<f64>(wt, n, g, side)?, shape, wt.device()),
+        DType::F32 => Tensor::from_vec(
+            col2im_parts::<f32>(wt, n, g, order, side)?,
+            shape,
+            wt.device(),
+        ),
+        DType::F64 => Tensor::from_vec(
+            col2im_parts::<f64>(wt, n, g, order, side)?,
+            shape,
+            wt.device(),
+        ),
         d => candle_core::bail!("the CPU convolutions support f32 and f64, not {d:?}"),
     }
 }
@@ -116,44 +141,27 @@ fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>,
 
 /// `x [N, I, gh, gw]` transposed-convolved with `w [I, C, K, K]` into `[N, C, H, W]`
 /// (geometry `g`): col2im of `W^T x`, the adjoint of [`conv_chain`], in parts
-/// ([`col2im_parts`]).
+/// ([`col2im_parts`]), the GEMM's columns with the sample innermost where there are several
+/// (the page's render of the bundled 32x32 generator at batch 64 went 47.7 -> 39.1 ms with
+/// them; the same bits).
 fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     let (n, i) = (x.dim(0)?, w.dim(0)?);
     let wt = w.reshape((i, g.c * g.k * g.k))?.t()?; // [C*K*K, I]
     let x = x.contiguous()?;
-    // a render: the GEMM's columns with the sample innermost, so each tap's block in col2im
-    // is `len x b` contiguous values, where a 4x4 grid gave blocks of 3-4 (the page's render
-    // of the bundled 32x32 generator at batch 64 went 47.7 -> 39.1 ms; the same bits)
-    if n > 1 && x.dtype() == DType::F32 {
-        let grid = g.gh * g.gw;
-        let chunk = part_samples::<f32>(&g, n, PART_COLS_BYTES, wt.elem_count());
-        let mut out = vec![0f32; n * g.image_len()];
-        par::parts_mut(&mut out, chunk * g.image_len(), |p, part| {
-            let b = part.len() / g.image_len();
-            let xs = x.narrow(0, p * chunk, b)?.contiguous()?;
-            let side = on_cpu(&xs, |s, l| {
-                let (v, _) = im2col::input::<f32>(s, l, i * grid)?;
-                Tensor::from_vec(
-                    layout::transpose_blocks(v, b, i * grid),
-                    (i, grid * b),
-                    &Device::Cpu,
-                )
-            })?; // [I, gh*gw*b]
-            let cols = wt.matmul(&side)?;
-            on_cpu(&cols, |cs, cl| {
-                let (c, _) = im2col::input::<f32>(cs, cl, g.cols_len())?;
-                im2col::col2im_minor_into(g, c, part);
-                Ok(())
-            })
-        })?;
-        return Tensor::from_vec(out, (n, g.c, g.h, g.w), x.device());
-    }
-    col2im_parts_tensor(&wt, n, g, |s, b| {
-        x.narrow(0, s, b)?.apply_op1(SwapOuter {
-            a: b,
-            b: i,
-            out: (i, b * g.gh * g.gw).into(),
-        }) // [I, b*gh*gw]
+    let grid = g.gh * g.gw;
+    // one sample: both orders are the same matrix, and col2im by samples was 0.1 ms faster
+    // in the page
+    let order = if n > 1 {
+        Columns::SampleMinor
+    } else {
+        Columns::SampleMajor
+    };
+    col2im_parts_tensor(&wt, n, g, order, |s, b| {
+        let part = x.narrow(0, s, b)?; // [b, I, gh, gw]
+        if b == 1 {
+            return part.reshape((i, grid)); // [I, gh*gw]
+        }
+        transposed_blocks(&part, b, i * grid)?.reshape((i, grid * b)) // [I, gh*gw*b]
     })
 }
 
@@ -223,7 +231,7 @@ impl ConvOp {
                 let grid = g.gh * g.gw;
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
                 let wt = w.t()?; // [C*K*K, I]
-                let out = col2im_parts::<T>(&wt, n, g, |s, b| {
+                let out = col2im_parts::<T>(&wt, n, g, Columns::SampleMajor, |s, b| {
                     let xm = layout::swap_outer(&x[s * wo * grid..(s + b) * wo * grid], b, wo);
                     Tensor::from_vec(xm, (wo, b * grid), &Device::Cpu) // [I, b*gh*gw]
                 })?;
@@ -276,7 +284,7 @@ impl CustomOp2 for ConvOp {
                 let dx = need_dx.then(|| {
                     let wt = w.reshape((w.dim(0)?, c))?.t()?; // [C*K*K, O]
                     let grad = grad.contiguous()?;
-                    col2im_parts_tensor(&wt, grad.dim(0)?, g, |s, b| {
+                    col2im_parts_tensor(&wt, grad.dim(0)?, g, Columns::SampleMajor, |s, b| {
                         side_matrix(&grad.narrow(0, s, b)?, g) // [O, b*gh*gw]
                     }) // [N, C, H, W]
                 });
@@ -370,13 +378,18 @@ fn sum_of_products(pairs: Vec<(Tensor, Tensor)>) -> Result<Tensor> {
 /// crate's AVX-512 kernels ran a third as fast with that side as a transposed view of
 /// `[R, N*gh*gw]` (`gy cols^T`) as with it row-major; its AVX2 kernel about as fast either way.
 fn position_rows(t: &Tensor, g: Geometry) -> Result<Tensor> {
+    transposed_blocks(t, t.dim(1)?, g.gh * g.gw)
+}
+
+/// `t`'s values as `[N, R, G]` with each `[R, G]` block transposed
+/// ([`layout::transpose_blocks`]): the matrix `[N*G, R]`.
+fn transposed_blocks(t: &Tensor, r: usize, grid: usize) -> Result<Tensor> {
     fn rows<T: WithDType>(s: &CpuStorage, l: &Layout, r: usize, grid: usize) -> Result<Tensor> {
         let (x, n) = im2col::input::<T>(s, l, r * grid)?;
         let y = layout::transpose_blocks(x, r, grid);
         Tensor::from_vec(y, (n * grid, r), &Device::Cpu)
     }
     let t = t.contiguous()?;
-    let (r, grid) = (t.dim(1)?, g.gh * g.gw);
     on_cpu(&t, |s, l| match s {
         CpuStorage::F32(_) => rows::<f32>(s, l, r, grid),
         CpuStorage::F64(_) => rows::<f64>(s, l, r, grid),
