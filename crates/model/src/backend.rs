@@ -194,6 +194,20 @@ pub trait Backend {
         stride: usize,
         padding: usize,
     ) -> Result<Self::Tensor>;
+    /// [`Backend::conv_transpose2d`], then BatchNorm (`bn`), then `act`, each when given; a
+    /// backend may fuse them (candle's CPU does in renders: one pass per part of samples as
+    /// col2im writes it).
+    fn conv_transpose2d_then(
+        &self,
+        x: &Self::Tensor,
+        w: &Self::Tensor,
+        b: Option<&Self::Tensor>,
+        (stride, padding): (usize, usize),
+        bn: Option<&BatchNormParams<Self::Tensor>>,
+        act: Option<Activation>,
+    ) -> Result<Self::Tensor> {
+        conv_transpose2d_then_unfused(self, x, w, b, (stride, padding), bn, act)
+    }
     /// BatchNorm over (N, H, W) per channel: batch statistics in training mode (and the
     /// running statistics updated), running statistics otherwise.
     fn batch_norm(
@@ -268,5 +282,24 @@ pub trait Backend {
         let d: Vec<usize> = (k..2 * k).chain(k..2 * k).collect();
         let mixed = self.mix(&ext, &d, channels, mask)?; // [2K, C, H, W]
         self.select_batch(&mixed, &(0..k).collect::<Vec<_>>()) // [K, C, H, W]
+    }
+}
+
+/// [`Backend::conv_transpose2d_then`] as its three ops, one after the other.
+pub fn conv_transpose2d_then_unfused<B: Backend + ?Sized>(
+    be: &B,
+    x: &B::Tensor,
+    w: &B::Tensor,
+    b: Option<&B::Tensor>,
+    (stride, padding): (usize, usize),
+    bn: Option<&BatchNormParams<B::Tensor>>,
+    act: Option<Activation>,
+) -> Result<B::Tensor> {
+    let y = be.conv_transpose2d(x, w, b, stride, padding)?; // [N, O, H', W']
+    match (bn, act) {
+        (Some(p), Some(a)) => be.batch_norm_act(&y, p, a),
+        (Some(p), None) => be.batch_norm(&y, p),
+        (None, Some(a)) => be.activation(&y, a),
+        (None, None) => Ok(y),
     }
 }

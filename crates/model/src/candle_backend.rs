@@ -3,9 +3,10 @@
 
 use crate::backend::Init;
 use crate::backend::{
-    run_groups_gathered, Activation, Backend, BatchNormParams, Group, ParamSource, RunGroup,
-    BN_EPS, BN_MOMENTUM,
+    conv_transpose2d_then_unfused, run_groups_gathered, Activation, Backend, BatchNormParams,
+    Group, ParamSource, RunGroup, BN_EPS, BN_MOMENTUM,
 };
+use crate::epilogue::Epilogue;
 use crate::grouped::{self, GradSink};
 use crate::{fused, Error, Result};
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -126,6 +127,39 @@ impl Backend for CandleBackend {
         add_bias(y, b)
     }
 
+    fn conv_transpose2d_then(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: Option<&Tensor>,
+        (stride, padding): (usize, usize),
+        bn: Option<&BatchNormParams<Tensor>>,
+        act: Option<Activation>,
+    ) -> Result<Tensor> {
+        // a render on the CPU: the bias, BatchNorm and activation in col2im's pass
+        let untracked = !(x.track_op() || w.track_op() || b.is_some_and(Tensor::track_op));
+        let f32s = w.dtype() == DType::F32 && b.is_none_or(|b| b.dtype() == DType::F32);
+        if self.train || !untracked || !f32s || !fused::applies(x, act) {
+            let sp = (stride, padding);
+            return conv_transpose2d_then_unfused(self, x, w, b, sp, bn, act);
+        }
+        let affine = match bn {
+            Some(p) => {
+                let (scale, shift) = eval_affine(p)?;
+                Some((scale.to_vec1::<f32>()?, shift.to_vec1::<f32>()?))
+            }
+            None => None,
+        };
+        let epi = Epilogue {
+            bias: b.map(|b| b.flatten_all()?.to_vec1::<f32>()).transpose()?,
+            affine,
+            act,
+        };
+        Ok(crate::conv::conv_transpose2d_then(
+            x, w, stride, padding, &epi,
+        )?) // [N, O, H', W']
+    }
+
     fn batch_norm(&self, x: &Tensor, p: &BatchNormParams<Tensor>) -> Result<Tensor> {
         self.batch_norm_then(x, p, None)
     }
@@ -220,9 +254,7 @@ impl CandleBackend {
         }
         let x = x.contiguous()?;
         if !self.train {
-            let inv = (&p.running_var + BN_EPS)?.sqrt()?.recip()?; // [C]
-            let scale = (&p.weight * inv)?;
-            let shift = (&p.bias - (&p.running_mean * &scale)?)?;
+            let (scale, shift) = eval_affine(p)?;
             return Ok(x.apply_op3(&scale, &shift, fused::AffineAct(act))?); // [N, C, H, W]
         }
         let stats = fused::Stats::default();
@@ -250,6 +282,14 @@ impl CandleBackend {
         )?;
         Ok(y)
     }
+}
+
+/// A BatchNorm with running statistics as `x scale + shift`, `[C]` each.
+fn eval_affine(p: &BatchNormParams<Tensor>) -> Result<(Tensor, Tensor)> {
+    let inv = (&p.running_var + BN_EPS)?.sqrt()?.recip()?; // [C]
+    let scale = (&p.weight * inv)?;
+    let shift = (&p.bias - (&p.running_mean * &scale)?)?;
+    Ok((scale, shift))
 }
 
 /// `y + b` with `b` per channel (dimension 1): fused on the CPU.

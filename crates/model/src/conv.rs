@@ -7,6 +7,7 @@
 //! own ops.
 
 use crate::conv_op::ConvOp;
+use crate::epilogue::Epilogue;
 use crate::im2col::Geometry;
 use candle_core::{Result, Tensor};
 
@@ -28,12 +29,24 @@ pub fn conv2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tenso
 /// `[N, O, (H-1)s - 2p + K, ...]`. It is the adjoint of a convolution over the output, so it
 /// is col2im of `W^T x`.
 pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Result<Tensor> {
+    conv_transpose2d_then(x, w, stride, pad, &Epilogue::default())
+}
+
+/// [`conv_transpose2d`], then the per-channel epilogue `epi` on each part of samples as it
+/// is written (an untracked f32 render on the CPU; an empty epilogue anywhere).
+pub(crate) fn conv_transpose2d_then(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    pad: usize,
+    epi: &Epilogue,
+) -> Result<Tensor> {
     let (_, i, h, wd) = x.dims4()?;
     let (i2, o, k, _) = w.dims4()?;
     if i != i2 {
         candle_core::bail!("conv_transpose2d: input has {i} channels, kernel expects {i2}");
     }
-    if !x.device().is_cpu() {
+    if !x.device().is_cpu() && epi.is_empty() {
         return x.conv_transpose2d(w, pad, 0, stride, 1);
     }
     let (ho, wo) = (
@@ -44,7 +57,7 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize, pad: usize) -> Re
     if (g.gh, g.gw) != (h, wd) {
         candle_core::bail!("conv_transpose2d: unsupported geometry");
     }
-    ConvOp::Transpose { g }.apply(x, w)
+    ConvOp::Transpose { g }.apply_then(x, w, epi)
 }
 
 #[cfg(test)]

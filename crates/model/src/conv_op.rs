@@ -10,6 +10,7 @@
 //! when that tensor is tracked. The node copies its weights for its GEMM (a custom op sees
 //! storage, not tensors), which is why renders take the chain.
 
+use crate::epilogue::Epilogue;
 use crate::im2col::{self, Geometry, Im2Col};
 use crate::layout::{self, SwapOuter};
 use crate::par;
@@ -63,14 +64,15 @@ enum Columns {
 
 /// `[N, C, H, W]` (geometry `g`, `N = n`): col2im of `wt [C*K*K, I]` times `side(s, b)`, the
 /// `[I, b*gh*gw]` side of samples `s..s+b` in the column order `order`, a few samples at a
-/// time ([`PART_COLS_BYTES`]), each part's image written in place, the parts on rayon's
-/// threads ([`par::parts_mut`]).
+/// time ([`PART_COLS_BYTES`]), each part's image written in place and then given to `post`,
+/// the parts on rayon's threads ([`par::parts_mut`]).
 fn col2im_parts<T: WithDType>(
     wt: &Tensor,
     n: usize,
     g: Geometry,
     order: Columns,
     side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
+    post: impl Fn(&mut [T]) + Sync,
 ) -> Result<Vec<T>> {
     let chunk = part_samples::<T>(&g, n, PART_COLS_BYTES, wt.elem_count());
     let mut out = vec![T::zero(); n * g.image_len()];
@@ -82,33 +84,39 @@ fn col2im_parts<T: WithDType>(
                 Columns::SampleMajor => im2col::col2im_into(g, cols, part),
                 Columns::SampleMinor => im2col::col2im_minor_into(g, cols, part),
             }
+            post(part);
             Ok(())
         })
     })?;
     Ok(out)
 }
 
-/// [`col2im_parts`] as a tensor of `wt`'s dtype (f32 or f64).
+/// [`col2im_parts`] as a tensor of `wt`'s dtype (f32 or f64), each part then given the
+/// epilogue `epi` (f32 only).
 fn col2im_parts_tensor(
     wt: &Tensor,
     n: usize,
     g: Geometry,
     order: Columns,
     side: impl Fn(usize, usize) -> Result<Tensor> + Sync,
+    epi: &Epilogue,
 ) -> Result<Tensor> {
     let shape = (n, g.c, g.h, g.w);
+    let (c, l) = (g.c, g.h * g.w);
     match wt.dtype() {
         DType::F32 => Tensor::from_vec(
-            col2im_parts::<f32>(wt, n, g, order, side)?,
+            col2im_parts::<f32>(wt, n, g, order, side, |p| epi.apply(p, c, l))?,
             shape,
             wt.device(),
         ),
-        DType::F64 => Tensor::from_vec(
-            col2im_parts::<f64>(wt, n, g, order, side)?,
+        DType::F64 if epi.is_empty() => Tensor::from_vec(
+            col2im_parts::<f64>(wt, n, g, order, side, |_| {})?,
             shape,
             wt.device(),
         ),
-        d => candle_core::bail!("the CPU convolutions support f32 and f64, not {d:?}"),
+        d => candle_core::bail!(
+            "the CPU convolutions support f32 and f64 (an epilogue f32), not {d:?}"
+        ),
     }
 }
 
@@ -144,7 +152,7 @@ fn conv_parts<T: WithDType>(w: &Tensor, x: &[T], g: Geometry) -> Result<(Vec<T>,
 /// ([`col2im_parts`]), the GEMM's columns with the sample innermost where there are several
 /// (the page's render of the bundled 32x32 generator at batch 64 went 47.7 -> 39.1 ms with
 /// them; the same bits).
-fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
+fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry, epi: &Epilogue) -> Result<Tensor> {
     let (n, i) = (x.dim(0)?, w.dim(0)?);
     let wt = w.reshape((i, g.c * g.k * g.k))?.t()?; // [C*K*K, I]
     let x = x.contiguous()?;
@@ -156,13 +164,20 @@ fn transpose_chain(x: &Tensor, w: &Tensor, g: Geometry) -> Result<Tensor> {
     } else {
         Columns::SampleMajor
     };
-    col2im_parts_tensor(&wt, n, g, order, |s, b| {
-        let part = x.narrow(0, s, b)?; // [b, I, gh, gw]
-        if b == 1 {
-            return part.reshape((i, grid)); // [I, gh*gw]
-        }
-        transposed_blocks(&part, b, i * grid)?.reshape((i, grid * b)) // [I, gh*gw*b]
-    })
+    col2im_parts_tensor(
+        &wt,
+        n,
+        g,
+        order,
+        |s, b| {
+            let part = x.narrow(0, s, b)?; // [b, I, gh, gw]
+            if b == 1 {
+                return part.reshape((i, grid)); // [I, gh*gw]
+            }
+            transposed_blocks(&part, b, i * grid)?.reshape((i, grid * b)) // [I, gh*gw*b]
+        },
+        epi,
+    )
 }
 
 /// Runs `f` on `t`'s CPU storage and layout.
@@ -197,7 +212,17 @@ pub(crate) enum ConvOp {
 impl ConvOp {
     /// The convolution of `x` with `w`: the chain of ops where neither is tracked (a render),
     /// else this one node.
-    pub(crate) fn apply(mut self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    pub(crate) fn apply(self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
+        self.apply_then(x, w, &Epilogue::default())
+    }
+
+    /// [`ConvOp::apply`], then the epilogue `epi` (a transposed convolution's only, and only
+    /// untracked: training's forward runs the epilogue's ops as nodes of their own).
+    pub(crate) fn apply_then(mut self, x: &Tensor, w: &Tensor, epi: &Epilogue) -> Result<Tensor> {
+        let fused = matches!(self, ConvOp::Transpose { .. }) && !(x.track_op() || w.track_op());
+        if !fused && !epi.is_empty() {
+            candle_core::bail!("an epilogue needs an untracked transposed convolution");
+        }
         if x.track_op() || w.track_op() {
             if let ConvOp::Conv { cols, .. } = &mut self {
                 *cols = w.track_op().then(|| Mutex::new(None));
@@ -206,7 +231,7 @@ impl ConvOp {
         }
         match self {
             ConvOp::Conv { g, .. } => conv_chain(x, w, g),
-            ConvOp::Transpose { g } => transpose_chain(x, w, g),
+            ConvOp::Transpose { g } => transpose_chain(x, w, g, epi),
         }
     }
 
@@ -231,10 +256,11 @@ impl ConvOp {
                 let grid = g.gh * g.gw;
                 let (x, n) = im2col::input::<T>(xs, xl, wo * grid)?;
                 let wt = w.t()?; // [C*K*K, I]
-                let out = col2im_parts::<T>(&wt, n, g, Columns::SampleMajor, |s, b| {
+                let side = |s, b| {
                     let xm = layout::swap_outer(&x[s * wo * grid..(s + b) * wo * grid], b, wo);
                     Tensor::from_vec(xm, (wo, b * grid), &Device::Cpu) // [I, b*gh*gw]
-                })?;
+                };
+                let out = col2im_parts::<T>(&wt, n, g, Columns::SampleMajor, side, |_| {})?;
                 Ok((T::to_cpu_storage_owned(out), (n, g.c, g.h, g.w).into()))
             }
         }
@@ -284,9 +310,10 @@ impl CustomOp2 for ConvOp {
                 let dx = need_dx.then(|| {
                     let wt = w.reshape((w.dim(0)?, c))?.t()?; // [C*K*K, O]
                     let grad = grad.contiguous()?;
-                    col2im_parts_tensor(&wt, grad.dim(0)?, g, Columns::SampleMajor, |s, b| {
-                        side_matrix(&grad.narrow(0, s, b)?, g) // [O, b*gh*gw]
-                    }) // [N, C, H, W]
+                    let side = |s, b| side_matrix(&grad.narrow(0, s, b)?, g); // [O, b*gh*gw]
+                    let none = Epilogue::default();
+                    col2im_parts_tensor(&wt, grad.dim(0)?, g, Columns::SampleMajor, side, &none)
+                    // [N, C, H, W]
                 });
                 let kept = cols.as_ref().and_then(|m| m.lock().ok()?.take());
                 let dw = need_dw.then(|| {

@@ -30,7 +30,7 @@ pub fn applies(x: &Tensor, act: Act) -> bool {
 }
 
 #[inline]
-fn apply(act: Act, z: f32) -> f32 {
+pub(crate) fn apply(act: Act, z: f32) -> f32 {
     match act {
         None => z,
         Some(Activation::Relu) => {
@@ -136,16 +136,16 @@ macro_rules! specialise {
                 let $f = |z: f32| $kernel(None, z);
                 $body
             }
-            Some(Activation::Relu) => {
-                let $f = |z: f32| $kernel(Some(Activation::Relu), z);
+            Some($crate::backend::Activation::Relu) => {
+                let $f = |z: f32| $kernel(Some($crate::backend::Activation::Relu), z);
                 $body
             }
-            Some(Activation::LeakyRelu(s)) => {
-                let $f = move |z: f32| $kernel(Some(Activation::LeakyRelu(s)), z);
+            Some($crate::backend::Activation::LeakyRelu(s)) => {
+                let $f = move |z: f32| $kernel(Some($crate::backend::Activation::LeakyRelu(s)), z);
                 $body
             }
-            Some(Activation::Tanh) => {
-                let $f = |z: f32| $kernel(Some(Activation::Tanh), z);
+            Some($crate::backend::Activation::Tanh) => {
+                let $f = |z: f32| $kernel(Some($crate::backend::Activation::Tanh), z);
                 $body
             }
             other => {
@@ -155,6 +155,7 @@ macro_rules! specialise {
         }
     };
 }
+pub(crate) use specialise;
 
 /// `y = f(x scale[c] + shift[c])` over `x [N, C, L]`, into `y`.
 fn affine_rows(
@@ -250,8 +251,19 @@ impl CustomOp2 for Bias {
         if b.len() != c {
             bail!("bias has {} entries for {c} channels", b.len());
         }
-        let ones = vec![1f32; c];
-        let y = affine_act(x, &ones, b, None, c, l);
+        let y = if l == 1 {
+            // `[N, C]` (a dense layer's output): rows of channels, not rows of one value
+            let mut y = vec![0f32; x.len()];
+            par::chunks_mut(&mut y, c, |r, yr| {
+                for ((yi, &xi), &bi) in yr.iter_mut().zip(&x[r * c..]).zip(b) {
+                    *yi = xi + bi;
+                }
+            });
+            y
+        } else {
+            let ones = vec![1f32; c];
+            affine_act(x, &ones, b, None, c, l)
+        };
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -264,6 +276,16 @@ impl CustomOp2 for Bias {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let (_, c, l) = ncl(x.dims())?;
         let db = with_data(&[g], |d| {
+            if l == 1 {
+                // `[N, C]`: the column sums, in f64 and in row order as below
+                let mut sums = vec![0f64; c];
+                for row in d[0].chunks_exact(c) {
+                    for (s, &v) in sums.iter_mut().zip(row) {
+                        *s += v as f64;
+                    }
+                }
+                return Ok(to_f32(sums));
+            }
             Ok(to_f32(channel_sums(d[0], c, l, |_, row| {
                 row_sum(l, |i| row[i])
             })))

@@ -378,12 +378,22 @@ pub(crate) fn col2im_minor_into<T: candle_core::WithDType>(g: Geometry, cols: &[
             ((y % s) * s + x % s) * plane + (y / s) * pw + x / s
         })
         .collect();
-    par::chunks_mut(out, g.image_len(), |nn, img| {
-        for (c, ic) in img.chunks_exact_mut(g.h * g.w).enumerate() {
+    // a few samples at a time: each cell's values for them are contiguous in the planes
+    let (len, hw) = (g.image_len(), g.h * g.w);
+    par::chunks_mut(out, GATHER * len, |q, imgs| {
+        let n0 = q * GATHER;
+        let k = imgs.len() / len.max(1);
+        for c in 0..g.c {
             let pl = &planes[c * np * b..][..np * b];
-            for (o, &m) in ic.iter_mut().zip(&map) {
-                *o = pl[m * b + nn];
+            for (p, &m) in map.iter().enumerate() {
+                let src = &pl[m * b + n0..][..k];
+                for (j, &v) in src.iter().enumerate() {
+                    imgs[j * len + c * hw + p] = v;
+                }
             }
         }
     });
 }
+
+/// Samples [`col2im_minor_into`] writes out together.
+const GATHER: usize = 8;

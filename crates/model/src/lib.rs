@@ -29,6 +29,7 @@ pub mod config;
 pub mod conv;
 mod conv_op;
 pub mod discriminator;
+mod epilogue;
 mod error;
 pub mod format;
 pub mod fused;

@@ -184,7 +184,8 @@ pub fn params<T: Clone>(nodes: &[Node<T>]) -> Vec<T> {
 }
 
 /// Runs a chain on `x [N, C, H, W]` (or a latent `[N, D]`, viewed as `[N, D, 1, 1]`). A
-/// BatchNorm followed by an activation runs as one fused op.
+/// BatchNorm followed by an activation runs as one fused op, and so does a transposed
+/// convolution with the BatchNorm and activation after it.
 pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Result<B::Tensor> {
     let d = b.dims(x);
     let n = d[0];
@@ -200,6 +201,7 @@ pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Resul
             i += 2;
             continue;
         }
+        let mut used = 1;
         h = match &nodes[i] {
             Node::Dense { weight, bias } => {
                 let inp = b.dims(&h)[1..].iter().product::<usize>();
@@ -215,7 +217,13 @@ pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Resul
                 stride,
                 padding,
                 transposed: true,
-            } => b.conv_transpose2d(&h, weight, bias.as_ref(), *stride, *padding)?,
+            } => {
+                let (bn, act) = after_conv(&nodes[i + 1..]);
+                used += usize::from(bn.is_some()) + usize::from(act.is_some());
+                let sp = (*stride, *padding);
+                b.conv_transpose2d_then(&h, weight, bias.as_ref(), sp, bn, act)?
+                // [N, O, H', W']
+            }
             Node::Conv {
                 weight,
                 bias,
@@ -237,7 +245,21 @@ pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Resul
                 b.add(&m, &s)?
             }
         };
-        i += 1;
+        i += used;
     }
     Ok(h)
+}
+
+/// The BatchNorm and the activation that follow a transposed convolution at the start of
+/// `rest`, where there are: [`Backend::conv_transpose2d_then`] runs them with it.
+fn after_conv<T>(rest: &[Node<T>]) -> (Option<&BatchNormParams<T>>, Option<Activation>) {
+    let bn = match rest.first() {
+        Some(Node::BatchNorm(p)) => Some(p),
+        _ => None,
+    };
+    let act = match rest.get(usize::from(bn.is_some())) {
+        Some(Node::Act(a)) => Some(*a),
+        _ => None,
+    };
+    (bn, act)
 }
