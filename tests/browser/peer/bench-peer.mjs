@@ -1,10 +1,13 @@
 // The browser benchmark against a peer (not a test; numbers for BENCHMARKS.md): the bundled
 // standard GAN in ganscope (WebGPU, and candle in wasm) and its ONNX twin (onnx_twin.py, same
 // weights) in onnxruntime-web (WebGPU EP and wasm EP, one thread), in the same headless
-// Chromium, fed the same latents. Prints the median ms per call (latents in, images read
-// back) at each batch, the ratios, and how far each output is from ganscope's CPU output.
+// Chromium, fed the same latents. Each ganscope engine is timed alternating with its peer
+// (rounds of one timing each); prints the median ms per call (latents in, images read back)
+// at each batch, the median ratio over rounds, and how far each output is from ganscope's
+// CPU output.
 //   (cd tests/browser/peer && npm ci) && pip install onnx==1.23.2
-//   node tests/browser/peer/bench-peer.mjs [min-ms-per-case]      (after ./build.sh)
+//   [MODEL=...] [ENGINES=cpu] node tests/browser/peer/bench-peer.mjs [min-ms-per-case]
+//   (after ./build.sh)
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +28,9 @@ page.on('console', (m) => { if (m.type() === 'error') console.error('page:', m.t
 await page.goto(`${base}/tests/browser/peer/bench-peer.html?model=/${MODEL}&onnx=/target/bench-peer-twin.onnx`);
 await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 120_000 });
 
-const engines = ['ganscope-cpu', 'ort-wasm', 'ganscope-gpu', 'ort-webgpu'];
+// ENGINES=cpu times the CPU pair alone (SwiftShader's WebGPU takes minutes on the face model)
+const gpu = (process.env.ENGINES || 'cpu,gpu').split(',').includes('gpu');
+const engines = ['ganscope-cpu', 'ort-wasm', ...(gpu ? ['ganscope-gpu', 'ort-webgpu'] : [])];
 const names = {};
 for (const e of engines) names[e] = await page.evaluate((e) => window.peer.load(e), e);
 for (const e of engines) {
@@ -33,24 +38,29 @@ for (const e of engines) {
   const d = await page.evaluate((e) => window.peer.diff(e, 7, 4), e);
   console.log(`${names[e]}: max |difference| from ganscope's CPU output ${d.toExponential(2)} (4 samples of seed 7)`);
 }
+// each ganscope engine against its peer, alternating in one loop (BENCHMARKS.md: the ratio
+// is the median over rounds, so that the host's drift over seconds does not pick a winner)
+const pairs = [['ganscope-cpu', 'ort-wasm'], ...(gpu ? [['ganscope-gpu', 'ort-webgpu']] : [])];
 const results = {};
 for (const n of [1, 64]) {
-  for (const e of engines) {
-    const t = await page.evaluate(([e, n, m]) => window.peer.time(e, n, 5, m), [e, n, minMs]);
-    results[`${e}|${n}`] = t.median;
-    console.log(`${names[e]}, batch ${n}: ${t.median.toFixed(2)} ms per call (median of ${t.calls}), ` +
-      `${(t.median / n).toFixed(3)} ms per image`);
+  for (const [ours, peer] of pairs) {
+    const t = await page.evaluate(([a, b, n, m]) => window.peer.race(a, b, n, m), [ours, peer, n, 2 * minMs]);
+    results[`${ours}|${n}`] = t;
+    for (const [e, ms] of [[ours, t.ours], [peer, t.peer]]) {
+      console.log(`${names[e]}, batch ${n}: ${ms.toFixed(2)} ms per call (median of ${t.rounds} rounds), ` +
+        `${(ms / n).toFixed(3)} ms per image`);
+    }
   }
 }
 console.log('\n| batch | ganscope CPU (candle in wasm) | onnxruntime-web wasm EP | ratio | ganscope WebGPU | onnxruntime-web WebGPU EP | ratio |');
 console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const n of [1, 64]) {
-  const r = (e) => results[`${e}|${n}`];
-  console.log(`| ${n} | ${r('ganscope-cpu').toFixed(2)} ms | ${r('ort-wasm').toFixed(2)} ms | ` +
-    `${(r('ort-wasm') / r('ganscope-cpu')).toFixed(2)}x | ${r('ganscope-gpu').toFixed(1)} ms | ` +
-    `${r('ort-webgpu').toFixed(1)} ms | ${(r('ort-webgpu') / r('ganscope-gpu')).toFixed(2)}x |`);
+  const c = results[`ganscope-cpu|${n}`];
+  const g = results[`ganscope-gpu|${n}`];
+  const gpuCells = g ? `${g.ours.toFixed(1)} ms | ${g.peer.toFixed(1)} ms | ${g.ratio.toFixed(2)}x` : '- | - | -';
+  console.log(`| ${n} | ${c.ours.toFixed(2)} ms | ${c.peer.toFixed(2)} ms | ${c.ratio.toFixed(2)}x | ${gpuCells} |`);
 }
-console.log('(ratio: the peer\'s time over ganscope\'s; above 1 means ganscope is faster)');
-console.log(`WebGPU adapter: ${names['ganscope-gpu']}`);
+console.log('(ratio: the median over rounds of the peer\'s time over ganscope\'s; above 1 means ganscope is faster)');
+if (gpu) console.log(`WebGPU adapter: ${names['ganscope-gpu']}`);
 await browser.close();
 close();
