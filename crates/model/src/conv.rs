@@ -46,7 +46,10 @@ pub(crate) fn conv_transpose2d_then(
     if i != i2 {
         candle_core::bail!("conv_transpose2d: input has {i} channels, kernel expects {i2}");
     }
-    if !x.device().is_cpu() && epi.is_empty() {
+    if !x.device().is_cpu() {
+        if !epi.is_empty() {
+            candle_core::bail!("conv_transpose2d: an epilogue runs on the CPU only");
+        }
         return x.conv_transpose2d(w, pad, 0, stride, 1);
     }
     let (ho, wo) = (

@@ -219,11 +219,11 @@ impl ConvOp {
     /// [`ConvOp::apply`], then the epilogue `epi` (a transposed convolution's only, and only
     /// untracked: training's forward runs the epilogue's ops as nodes of their own).
     pub(crate) fn apply_then(mut self, x: &Tensor, w: &Tensor, epi: &Epilogue) -> Result<Tensor> {
-        let fused = matches!(self, ConvOp::Transpose { .. }) && !(x.track_op() || w.track_op());
-        if !fused && !epi.is_empty() {
+        let tracked = x.track_op() || w.track_op();
+        if !epi.is_empty() && (tracked || matches!(self, ConvOp::Conv { .. })) {
             candle_core::bail!("an epilogue needs an untracked transposed convolution");
         }
-        if x.track_op() || w.track_op() {
+        if tracked {
             if let ConvOp::Conv { cols, .. } = &mut self {
                 *cols = w.track_op().then(|| Mutex::new(None));
             }

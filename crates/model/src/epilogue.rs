@@ -77,7 +77,7 @@ mod tests {
     /// A render's transposed convolution with its bias, BatchNorm and activation fused into
     /// col2im's pass has the bits of the three ops run one after the other, on one sample and
     /// on several parts of samples (one sample's columns are 1 MiB here), for each
-    /// combination; in training and tracked, the ops run unfused.
+    /// combination; with tracked weights the call succeeds, unfused.
     #[test]
     fn fused_render_has_the_bits_of_the_ops() -> crate::Result<()> {
         let be = CandleBackend::cpu();
@@ -114,7 +114,8 @@ mod tests {
                 }
             }
         }
-        // tracked weights (training's forward, or sampling from a trainer): the ops, unfused
+        // tracked weights (training's forward, or sampling from a trainer) take the ops
+        // unfused: a fused epilogue there would be refused (`ConvOp::apply_then`), not run
         let tracked = Var::from_tensor(&w)?;
         let y = be.conv_transpose2d_then(&x, tracked.as_tensor(), Some(&b), (2, 1), None, None)?;
         let ops = conv_transpose2d_then_unfused(&be, &x, &w, Some(&b), (2, 1), None, None)?;

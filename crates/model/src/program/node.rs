@@ -221,8 +221,8 @@ pub fn run<B: Backend>(b: &B, nodes: &[Node<B::Tensor>], x: &B::Tensor) -> Resul
                 let (bn, act) = after_conv(&nodes[i + 1..]);
                 used += usize::from(bn.is_some()) + usize::from(act.is_some());
                 let sp = (*stride, *padding);
-                b.conv_transpose2d_then(&h, weight, bias.as_ref(), sp, bn, act)?
                 // [N, O, H', W']
+                b.conv_transpose2d_then(&h, weight, bias.as_ref(), sp, bn, act)?
             }
             Node::Conv {
                 weight,
